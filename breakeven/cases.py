@@ -1,0 +1,214 @@
+"""Cases (one workload, on one data set, in one engine configuration) and the named suites."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from breakeven.data import DataSpec, fmt_num
+from breakeven.errors import UsageError
+from breakeven.workloads import CATALOGUE, Workload, get_workload, select_workloads
+
+
+def engine_meta(name: str) -> Any:
+    """The engine's class without checking that its packages are installed."""
+    from breakeven.engines import REGISTRY
+
+    if name not in REGISTRY:
+        raise UsageError(f"unknown engine {name!r}: use one of {', '.join(REGISTRY)}")
+    module_name, cls_name = REGISTRY[name]
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """An engine in one mode and profile, written ``engine:mode:profile``."""
+
+    engine: str
+    mode: str
+    profile: str
+
+    def __post_init__(self) -> None:
+        meta = engine_meta(self.engine)
+        if self.mode not in meta.modes:
+            raise UsageError(f"engine {self.engine} has no mode {self.mode!r}: use one of {', '.join(meta.modes)}")
+        if self.profile not in meta.profiles:
+            raise UsageError(
+                f"engine {self.engine} has no profile {self.profile!r}: use one of {', '.join(meta.profiles)}"
+            )
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine}:{self.mode}:{self.profile}"
+
+    @property
+    def distributed(self) -> bool:
+        return bool(engine_meta(self.engine).distributed)
+
+
+def parse_engines(specs: list[str]) -> list[EngineConfig]:
+    """``dask`` (every mode and profile), ``dask:processes``, or ``dask:processes:tuned``."""
+    configs: list[EngineConfig] = []
+    for spec in specs:
+        name, *rest = spec.split(":")
+        meta = engine_meta(name)
+        if len(rest) > 2:
+            raise UsageError(f"bad engine {spec!r}: write engine, engine:mode or engine:mode:profile")
+        modes = [rest[0]] if rest and rest[0] else list(meta.modes)
+        profiles = [rest[1]] if len(rest) > 1 else list(meta.profiles)
+        for mode in modes:
+            for profile in profiles:
+                cfg = EngineConfig(name, mode, profile)
+                if cfg not in configs:
+                    configs.append(cfg)
+    return configs
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured unit; its ``id`` names everything that determines the measurement."""
+
+    workload: str
+    engine: str
+    mode: str
+    profile: str
+    rows: int
+    k: int = 100
+    nas: int = 0
+    sorted: bool = False
+    dim_rows: int | None = None
+    chunk_rows: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        wl = get_workload(self.workload)
+        EngineConfig(self.engine, self.mode, self.profile)
+        self.data  # validates the data parameters
+        if (wl.data_kind == "D1") != (self.dim_rows is not None):
+            raise UsageError(f"dim_rows applies to the join_dim workloads only (got {self.dim_rows} for {wl.name})")
+        if self.chunk_rows is not None and self.chunk_rows <= 0:
+            raise UsageError(f"chunk_rows must be positive, got {self.chunk_rows}")
+
+    @property
+    def wl(self) -> Workload:
+        return get_workload(self.workload)
+
+    @property
+    def config(self) -> EngineConfig:
+        return EngineConfig(self.engine, self.mode, self.profile)
+
+    @property
+    def data(self) -> DataSpec:
+        kind = self.wl.data_kind
+        if kind == "J1":
+            return DataSpec("J1", self.rows, seed=self.seed)
+        if kind == "D1":
+            return DataSpec("D1", self.rows, dim_rows=self.dim_rows or 0, seed=self.seed)
+        return DataSpec(kind, self.rows, self.k, self.nas, self.sorted, seed=self.seed)
+
+    @property
+    def id(self) -> str:
+        chunk = f".c{fmt_num(self.chunk_rows)}" if self.chunk_rows else ""
+        return f"{self.workload}.{self.engine}-{self.mode}-{self.profile}.{self.data.name}{chunk}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A block of a suite: workloads (names or families) crossed with parameter values."""
+
+    workloads: tuple[str, ...]
+    rows: tuple[int, ...]
+    k: tuple[int, ...] = (100,)
+    nas: tuple[int, ...] = (0,)
+    dim_rows: tuple[int, ...] = ()
+    chunk_rows: tuple[int | None, ...] = (None,)
+
+    def cases(self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None) -> list[Case]:
+        out = []
+        for wl in select_workloads(list(self.workloads)):
+            for n in rows or self.rows:
+                for cfg in configs:
+                    out.extend(self._for(wl, n, cfg))
+        return out
+
+    def _for(self, wl: Workload, n: int, cfg: EngineConfig) -> list[Case]:
+        if wl.data_kind == "D1":
+            data = [{"dim_rows": d} for d in self.dim_rows if d <= n]
+        elif wl.data_kind == "J1":
+            data = [{}]
+        else:
+            data = [{"k": k, "nas": nas} for k in self.k for nas in self.nas]
+        chunks = self.chunk_rows if wl.uses_chunks(cfg.engine) else (None,)
+        return [
+            Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, **params)
+            for params in data
+            for c in chunks
+            if c is None or c < n
+        ]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    grids: tuple[Grid, ...] = field(default_factory=tuple)
+
+    def cases(self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None) -> list[Case]:
+        seen: dict[str, Case] = {}
+        for grid in self.grids:
+            for case in grid.cases(configs, rows):
+                seen.setdefault(case.id, case)
+        return list(seen.values())
+
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite(
+            "quick",
+            "every workload at 1e6 rows, the headline ones also at 1e7: minutes on a laptop",
+            (
+                Grid(("groupby",), (10**6,)),
+                Grid(("groupby_q1", "groupby_q3"), (10**7,)),
+                Grid(("join_small_inner", "join_medium_inner", "join_big_inner"), (10**6,)),
+                Grid(("join_small_inner",), (10**7,)),
+                Grid(("join_dim_inner",), (10**6,), dim_rows=(10**2, 10**4, 10**6)),
+                Grid(("transform",), (10**6,), chunk_rows=(10**5,)),
+            ),
+        ),
+        Suite(
+            "full",
+            "every workload from 1e6 to 1e8 rows, nulls, high cardinality, the merge sweep 1e2..1e7: hours",
+            (
+                Grid(("groupby",), (10**6, 10**7, 10**8), k=(100,), nas=(0, 5)),
+                Grid(("groupby",), (10**7,), k=(10**5,)),
+                Grid(("join",), (10**6, 10**7, 10**8), dim_rows=()),
+                Grid(("join_dim_inner", "join_dim_left"), (10**7,), dim_rows=tuple(10**i for i in range(2, 8))),
+                Grid(("transform",), (10**6, 10**7, 10**8), chunk_rows=(None, 10**5, 10**6)),
+            ),
+        ),
+        Suite(
+            "smoke",
+            "every workload at 1e4 rows: seconds; for checking an installation",
+            (
+                Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,)),
+                Grid(("join",), (10**4,), dim_rows=(10**2,)),
+            ),
+        ),
+    )
+}
+
+
+def get_suite(name: str) -> Suite:
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise UsageError(f"unknown suite {name!r}: use one of {', '.join(SUITES)}") from None
+
+
+def all_workload_names() -> list[str]:
+    return list(CATALOGUE)

@@ -1,0 +1,282 @@
+"""Deterministic test data, generated from a seed into Parquet and cached by its parameters.
+
+Four kinds of table set, each a folder of Parquet files per table (one row group per file, so
+every engine can read the files in parallel):
+
+- ``G1``: db-benchmark's group-by table (string keys id1..id3, integer keys id4..id6 of
+  cardinality K, K and N/K; integer v1 in [1,5], v2 in [1,15]; float v3 in [0,100)).
+- ``J1``: db-benchmark-style join tables: a left table ``x`` of N rows and right tables
+  ``small``, ``medium`` and ``big`` of N/1e6, N/1e3 and N rows whose keys match about 90% of x.
+- ``D1``: a fact table of N rows and a dimension table of ``dim_rows`` rows, for the sweep of
+  the small side of a merge across each engine's broadcast threshold.
+- ``T1``: a G1-like table with a row id ``rid``, for chunked transforms that depend on order.
+
+Every chunk draws from its own generator seeded by (seed, table, chunk), so chunks are
+generated in parallel threads and the data never depends on scheduling.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from breakeven.errors import UsageError
+
+KINDS = ("G1", "J1", "D1", "T1")
+MAX_CHUNK_ROWS = 1_000_000
+CHUNKS_TARGET = 8  # at least this many files per table above 8e4 rows, for parallel reads
+JOIN_MATCH = 1.1  # left keys drawn from 1.1x the right table's keys: ~91% of rows match
+
+
+def fmt_num(n: int) -> str:
+    """1e7 -> '1e7', 5000 -> '5e3', 12345 -> '12345' (db-benchmark's naming)."""
+    if n > 0:
+        exp = int(math.floor(math.log10(n)))
+        mant = n / 10**exp
+        if mant == int(mant) and (exp > 0 or n >= 10):
+            return f"{int(mant)}e{exp}"
+    return str(n)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """One table set: its kind and the parameters that determine every value in it."""
+
+    kind: str
+    rows: int
+    k: int = 100
+    nas: int = 0
+    sorted: bool = False
+    dim_rows: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown data kind {self.kind!r}: use one of {', '.join(KINDS)}")
+        if self.rows <= 0:
+            raise UsageError(f"rows must be positive, got {self.rows}")
+        if self.k <= 0:
+            raise UsageError(f"key cardinality k must be positive, got {self.k}")
+        if not 0 <= self.nas <= 100:
+            raise UsageError(f"nas is a percentage of nulls from 0 to 100, got {self.nas}")
+        if self.kind == "D1" and self.dim_rows <= 0:
+            raise UsageError("the D1 merge sweep needs dim_rows > 0")
+        if self.kind in ("J1", "D1") and (self.nas or self.sorted):
+            raise UsageError(f"{self.kind} tables have no nulls and are not sorted")
+
+    @property
+    def name(self) -> str:
+        """db-benchmark style: G1_1e7_1e2_0_0 is N, K, percent nulls, sorted."""
+        if self.kind == "J1":
+            base = f"J1_{fmt_num(self.rows)}"
+        elif self.kind == "D1":
+            base = f"D1_{fmt_num(self.rows)}_{fmt_num(self.dim_rows)}"
+        else:
+            base = f"{self.kind}_{fmt_num(self.rows)}_{fmt_num(self.k)}_{self.nas}_{int(self.sorted)}"
+        return base if self.seed == 0 else f"{base}_s{self.seed}"
+
+    def table_rows(self) -> dict[str, int]:
+        """Rows of each table in the set, by role."""
+        n = self.rows
+        if self.kind == "J1":
+            return {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n}
+        if self.kind == "D1":
+            return {"x": n, "dim": self.dim_rows}
+        return {"x": n}
+
+
+def chunk_rows_for(rows: int) -> int:
+    """Rows per file: about CHUNKS_TARGET files, at most 1M rows and at least 10k per file."""
+    return max(min(MAX_CHUNK_ROWS, math.ceil(rows / CHUNKS_TARGET)), min(rows, 10_000))
+
+
+def _labels(count: int, width: int) -> pa.Array:
+    """'id001', 'id002', ...: the string keys db-benchmark uses."""
+    nums = pc.cast(pa.array(np.arange(1, count + 1, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise("id", pc.utf8_lpad(nums, width, "0"), "")
+
+
+def _with_nulls(arr: pa.Array, rng: np.random.Generator, nas: int) -> pa.Array:
+    if not nas:
+        return arr
+    mask = rng.random(len(arr)) < nas / 100
+    if isinstance(arr, pa.DictionaryArray):
+        idx = pa.array(arr.indices.to_numpy(zero_copy_only=False), mask=mask)
+        return pa.DictionaryArray.from_arrays(idx, arr.dictionary)
+    return pa.array(arr.to_numpy(zero_copy_only=False), mask=mask)
+
+
+class _Generator:
+    """Makes the chunks of one table; labels are built once per table."""
+
+    def __init__(self, spec: DataSpec, role: str, rows: int) -> None:
+        self.spec, self.role, self.rows = spec, role, rows
+        k = spec.k
+        self.groups = max(spec.rows // k, 1)  # cardinality of id3 and id6: N/K
+        if spec.kind in ("G1", "T1"):
+            self.small_labels = _labels(k, 3)
+            self.big_labels = _labels(self.groups, 10)
+
+    def chunk(self, index: int, start: int, n: int) -> pa.Table:
+        rng = np.random.default_rng([self.spec.seed, KINDS.index(self.spec.kind), hash_role(self.role), index])
+        make: Callable[[np.random.Generator, int, int], dict[str, pa.Array]] = getattr(
+            self, f"_{self.spec.kind.lower()}_{self.role}"
+        )
+        cols = make(rng, start, n)
+        return pa.table(cols)
+
+    def _codes(self, rng: np.random.Generator, high: int, n: int) -> np.ndarray:
+        return rng.integers(0, high, n, dtype=np.int32)
+
+    def _g1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        k, g, nas = self.spec.k, self.groups, self.spec.nas
+
+        def strings(labels: pa.Array, high: int) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(pa.array(self._codes(rng, high, n)), labels)
+
+        cols = {
+            "id1": strings(self.small_labels, k),
+            "id2": strings(self.small_labels, k),
+            "id3": strings(self.big_labels, g),
+            "id4": pa.array(self._codes(rng, k, n) + 1),
+            "id5": pa.array(self._codes(rng, k, n) + 1),
+            "id6": pa.array(self._codes(rng, g, n) + 1),
+            "v1": pa.array(rng.integers(1, 6, n, dtype=np.int32)),
+            "v2": pa.array(rng.integers(1, 16, n, dtype=np.int32)),
+            "v3": pa.array(np.round(rng.random(n) * 100, 6)),
+        }
+        return {name: _with_nulls(arr, rng, nas) for name, arr in cols.items()}
+
+    def _t1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        cols = self._g1_x(rng, start, n)
+        keep = ("id1", "id3", "id4", "v1", "v2", "v3")
+        return {"rid": pa.array(np.arange(start, start + n, dtype=np.int64))} | {c: cols[c] for c in keep}
+
+    def _j1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        sizes = self.spec.table_rows()
+        ids = {
+            f"id{i}": rng.integers(1, math.ceil(sizes[role] * JOIN_MATCH) + 1, n, dtype=np.int64)
+            for i, role in ((1, "small"), (2, "medium"), (3, "big"))
+        }
+        return {name: pa.array(v) for name, v in ids.items()} | {
+            "id4": pc.binary_join_element_wise("id", pc.cast(pa.array(ids["id1"]), pa.string()), ""),
+            "v1": pa.array(np.round(rng.random(n) * 100, 6)),
+        }
+
+    def _right_keys(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
+        """Unique keys 1..rows, in a random order fixed by the seed (the chunk owns a slice)."""
+        perm = np.random.default_rng([self.spec.seed, hash_role(self.role)]).permutation(self.rows)
+        return perm[start : start + n].astype(np.int64) + 1
+
+    def _j1_small(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        keys = self._right_keys(rng, start, n)
+        return {
+            "id1": pa.array(keys),
+            "id4": pc.binary_join_element_wise("id", pc.cast(pa.array(keys), pa.string()), ""),
+            "v2": pa.array(np.round(rng.random(n) * 100, 6)),
+        }
+
+    def _j1_medium(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        return {"id2": pa.array(self._right_keys(rng, start, n)), "v2": pa.array(np.round(rng.random(n) * 100, 6))}
+
+    def _j1_big(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        return {"id3": pa.array(self._right_keys(rng, start, n)), "v2": pa.array(np.round(rng.random(n) * 100, 6))}
+
+    def _d1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        high = math.ceil(self.spec.dim_rows * JOIN_MATCH)
+        return {
+            "fk": pa.array(rng.integers(1, high + 1, n, dtype=np.int64)),
+            "v1": pa.array(np.round(rng.random(n) * 100, 6)),
+        }
+
+    def _d1_dim(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        keys = self._right_keys(rng, start, n)
+        return {
+            "key": pa.array(keys),
+            "grp": pa.array((keys % 100).astype(np.int32)),
+            "weight": pa.array(np.round(rng.random(n), 6)),
+        }
+
+
+def hash_role(role: str) -> int:
+    """A stable small integer per table role (Python's hash() is salted per process)."""
+    return sum((i + 1) * ord(c) for i, c in enumerate(role))
+
+
+def _chunks(rows: int) -> Iterator[tuple[int, int, int]]:
+    size = chunk_rows_for(rows)
+    for index, start in enumerate(range(0, rows, size)):
+        yield index, start, min(size, rows - start)
+
+
+def _write_table(spec: DataSpec, role: str, rows: int, folder: Path, threads: int) -> None:
+    gen = _Generator(spec, role, rows)
+    folder.mkdir(parents=True)
+
+    def write(chunk: tuple[int, int, int]) -> int:
+        index, start, n = chunk
+        table = gen.chunk(index, start, n)
+        # store_schema=False: readers see plain strings, not Arrow dictionaries, in every engine.
+        pq.write_table(table, folder / f"part-{index:05d}.parquet", row_group_size=n, store_schema=False)
+        return n
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(write, _chunks(rows)):
+            pass
+
+
+def _sort_table(folder: Path) -> None:
+    """Sort a written table by all its id columns, as db-benchmark's sorted variant (in memory)."""
+    table = pq.read_table(folder)
+    keys = [c for c in table.column_names if c.startswith("id")]
+    table = table.sort_by([(c, "ascending") for c in keys])
+    shutil.rmtree(folder)
+    folder.mkdir()
+    for index, start, n in _chunks(table.num_rows):
+        pq.write_table(table.slice(start, n), folder / f"part-{index:05d}.parquet", row_group_size=n, store_schema=False)
+
+
+def dataset_paths(spec: DataSpec, data_dir: Path) -> dict[str, Path]:
+    """Folder of each table of the set, by role."""
+    return {role: data_dir / spec.name / role for role in spec.table_rows()}
+
+
+def is_generated(spec: DataSpec, data_dir: Path) -> bool:
+    return (data_dir / spec.name / "_COMPLETE").exists()
+
+
+def generate(spec: DataSpec, data_dir: Path, threads: int | None = None) -> tuple[dict[str, Path], float]:
+    """Write the table set unless cached; returns the table folders and seconds spent (0 if cached).
+
+    A set is written under a temporary name and renamed when complete, so an interrupted
+    generation never leaves a half-written set that looks cached.
+    """
+    final = data_dir / spec.name
+    if is_generated(spec, data_dir):
+        return dataset_paths(spec, data_dir), 0.0
+    threads = threads or os.cpu_count() or 1
+    tmp = data_dir / f".{spec.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    start = time.perf_counter()
+    try:
+        for role, rows in spec.table_rows().items():
+            _write_table(spec, role, rows, tmp / role, threads)
+            if spec.sorted:
+                _sort_table(tmp / role)
+        (tmp / "_COMPLETE").write_text(spec.name + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dataset_paths(spec, data_dir), time.perf_counter() - start

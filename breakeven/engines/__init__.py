@@ -1,0 +1,121 @@
+"""Engines behind one small protocol: start, load, run a workload, materialise, close.
+
+Engine modules are imported lazily by name, so a missing optional dependency costs nothing
+until that engine is asked for, and then the error names the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from breakeven.errors import EngineUnavailable, Unsupported, UsageError
+from breakeven.workloads import Ctx, Workload
+
+# name -> (module, class); the order is the order of tables and reports
+REGISTRY: dict[str, tuple[str, str]] = {
+    "pandas": ("breakeven.engines.pandas_engine", "PandasEngine"),
+    "polars": ("breakeven.engines.polars_engine", "PolarsEngine"),
+    "duckdb": ("breakeven.engines.duckdb_engine", "DuckDBEngine"),
+    "dask": ("breakeven.engines.dask_engine", "DaskEngine"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resources an engine session may use."""
+
+    cores: int
+    memory_budget: int | None = None  # bytes for the whole process tree
+    log_dir: Path | None = None
+
+
+class Engine(ABC):
+    """One engine session in one mode and profile. Subclasses keep the engine's own idiom."""
+
+    name: ClassVar[str]
+    modes: ClassVar[tuple[str, ...]]
+    profiles: ClassVar[tuple[str, ...]] = ("default",)
+    distributed: ClassVar[bool] = False
+    packages: ClassVar[tuple[str, ...]]  # distributions whose versions are reported
+    extra: ClassVar[str]  # pip extra that installs it
+
+    def __init__(self, mode: str, profile: str, settings: Settings) -> None:
+        self.mode, self.profile, self.settings = mode, profile, settings
+
+    @property
+    def tuned(self) -> bool:
+        return self.profile == "tuned"
+
+    def start(self) -> None:
+        """Open the session (import, connect, start workers). Timed as the startup phase."""
+
+    @abstractmethod
+    def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
+        """Read a table into the engine and persist it. Timed as the load phase."""
+
+    def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
+        return Ctx(tables, None, self.tuned, chunk_rows, self.settings.cores, rows)
+
+    def build(self, wl: Workload, ctx: Ctx) -> Any:
+        """The workload's expression in this engine (lazy engines: not yet run)."""
+        impl = wl.impls.get(self.name)
+        if impl is None:
+            raise Unsupported(wl.unsupported.get(self.name, f"{wl.name} has no {self.name} implementation"))
+        return impl(ctx)
+
+    @abstractmethod
+    def materialise(self, result: Any) -> Any:
+        """Force the result and bring it whole to the driver (the timed compute)."""
+
+    @abstractmethod
+    def to_arrow(self, answer: Any) -> pa.Table:
+        """The driver-side answer as an Arrow table, for verification (untimed)."""
+
+    def close(self) -> None:
+        """Stop everything the session started."""
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        return {pkg: importlib.metadata.version(pkg) for pkg in cls.packages}
+
+
+def engine_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The engine's class; raises UsageError for an unknown name, EngineUnavailable if not installed."""
+    if name not in REGISTRY:
+        raise UsageError(f"unknown engine {name!r}: use one of {', '.join(REGISTRY)}")
+    module_name, cls_name = REGISTRY[name]
+    module = importlib.import_module(module_name)
+    cls: type[Engine] = getattr(module, cls_name)
+    missing = [pkg for pkg in cls.packages if importlib.util.find_spec(_import_name(pkg)) is None]
+    if missing:
+        raise EngineUnavailable(
+            f"engine {name!r} needs {', '.join(missing)}: pip install 'breakeven[{cls.extra}]'"
+        )
+    return cls
+
+
+def _import_name(dist: str) -> str:
+    return {"dask": "dask.dataframe"}.get(dist, dist)
+
+
+def installed_engines() -> dict[str, type[Engine]]:
+    """Engines whose packages are importable, by name."""
+    found = {}
+    for name in REGISTRY:
+        try:
+            found[name] = engine_class(name)
+        except EngineUnavailable:
+            continue
+    return found

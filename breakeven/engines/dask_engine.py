@@ -1,0 +1,93 @@
+"""Dask DataFrame: ``threads`` (the threaded scheduler in one process) and ``processes`` (a
+LocalCluster of single-threaded worker processes on 127.0.0.1 with a distributed Client).
+
+Profiles: ``default`` is what a newcomer gets from ``dd.read_parquet`` (one partition per
+file); ``tuned`` sizes partitions (see :meth:`DaskEngine._partitions`), forces broadcast joins
+for small right sides and sets ``split_out`` by cardinality (see the workloads).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from breakeven.engines import Engine
+
+TARGET_PARTITION_BYTES = 128 * 2**20
+
+
+class DaskEngine(Engine):
+    name = "dask"
+    modes = ("threads", "processes")
+    profiles = ("default", "tuned")
+    distributed = True
+    packages = ("dask", "distributed")
+    extra = "dask"
+
+    client: Any = None
+    cluster: Any = None
+
+    def start(self) -> None:
+        import dask
+        import dask.dataframe  # noqa: F401
+
+        cores = self.settings.cores
+        if self.mode == "threads":
+            dask.config.set(scheduler="threads", num_workers=cores)
+            return
+        from distributed import Client, LocalCluster
+
+        budget = self.settings.memory_budget
+        self.cluster = LocalCluster(
+            n_workers=cores,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # With a budget, give each worker its share so Dask spills to disk before the
+            # runner's limit is hit (https://distributed.dask.org/en/stable/worker-memory.html).
+            memory_limit=budget // cores if budget else "auto",
+        )
+        self.client = Client(self.cluster)
+
+    def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
+        import dask.dataframe as dd
+
+        frame = dd.read_parquet(str(path))
+        if chunk_rows:  # the workload's chunk size decides the partitions
+            frame = frame.repartition(npartitions=max(1, math.ceil(rows / chunk_rows)))
+        frame = self._persist(frame)
+        if self.tuned and role == "x" and not chunk_rows:
+            wanted = self._partitions(frame)
+            if wanted != frame.npartitions:
+                frame = self._persist(frame.repartition(npartitions=wanted))
+        return frame
+
+    def _partitions(self, frame: Any) -> int:
+        """At least one partition per core, and partitions of about 128 MiB in memory
+        (https://docs.dask.org/en/stable/dataframe-best-practices.html#repartition-to-reduce-overhead)."""
+        size = int(frame.memory_usage(deep=True, index=True).sum().compute())
+        return max(self.settings.cores, math.ceil(size / TARGET_PARTITION_BYTES))
+
+    def _persist(self, frame: Any) -> Any:
+        frame = frame.persist()
+        if self.client is not None:
+            from distributed import wait
+
+            wait(frame)
+        return frame
+
+    def materialise(self, result: Any) -> Any:
+        return result.compute()
+
+    def to_arrow(self, answer: Any) -> pa.Table:
+        return pa.Table.from_pandas(answer, preserve_index=False)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

@@ -1,0 +1,52 @@
+"""DuckDB: tables loaded into an in-memory database; SQL results fetched as Arrow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from breakeven.engines import Engine
+from breakeven.workloads import Ctx, Workload
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+    modes = ("single",)
+    packages = ("duckdb",)
+    extra = "duckdb"
+
+    def start(self) -> None:
+        import duckdb
+
+        config = {"threads": self.settings.cores}
+        if self.settings.memory_budget:
+            # Leave room for the Python process and the fetched result: DuckDB spills to disk
+            # past memory_limit instead of being killed (https://duckdb.org/docs/stable/configuration/overview).
+            config["memory_limit"] = f"{int(self.settings.memory_budget * 0.7) // 2**20}MiB"
+        self.con = duckdb.connect(config=config)
+
+    def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
+        self.con.execute(f"CREATE OR REPLACE TABLE {role} AS SELECT * FROM read_parquet('{path}/*.parquet')")
+        return role
+
+    def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
+        ctx = super().context(tables, rows, chunk_rows)
+        ctx.session = self.con
+        return ctx
+
+    def build(self, wl: Workload, ctx: Ctx) -> Any:
+        impl = wl.impls.get(self.name)
+        if isinstance(impl, str):
+            return self.con.sql(impl)
+        return super().build(wl, ctx)
+
+    def materialise(self, result: Any) -> Any:
+        return result.fetch_arrow_table()
+
+    def to_arrow(self, answer: Any) -> pa.Table:
+        return answer
+
+    def close(self) -> None:
+        self.con.close()

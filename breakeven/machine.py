@@ -1,0 +1,48 @@
+"""What a result was measured on: the machine and every relevant package version."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+PACKAGES = ("pandas", "polars", "duckdb", "dask", "distributed", "pyspark", "ray", "pyarrow", "numpy")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "hostname": platform.node(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "os": platform.platform(),
+    }
+
+
+def versions() -> dict[str, str]:
+    found = {"python": sys.version.split()[0]}
+    for pkg in PACKAGES:
+        try:
+            found[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        found["breakeven"] = importlib.metadata.version("breakeven")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return found

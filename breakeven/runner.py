@@ -1,0 +1,400 @@
+"""The one runner behind the CLI, the asv benchmarks and the tests.
+
+Cases are grouped into engine sessions (same engine configuration, data set and chunk size):
+each session is a worker process (``breakeven.worker``) that starts the engine, loads the
+tables once and runs its cases. The runner watches the worker's whole process tree: it
+samples resident memory and CPU time, enforces the timeout and the memory budget, and kills
+the tree when either is exceeded or the worker dies. The failed case is recorded with its
+status and reason, and the remaining cases go on in a fresh session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from breakeven import data as datagen
+from breakeven import reference
+from breakeven.cases import Case
+from breakeven.engines import engine_class
+from breakeven.errors import EngineUnavailable
+from breakeven.results import SCHEMA_VERSION, RunStore, now_iso
+
+NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Options:
+    repeats: int = 3
+    timeout: float = 600.0
+    memory_budget: int | None = None  # bytes, for the worker's whole process tree
+    cores: int = os.cpu_count() or 1
+    data_dir: Path = Path("data")
+
+
+class WorkerFailure(Exception):
+    """The worker was killed or died: a case status and its reason."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class ProcessTree:
+    """Resident memory and CPU seconds of a process and all its descendants, sampled."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.procs: dict[int, psutil.Process] = {pid: self.root}
+        self.cpu: dict[int, float] = {}
+        self.cpu_base: dict[int, float] = {}
+        self.rss = 0
+        self.peak = 0
+
+    def sample(self) -> int:
+        try:
+            for child in self.root.children(recursive=True):
+                self.procs.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+        rss = 0
+        for pid, proc in list(self.procs.items()):
+            try:
+                with proc.oneshot():
+                    rss += proc.memory_info().rss
+                    times = proc.cpu_times()
+                self.cpu[pid] = times.user + times.system
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                continue
+        self.rss = rss
+        self.peak = max(self.peak, rss)
+        return rss
+
+    def mark(self) -> None:
+        """Start a new accounting window: peak and CPU are counted from here."""
+        self.peak = self.sample()
+        self.cpu_base = dict(self.cpu)
+
+    def cpu_seconds(self) -> float:
+        self.sample()
+        return sum(max(0.0, t - self.cpu_base.get(pid, 0.0)) for pid, t in self.cpu.items())
+
+    def pids(self) -> set[int]:
+        return set(self.procs)
+
+    def kill(self) -> None:
+        """SIGKILL every process ever seen in the tree that still runs (the same process: psutil
+        checks the creation time, so a recycled pid is never hit)."""
+        self.sample()
+        alive = []
+        for proc in self.procs.values():
+            try:
+                if proc.is_running():
+                    proc.kill()
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(alive, timeout=10)
+
+
+class WorkerSession:
+    """One worker process and the socket to it."""
+
+    def __init__(self, plan: dict[str, Any], plan_path: Path, log_path: Path, memory_budget: int | None) -> None:
+        plan_path.write_text(json.dumps(plan))
+        parent, child = socket.socketpair()
+        self.sock, self.buffer, self.memory_budget = parent, b"", memory_budget
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "breakeven.worker", str(plan_path), str(child.fileno())],
+                pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the runner only; the runner kills the tree
+                env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            )
+        child.close()
+        self.tree = ProcessTree(self.proc.pid)
+
+    def _line(self) -> dict[str, Any] | None:
+        if b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            return json.loads(line)
+        return None
+
+    def next_event(self, deadline: float, limit_what: str) -> dict[str, Any]:
+        """The worker's next event; raises WorkerFailure on timeout, memory or death."""
+        while True:
+            event = self._line()
+            if event is not None:
+                if event["ev"] == "fatal":
+                    self.proc.wait(timeout=30)
+                    raise WorkerFailure("crashed", event["reason"])
+                return event
+            ready, _, _ = select.select([self.sock], [], [], POLL_SECONDS)
+            rss = self.tree.sample()
+            if self.memory_budget and rss > self.memory_budget:
+                self.stop()
+                raise WorkerFailure(
+                    "memory", f"{limit_what}: process tree used {rss / 2**20:.0f} MiB, over the budget of "
+                    f"{self.memory_budget / 2**20:.0f} MiB"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise WorkerFailure("timeout", f"{limit_what} exceeded the timeout")
+            if ready:
+                chunk = self.sock.recv(1 << 16)
+                if chunk:
+                    self.buffer += chunk
+                    continue
+                raise WorkerFailure("crashed", self._death_reason())
+            if self.proc.poll() is not None and b"\n" not in self.buffer:
+                raise WorkerFailure("crashed", self._death_reason())
+
+    def _death_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return "worker closed its channel and hung"
+        if code < 0:
+            what = f"worker killed by {signal.Signals(-code).name}"
+            if -code == signal.SIGKILL:
+                what += f" (out of memory? last tree RSS {self.tree.rss / 2**20:.0f} MiB)"
+        else:
+            what = f"worker exited with code {code}"
+        return f"{what}; see {self.log_path.name}: {log_tail(self.log_path)}"
+
+    def ack(self) -> None:
+        self.sock.sendall(b"ok\n")
+
+    def stop(self) -> None:
+        """Kill whatever is left of the tree and close the channel."""
+        self.tree.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.sock.close()
+
+
+def log_tail(path: Path, lines: int = 1) -> str:
+    try:
+        text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])[-300:]
+
+
+@dataclass
+class Group:
+    """Cases that share one engine session."""
+
+    engine: str
+    mode: str
+    profile: str
+    data: datagen.DataSpec
+    chunk_rows: int | None
+    cases: list[Case] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        chunk = f".c{datagen.fmt_num(self.chunk_rows)}" if self.chunk_rows else ""
+        return f"{self.engine}-{self.mode}-{self.profile}.{self.data.name}{chunk}"
+
+
+def group_cases(cases: list[Case]) -> list[Group]:
+    groups: dict[tuple[Any, ...], Group] = {}
+    for case in cases:
+        key = (case.engine, case.mode, case.profile, case.data, case.chunk_rows)
+        if key not in groups:
+            groups[key] = Group(case.engine, case.mode, case.profile, case.data, case.chunk_rows)
+        groups[key].cases.append(case)
+    return list(groups.values())
+
+
+def summarise(times: list[float]) -> dict[str, Any]:
+    if not times:
+        return {"median": None, "spread": None, "noisy": False}
+    median = statistics.median(times)
+    spread = (max(times) - min(times)) / median if median > 0 else 0.0
+    return {"median": median, "spread": spread, "noisy": spread > NOISY_SPREAD}
+
+
+def make_record(case: Case, run_id: str, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
+    """A result record; the fields that a failed case lacks are None."""
+    repeats = found.get("repeats") or []
+    stats = summarise(repeats)
+    startup, load = found.get("startup"), found.get("load")
+    end_to_end = None
+    if status == "ok" and None not in (startup, load, stats["median"]):
+        end_to_end = startup + load + stats["median"]
+    return {
+        "schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "case_id": case.id,
+        "case": case.to_dict(),
+        "family": case.wl.family,
+        "data": case.data.name,
+        "distributed": case.config.distributed,
+        "status": status,
+        "reason": reason,
+        "times": {
+            "startup": startup, "load": load, "cold": found.get("cold"), "repeats": repeats,
+            "compute_median": stats["median"], "end_to_end": end_to_end,
+        },
+        "spread": stats["spread"],
+        "noisy": stats["noisy"],
+        "peak_rss_bytes": found.get("peak_rss_bytes"),
+        "load_peak_rss_bytes": found.get("load_peak_rss_bytes"),
+        "cpu_seconds": found.get("cpu_seconds"),
+        "rows_out": found.get("rows_out"),
+        "checksum": found.get("checksum"),
+        "log": found.get("log"),
+        "finished_at": now_iso(),
+    }
+
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+class Runner:
+    """Runs cases, writes each record as it finishes, and reports progress through ``emit``."""
+
+    def __init__(self, options: Options, store: RunStore, emit: Emit | None = None) -> None:
+        self.options, self.store = options, store
+        self.emit: Emit = emit or (lambda kind, info: None)
+        self.session: WorkerSession | None = None
+        self.sessions_started = 0
+
+    def run(self, cases: list[Case]) -> list[dict[str, Any]]:
+        records = []
+        try:
+            for group in group_cases(cases):
+                for record in self._run_group(group):
+                    self.store.write(record)
+                    records.append(record)
+                    self.emit("case", record)
+        finally:
+            if self.session is not None:  # interrupted: leave nothing running
+                self.session.stop()
+                self.session = None
+        return records
+
+    def _record(self, case: Case, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
+        return make_record(case, self.store.run_id, status, reason, **found)
+
+    def _run_group(self, group: Group) -> Iterator[dict[str, Any]]:
+        try:
+            engine_class(group.engine)
+        except EngineUnavailable as exc:
+            for case in group.cases:
+                yield self._record(case, "unavailable", str(exc))
+            return
+        runnable = []
+        for case in group.cases:
+            wl = case.wl
+            if group.engine in wl.unsupported or group.engine not in wl.impls:
+                why = wl.unsupported.get(group.engine, f"{wl.name} has no {group.engine} implementation")
+                yield self._record(case, "unsupported", why)
+            else:
+                runnable.append(case)
+        if not runnable:
+            return
+        failed = self._prepare(group.data, [c.workload for c in runnable])
+        if failed:
+            for case in runnable:
+                yield self._record(case, "crashed", failed)
+            return
+        pending = runnable
+        while pending:
+            pending = yield from self._session(group, pending)
+
+    def _prepare(self, spec: datagen.DataSpec, workloads: list[str]) -> str | None:
+        """Generate the data set and its reference answers (cached); None or the failure."""
+        if not datagen.is_generated(spec, self.options.data_dir):
+            self.emit("data", {"name": spec.name, "rows": spec.rows})
+            _, seconds = datagen.generate(spec, self.options.data_dir, self.options.cores)
+            self.emit("data_done", {"name": spec.name, "seconds": seconds})
+        return reference.ensure(spec, sorted(set(workloads)), self.options.data_dir, timeout=self.options.timeout * 4)
+
+    def _plan(self, group: Group, cases: list[Case]) -> dict[str, Any]:
+        paths = datagen.dataset_paths(group.data, self.options.data_dir)
+        rows = group.data.table_rows()
+        roles = sorted({role for c in cases for role in c.wl.tables})
+        return {
+            "engine": group.engine, "mode": group.mode, "profile": group.profile,
+            "cores": self.options.cores, "memory_budget": self.options.memory_budget,
+            "log_dir": str(self.store.log_dir), "repeats": self.options.repeats, "chunk_rows": group.chunk_rows,
+            "tables": {role: {"path": str(paths[role].resolve()), "rows": rows[role]} for role in roles},
+            "cases": [
+                {
+                    "id": c.id, "workload": c.workload, "chunk_rows": c.chunk_rows,
+                    "reference": str(reference.reference_path(group.data, c.workload, self.options.data_dir).resolve()),
+                }
+                for c in cases
+            ],
+        }
+
+    def _session(self, group: Group, pending: list[Case]) -> Iterator[dict[str, Any]]:
+        """Run ``pending`` in one worker; returns the cases left after a failure."""
+        opts = self.options
+        self.sessions_started += 1
+        name = f"{group.label}.{self.sessions_started}"
+        log_path = self.store.log_dir / f"{name}.log"
+        session = self.session = WorkerSession(
+            self._plan(group, pending), self.store.log_dir / f"{name}.plan.json", log_path, opts.memory_budget
+        )
+        found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root))}
+        current: Case | None = None
+        try:
+            deadline = time.monotonic() + opts.timeout
+            found["startup"] = session.next_event(deadline, "engine startup")["seconds"]
+            found["load"] = session.next_event(deadline, "loading the data")["seconds"]
+            found["load_peak_rss_bytes"] = session.tree.peak
+            for case in pending:
+                current = case
+                deadline = time.monotonic() + opts.timeout
+                self.emit("case_start", {"case_id": case.id})
+                session.next_event(deadline, "the case")  # case_start
+                session.tree.mark()
+                session.ack()
+                session.next_event(deadline, "the case")  # timed_end
+                peak, cpu = session.tree.peak, session.tree.cpu_seconds()
+                session.ack()
+                done = session.next_event(deadline, "the case")
+                yield self._record(
+                    case, done["status"], done["reason"], peak_rss_bytes=peak, cpu_seconds=cpu,
+                    cold=done["cold"], repeats=done["repeats"], rows_out=done["rows_out"],
+                    checksum=done["checksum"], **found,
+                )
+                current = None
+            session.next_event(time.monotonic() + opts.timeout, "closing the engine")
+            session.proc.wait(timeout=60)
+            return []
+        except WorkerFailure as failure:
+            if current is None:  # startup or load failed: every case of the group shares the cause
+                for case in pending:
+                    yield self._record(case, failure.status, failure.reason, peak_rss_bytes=session.tree.peak, **found)
+                return []
+            yield self._record(
+                current, failure.status, failure.reason, peak_rss_bytes=session.tree.peak,
+                cpu_seconds=session.tree.cpu_seconds(), **found,
+            )
+            return pending[pending.index(current) + 1 :]
+        finally:
+            session.stop()
+            self.session = None

@@ -1,0 +1,114 @@
+"""The worker process: one engine session that runs a list of cases and reports each phase.
+
+Started by the runner as ``python -m breakeven.worker PLAN.json FD``; it talks to the runner
+through the socket ``FD`` in JSON lines. Around the timed part of each case it waits for the
+runner's acknowledgement, so the runner's memory and CPU accounting starts and stops exactly
+there. Its stdout and stderr (engine logs) go to the session's log file, never the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from breakeven.engines import Engine, Settings, engine_class
+from breakeven.errors import Unsupported
+from breakeven.verify import checksum, compare
+from breakeven.workloads import get_workload
+
+
+class Channel:
+    """JSON lines over a socket; ``request`` waits for the runner's ``ack``."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+        self.reader = self.sock.makefile("r")
+
+    def send(self, **event: Any) -> None:
+        self.sock.sendall((json.dumps(event) + "\n").encode())
+
+    def request(self, **event: Any) -> None:
+        self.send(**event)
+        reply = self.reader.readline()
+        if not reply:
+            raise SystemExit("runner went away")
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+def run_case(engine: Engine, chan: Channel, case: dict[str, Any], tables: dict[str, Any], rows: dict[str, int], repeats: int) -> None:
+    wl = get_workload(case["workload"])
+    ctx = engine.context({role: tables[role] for role in wl.tables}, rows, case["chunk_rows"])
+    chan.request(ev="case_start", case_id=case["id"])
+    times: list[float] = []
+    answers: list[Any] = []
+    status, reason = "ok", None
+    try:
+        for i in range(1 + repeats):
+            start = time.perf_counter()
+            answer = engine.materialise(engine.build(wl, ctx))
+            times.append(time.perf_counter() - start)
+            if i in (0, repeats):  # verify the cold answer and the last one
+                answers.append(answer)
+            del answer
+    except Unsupported as exc:
+        status, reason = "unsupported", str(exc)
+    except Exception as exc:  # the engine failed: recorded, and the session goes on
+        traceback.print_exc()
+        status, reason = "crashed", f"raised {describe(exc)}"
+    chan.request(ev="timed_end", case_id=case["id"])
+    rows_out, sums = None, None
+    if status == "ok":
+        reference = pq.read_table(case["reference"])
+        for answer in answers:
+            table = engine.to_arrow(answer)
+            verdict = compare(table, reference, list(wl.keys))
+            if not verdict.ok:
+                status, reason = "wrong_result", verdict.reason
+                break
+            rows_out, sums = table.num_rows, checksum(table)
+    chan.send(
+        ev="case_done", case_id=case["id"], status=status, reason=reason,
+        cold=times[0] if times else None, repeats=times[1:], rows_out=rows_out, checksum=sums,
+    )
+
+
+def main(plan_path: str, fd: str) -> None:
+    plan = json.loads(Path(plan_path).read_text())
+    chan = Channel(int(fd))
+    settings = Settings(plan["cores"], plan["memory_budget"], Path(plan["log_dir"]))
+    start = time.perf_counter()
+    engine = engine_class(plan["engine"])(plan["mode"], plan["profile"], settings)
+    engine.start()
+    chan.send(ev="startup", seconds=time.perf_counter() - start)
+    try:
+        start = time.perf_counter()
+        rows = {role: t["rows"] for role, t in plan["tables"].items()}
+        tables = {role: engine.load(role, Path(t["path"]), t["rows"], plan["chunk_rows"]) for role, t in plan["tables"].items()}
+        chan.send(ev="load", seconds=time.perf_counter() - start)
+        for case in plan["cases"]:
+            run_case(engine, chan, case, tables, rows, plan["repeats"])
+    finally:
+        engine.close()
+    chan.send(ev="session_done")
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1], sys.argv[2])
+    except Exception as exc:  # startup or load failed: tell the runner why, then exit non-zero
+        traceback.print_exc()
+        try:
+            Channel(int(sys.argv[2])).send(ev="fatal", reason=describe(exc))
+        finally:
+            sys.exit(1)

@@ -1,0 +1,131 @@
+"""The workload catalogue: each workload with every engine's implementation side by side.
+
+A workload names a question on a table set (G1, J1, D1 or T1 of ``breakeven.data``), a
+reference answer computed with pyarrow and NumPy (none of the engines under test), and one
+implementation per engine. An implementation receives a :class:`Ctx` with the engine's loaded
+tables and returns the engine's result object; the engine materialises it (the timed part).
+DuckDB implementations are SQL text run on the session's connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from breakeven.errors import UsageError
+
+FAMILIES = ("groupby", "join", "transform")
+ENGINE_NAMES = ("pandas", "polars", "duckdb", "dask", "spark", "ray")
+
+
+@dataclass
+class Ctx:
+    """What an implementation sees: the loaded tables by role, and the session's settings."""
+
+    tables: Mapping[str, Any]
+    session: Any = None
+    tuned: bool = False
+    chunk_rows: int | None = None
+    cores: int = 1
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def __getattr__(self, role: str) -> Any:
+        try:
+            return self.tables[role]
+        except KeyError:
+            raise AttributeError(role) from None
+
+
+Impl = Callable[[Ctx], Any]
+Reference = Callable[[Mapping[str, pa.Table]], pa.Table]
+
+
+@dataclass
+class Workload:
+    """One question, its reference answer and its implementation in each engine."""
+
+    name: str
+    family: str
+    question: str
+    data_kind: str
+    tables: tuple[str, ...]
+    keys: tuple[str, ...]
+    high_cardinality: bool = False
+    chunked_engines: frozenset[str] = frozenset()
+    impls: dict[str, Impl | str] = field(default_factory=dict)
+    unsupported: dict[str, str] = field(default_factory=dict)
+    reference: Reference | None = None
+
+    def implement(self, engine: str) -> Callable[[Impl], Impl]:
+        """Decorator: register ``fn`` as this workload's implementation for ``engine``."""
+        if engine not in ENGINE_NAMES:
+            raise ValueError(f"unknown engine {engine!r}")
+
+        def register(fn: Impl) -> Impl:
+            self.impls[engine] = fn
+            return fn
+
+        return register
+
+    def sql(self, text: str) -> None:
+        """The DuckDB implementation: SQL over the loaded tables, named by role."""
+        self.impls["duckdb"] = text
+
+    def ref(self, fn: Reference) -> Reference:
+        self.reference = fn
+        return fn
+
+    def declare_unsupported(self, engine: str, reason: str) -> None:
+        self.unsupported[engine] = reason
+
+    def uses_chunks(self, engine: str) -> bool:
+        """Whether ``engine`` honours the chunk_rows parameter for this workload."""
+        return engine in self.chunked_engines
+
+
+CATALOGUE: dict[str, Workload] = {}
+
+
+def workload(
+    name: str,
+    family: str,
+    question: str,
+    data_kind: str,
+    tables: tuple[str, ...] = ("x",),
+    keys: tuple[str, ...] = (),
+    high_cardinality: bool = False,
+    chunked_engines: frozenset[str] = frozenset(),
+) -> Workload:
+    """Create and register a workload."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}")
+    if name in CATALOGUE:
+        raise ValueError(f"workload {name!r} defined twice")
+    wl = Workload(name, family, question, data_kind, tables, keys, high_cardinality, chunked_engines)
+    CATALOGUE[name] = wl
+    return wl
+
+
+def get_workload(name: str) -> Workload:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown workload {name!r}: `breakeven list` shows the workloads "
+            f"(families: {', '.join(FAMILIES)})"
+        ) from None
+
+
+def select_workloads(patterns: list[str]) -> list[Workload]:
+    """Workloads named exactly, or a whole family by its name (``groupby``)."""
+    chosen: list[Workload] = []
+    for pat in patterns:
+        found = [w for w in CATALOGUE.values() if w.family == pat] or [get_workload(pat)]
+        chosen.extend(w for w in found if w not in chosen)
+    return chosen
+
+
+from breakeven.workloads import groupby, join, transform  # noqa: E402,F401  (registers the catalogue)

@@ -1,0 +1,372 @@
+"""The ten group-by questions of db-benchmark on G1 data, each engine side by side.
+
+Null keys form their own group in every engine (pandas and Dask: ``dropna=False``; SQL,
+Polars and pyarrow do so by default). Aggregates skip null values, and the sum of a group
+whose values are all null is 0, as in pandas and Polars (SQL says NULL: hence ``coalesce``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breakeven.workloads import Ctx, workload
+from breakeven.workloads.arrowref import grouped_median_sd, grouped_moments, grouped_top
+
+
+def split_out(c: Ctx, high_cardinality: bool) -> dict[str, Any]:
+    """Dask's ``split_out`` for the tuned profile; the default profile keeps Dask's own choice.
+
+    Low cardinality: one output partition, no shuffle of the tiny partial results
+    (https://github.com/dask/dask-expr/issues/1031). High cardinality: one output partition
+    per core, so the final combine runs in parallel and no single task holds every group
+    (https://docs.dask.org/en/stable/generated/dask.dataframe.api.GroupBy.aggregate.html,
+    https://github.com/dask/dask/issues/4001).
+    """
+    if not c.tuned:
+        return {}
+    return {"split_out": c.cores if high_cardinality else 1}
+
+
+def _pandas_agg(frame: Any, by: list[str], c: Ctx | None = None, high: bool = False, **aggs: tuple[str, str]) -> Any:
+    """Named aggregation with null keys as a group: the idiom pandas and Dask share.
+
+    ``c`` is given for Dask only: it adds the tuned profile's ``split_out``.
+    """
+    if c is None:  # pandas: sort=False skips sorting the groups, which no question needs
+        return frame.groupby(by, dropna=False, observed=True, sort=False).agg(**aggs).reset_index()
+    return frame.groupby(by, dropna=False).agg(**aggs, **split_out(c, high)).reset_index()
+
+
+def _arrow_agg(t: pa.Table, by: list[str], aggs: list[tuple[str, str, str]]) -> pa.Table:
+    """pyarrow group-by for the references; ``aggs`` are (column, function, output name)."""
+    empty_is_zero = pc.ScalarAggregateOptions(min_count=0)
+    spec = [(col, fn, empty_is_zero) if fn == "sum" else (col, fn) for col, fn, _ in aggs]
+    out = t.group_by(by, use_threads=False).aggregate(spec)
+    return out.select(by + [f"{col}_{fn}" for col, fn, _ in aggs]).rename_columns(by + [n for _, _, n in aggs])
+
+
+# q1 ---------------------------------------------------------------------------------------
+Q1 = workload("groupby_q1", "groupby", "sum v1 by id1", "G1", keys=("id1",))
+Q1.sql("SELECT id1, coalesce(sum(v1), 0) AS v1 FROM x GROUP BY id1")
+
+
+@Q1.implement("pandas")
+def _q1_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id1"], v1=("v1", "sum"))
+
+
+@Q1.implement("polars")
+def _q1_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id1").agg(pl.col("v1").sum())
+
+
+@Q1.implement("dask")
+def _q1_dask(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id1"], c, v1=("v1", "sum"))
+
+
+@Q1.ref
+def _q1_ref(t: dict[str, pa.Table]) -> pa.Table:
+    return _arrow_agg(t["x"], ["id1"], [("v1", "sum", "v1")])
+
+
+# q2 ---------------------------------------------------------------------------------------
+Q2 = workload("groupby_q2", "groupby", "sum v1 by id1, id2", "G1", keys=("id1", "id2"))
+Q2.sql("SELECT id1, id2, coalesce(sum(v1), 0) AS v1 FROM x GROUP BY id1, id2")
+
+
+@Q2.implement("pandas")
+def _q2_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id1", "id2"], v1=("v1", "sum"))
+
+
+@Q2.implement("polars")
+def _q2_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id1", "id2").agg(pl.col("v1").sum())
+
+
+@Q2.implement("dask")
+def _q2_dask(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id1", "id2"], c, v1=("v1", "sum"))
+
+
+@Q2.ref
+def _q2_ref(t: dict[str, pa.Table]) -> pa.Table:
+    return _arrow_agg(t["x"], ["id1", "id2"], [("v1", "sum", "v1")])
+
+
+# q3 ---------------------------------------------------------------------------------------
+Q3 = workload("groupby_q3", "groupby", "sum v1, mean v3 by id3", "G1", keys=("id3",), high_cardinality=True)
+Q3.sql("SELECT id3, coalesce(sum(v1), 0) AS v1, avg(v3) AS v3 FROM x GROUP BY id3")
+
+
+@Q3.implement("pandas")
+def _q3_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id3"], v1=("v1", "sum"), v3=("v3", "mean"))
+
+
+@Q3.implement("polars")
+def _q3_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id3").agg(pl.col("v1").sum(), pl.col("v3").mean())
+
+
+@Q3.implement("dask")
+def _q3_dask(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id3"], c, True, v1=("v1", "sum"), v3=("v3", "mean"))
+
+
+@Q3.ref
+def _q3_ref(t: dict[str, pa.Table]) -> pa.Table:
+    return _arrow_agg(t["x"], ["id3"], [("v1", "sum", "v1"), ("v3", "mean", "v3")])
+
+
+# q4 ---------------------------------------------------------------------------------------
+Q4 = workload("groupby_q4", "groupby", "mean v1:v3 by id4", "G1", keys=("id4",))
+Q4.sql("SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4")
+
+
+@Q4.implement("pandas")
+def _q4_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id4"], v1=("v1", "mean"), v2=("v2", "mean"), v3=("v3", "mean"))
+
+
+@Q4.implement("polars")
+def _q4_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id4").agg(pl.col("v1", "v2", "v3").mean())
+
+
+@Q4.implement("dask")
+def _q4_dask(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id4"], c, v1=("v1", "mean"), v2=("v2", "mean"), v3=("v3", "mean"))
+
+
+@Q4.ref
+def _q4_ref(t: dict[str, pa.Table]) -> pa.Table:
+    return _arrow_agg(t["x"], ["id4"], [(v, "mean", v) for v in ("v1", "v2", "v3")])
+
+
+# q5 ---------------------------------------------------------------------------------------
+Q5 = workload("groupby_q5", "groupby", "sum v1:v3 by id6", "G1", keys=("id6",), high_cardinality=True)
+Q5.sql("SELECT id6, coalesce(sum(v1), 0) AS v1, coalesce(sum(v2), 0) AS v2, coalesce(sum(v3), 0) AS v3 FROM x GROUP BY id6")
+
+
+@Q5.implement("pandas")
+def _q5_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id6"], v1=("v1", "sum"), v2=("v2", "sum"), v3=("v3", "sum"))
+
+
+@Q5.implement("polars")
+def _q5_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id6").agg(pl.col("v1", "v2", "v3").sum())
+
+
+@Q5.implement("dask")
+def _q5_dask(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id6"], c, True, v1=("v1", "sum"), v2=("v2", "sum"), v3=("v3", "sum"))
+
+
+@Q5.ref
+def _q5_ref(t: dict[str, pa.Table]) -> pa.Table:
+    return _arrow_agg(t["x"], ["id6"], [(v, "sum", v) for v in ("v1", "v2", "v3")])
+
+
+# q6 ---------------------------------------------------------------------------------------
+Q6 = workload("groupby_q6", "groupby", "median v3, sd v3 by id4, id5", "G1", keys=("id4", "id5"))
+Q6.sql("SELECT id4, id5, median(v3) AS median_v3, stddev_samp(v3) AS sd_v3 FROM x GROUP BY id4, id5")
+
+
+@Q6.implement("pandas")
+def _q6_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ["id4", "id5"], median_v3=("v3", "median"), sd_v3=("v3", "std"))
+
+
+@Q6.implement("polars")
+def _q6_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id4", "id5").agg(
+        pl.col("v3").median().alias("median_v3"), pl.col("v3").std().alias("sd_v3")
+    )
+
+
+@Q6.implement("dask")
+def _q6_dask(c: Ctx) -> Any:
+    # Dask computes an exact grouped median with a shuffle (no tree reduction exists for it).
+    return _pandas_agg(c.x, ["id4", "id5"], c, median_v3=("v3", "median"), sd_v3=("v3", "std"))
+
+
+@Q6.ref
+def _q6_ref(t: dict[str, pa.Table]) -> pa.Table:
+    keys, median, sd = grouped_median_sd(t["x"], ["id4", "id5"], "v3")
+    return keys.append_column("median_v3", pa.array(median, mask=np.isnan(median))).append_column(
+        "sd_v3", pa.array(sd, mask=np.isnan(sd))
+    )
+
+
+# q7 ---------------------------------------------------------------------------------------
+Q7 = workload("groupby_q7", "groupby", "max v1 - min v2 by id3", "G1", keys=("id3",), high_cardinality=True)
+Q7.sql("SELECT id3, max(v1) - min(v2) AS range_v1_v2 FROM x GROUP BY id3")
+
+
+@Q7.implement("pandas")
+def _q7_pandas(c: Ctx) -> Any:
+    out = _pandas_agg(c.x, ["id3"], v1=("v1", "max"), v2=("v2", "min"))
+    return out.assign(range_v1_v2=out["v1"] - out["v2"])[["id3", "range_v1_v2"]]
+
+
+@Q7.implement("polars")
+def _q7_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id3").agg((pl.col("v1").max() - pl.col("v2").min()).alias("range_v1_v2"))
+
+
+@Q7.implement("dask")
+def _q7_dask(c: Ctx) -> Any:
+    out = _pandas_agg(c.x, ["id3"], c, True, v1=("v1", "max"), v2=("v2", "min"))
+    return out.assign(range_v1_v2=out["v1"] - out["v2"])[["id3", "range_v1_v2"]]
+
+
+@Q7.ref
+def _q7_ref(t: dict[str, pa.Table]) -> pa.Table:
+    out = _arrow_agg(t["x"], ["id3"], [("v1", "max", "v1"), ("v2", "min", "v2")])
+    return pa.table({"id3": out["id3"], "range_v1_v2": pc.subtract(out["v1"], out["v2"])})
+
+
+# q8 ---------------------------------------------------------------------------------------
+Q8 = workload(
+    "groupby_q8", "groupby", "largest two v3 by id6", "G1", keys=("id6", "v3"), high_cardinality=True
+)
+Q8.sql(
+    "SELECT id6, v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 ORDER BY v3 DESC) AS r"
+    " FROM x WHERE v3 IS NOT NULL) WHERE r <= 2"
+)
+
+
+def _top2(frame: Any) -> Any:
+    """pandas: the two largest v3 of each id6 (also Dask's per-partition step)."""
+    ranked = frame.sort_values("v3", ascending=False)
+    return ranked.groupby("id6", dropna=False, observed=True, sort=False).head(2)
+
+
+@Q8.implement("pandas")
+def _q8_pandas(c: Ctx) -> Any:
+    return _top2(c.x[["id6", "v3"]].dropna(subset=["v3"]))
+
+
+@Q8.implement("polars")
+def _q8_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.drop_nulls("v3").group_by("id6").agg(pl.col("v3").top_k(2)).explode("v3")
+
+
+@Q8.implement("dask")
+def _q8_dask(c: Ctx) -> Any:
+    x = c.x[["id6", "v3"]].dropna(subset=["v3"])
+    if c.tuned:
+        # Keep only each partition's top two per group before the shuffle: at most 2 rows per
+        # group and partition cross the network instead of every row.
+        x = x.map_partitions(_top2, meta=x._meta)
+    # groupby-apply shuffles rows so that each group is whole in one partition
+    # (https://docs.dask.org/en/stable/dataframe-groupby.html#difficult-cases).
+    # (https://docs.dask.org/en/stable/dataframe-groupby.html#difficult-cases). Grouping by a
+    # copy of id6 keeps id6 among the columns the function sees (pandas 3 drops group keys).
+    top = x.assign(key=x["id6"]).groupby("key", dropna=False).apply(lambda g: g[["id6", "v3"]].nlargest(2, "v3"), meta=x._meta)
+    return top.reset_index(drop=True)
+
+
+@Q8.ref
+def _q8_ref(t: dict[str, pa.Table]) -> pa.Table:
+    return grouped_top(t["x"], "id6", "v3", 2)
+
+
+# q9 ---------------------------------------------------------------------------------------
+Q9 = workload("groupby_q9", "groupby", "regression v1 v2 by id2, id4 (r squared)", "G1", keys=("id2", "id4"))
+Q9.sql("SELECT id2, id4, pow(corr(v1, v2), 2) AS r2 FROM x GROUP BY id2, id4")
+
+
+def _r2_moments(frame: Any, c: Ctx | None = None) -> Any:
+    """Squared correlation from grouped sums: vectorised in pandas and Dask, unlike apply(corr).
+
+    Rows where v1 or v2 is null are left out of both, as SQL's corr() and Polars do.
+    """
+    both = ~(frame["v1"].isna() | frame["v2"].isna())
+    a = frame["v1"].where(both).astype("float64")
+    b = frame["v2"].where(both).astype("float64")
+    parts = frame[["id2", "id4"]].assign(a=a, b=b, aa=a * a, bb=b * b, ab=a * b)
+    s = _pandas_agg(
+        parts, ["id2", "id4"], c, n=("a", "count"), a=("a", "sum"), b=("b", "sum"),
+        aa=("aa", "sum"), bb=("bb", "sum"), ab=("ab", "sum"),
+    )
+    cov = s["n"] * s["ab"] - s["a"] * s["b"]
+    var = (s["n"] * s["aa"] - s["a"] ** 2) * (s["n"] * s["bb"] - s["b"] ** 2)
+    return s[["id2", "id4"]].assign(r2=cov * cov / var)
+
+
+@Q9.implement("pandas")
+def _q9_pandas(c: Ctx) -> Any:
+    return _r2_moments(c.x)
+
+
+@Q9.implement("polars")
+def _q9_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by("id2", "id4").agg((pl.corr("v1", "v2") ** 2).alias("r2"))
+
+
+@Q9.implement("dask")
+def _q9_dask(c: Ctx) -> Any:
+    return _r2_moments(c.x, c)
+
+
+@Q9.ref
+def _q9_ref(t: dict[str, pa.Table]) -> pa.Table:
+    keys, r2 = grouped_moments(t["x"], ["id2", "id4"], "v1", "v2")
+    return keys.append_column("r2", pa.array(r2, mask=np.isnan(r2)))
+
+
+# q10 --------------------------------------------------------------------------------------
+ALL = ["id1", "id2", "id3", "id4", "id5", "id6"]
+Q10 = workload("groupby_q10", "groupby", "sum v3, count by id1:id6", "G1", keys=tuple(ALL), high_cardinality=True)
+Q10.sql(f"SELECT {', '.join(ALL)}, coalesce(sum(v3), 0) AS v3, count(*) AS count FROM x GROUP BY {', '.join(ALL)}")
+
+
+@Q10.implement("pandas")
+def _q10_pandas(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ALL, v3=("v3", "sum"), count=("v3", "size"))
+
+
+@Q10.implement("polars")
+def _q10_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.group_by(ALL).agg(pl.col("v3").sum(), pl.len().alias("count"))
+
+
+@Q10.implement("dask")
+def _q10_dask(c: Ctx) -> Any:
+    return _pandas_agg(c.x, ALL, c, True, v3=("v3", "sum"), count=("v3", "size"))
+
+
+@Q10.ref
+def _q10_ref(t: dict[str, pa.Table]) -> pa.Table:
+    x = t["x"]
+    empty_is_zero = pc.ScalarAggregateOptions(min_count=0)
+    out = x.group_by(ALL, use_threads=False).aggregate([("v3", "sum", empty_is_zero), ([], "count_all")])
+    return out.select(ALL + ["v3_sum", "count_all"]).rename_columns(ALL + ["v3", "count"])

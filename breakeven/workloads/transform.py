@@ -1,0 +1,220 @@
+"""Chunked transforms on T1 data, each engine side by side. Every answer is one row per input
+row (or per kept row), keyed by ``rid``, brought back whole to the driver.
+
+``chunk_rows`` is the partitions/chunk-size parameter. pandas processes the frame in slices of
+that many rows (the chunked pandas job people move to Dask) and Dask uses partitions of that
+many rows; Polars and DuckDB choose their own morsel sizes, so for them the parameter does
+not apply and their cases are run once, without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breakeven.workloads import Ctx, workload
+from breakeven.workloads.arrowref import floats, running_sum
+
+CHUNKED = frozenset({"pandas", "dask", "spark", "ray"})
+
+
+def score(v1: np.ndarray, v2: np.ndarray, v3: np.ndarray) -> np.ndarray:
+    """The Python function applied per chunk: a row-wise NumPy score (NaN in, NaN out)."""
+    return np.where(v1 >= 3, np.log1p(v3) * v2, np.sqrt(v3) - v1)
+
+
+def in_chunks(frame: Any, c: Ctx, fn: Callable[[Any], Any]) -> Any:
+    """pandas: apply ``fn`` to slices of ``chunk_rows`` rows and concatenate (whole frame if unset)."""
+    import pandas as pd
+
+    if not c.chunk_rows:
+        return fn(frame)
+    step = c.chunk_rows
+    return pd.concat([fn(frame.iloc[i : i + step]) for i in range(0, len(frame), step)], ignore_index=True)
+
+
+# arithmetic and filter --------------------------------------------------------------------
+ARITH = workload(
+    "transform_arith", "transform", "w = v1 * v3 + 0.5 * v2 where v3 > 50", "T1", keys=("rid",), chunked_engines=CHUNKED
+)
+ARITH.sql("SELECT rid, v1 * v3 + 0.5 * v2 AS w FROM x WHERE v3 > 50")
+
+
+def _arith_pandas(frame: Any) -> Any:
+    kept = frame[frame["v3"] > 50]
+    return kept[["rid"]].assign(w=kept["v1"] * kept["v3"] + 0.5 * kept["v2"])
+
+
+@ARITH.implement("pandas")
+def _arith_on_pandas(c: Ctx) -> Any:
+    return in_chunks(c.x, c, _arith_pandas)
+
+
+@ARITH.implement("polars")
+def _arith_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.filter(pl.col("v3") > 50).select("rid", (pl.col("v1") * pl.col("v3") + 0.5 * pl.col("v2")).alias("w"))
+
+
+@ARITH.implement("dask")
+def _arith_dask(c: Ctx) -> Any:
+    return _arith_pandas(c.x)  # the same expression, blockwise on every partition
+
+
+@ARITH.ref
+def _arith_ref(t: dict[str, pa.Table]) -> pa.Table:
+    kept = t["x"].filter(pc.greater(t["x"]["v3"], 50))
+    w = pc.add(pc.multiply(pc.cast(kept["v1"], pa.float64()), kept["v3"]), pc.multiply(0.5, pc.cast(kept["v2"], pa.float64())))
+    return pa.table({"rid": kept["rid"], "w": w})
+
+
+# string operation -------------------------------------------------------------------------
+STRING = workload(
+    "transform_string", "transform", "lbl = upper(id1) || '-' || last four characters of id3", "T1",
+    keys=("rid",), chunked_engines=CHUNKED,
+)
+STRING.sql("SELECT rid, upper(id1) || '-' || right(id3, 4) AS lbl FROM x")
+
+
+def _string_pandas(frame: Any) -> Any:
+    return frame[["rid"]].assign(lbl=frame["id1"].str.upper() + "-" + frame["id3"].str[-4:])
+
+
+@STRING.implement("pandas")
+def _string_on_pandas(c: Ctx) -> Any:
+    return in_chunks(c.x, c, _string_pandas)
+
+
+@STRING.implement("polars")
+def _string_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    lbl = pl.concat_str(pl.col("id1").str.to_uppercase(), pl.lit("-"), pl.col("id3").str.tail(4))
+    return c.x.select("rid", lbl.alias("lbl"))
+
+
+@STRING.implement("dask")
+def _string_dask(c: Ctx) -> Any:
+    return _string_pandas(c.x)
+
+
+@STRING.ref
+def _string_ref(t: dict[str, pa.Table]) -> pa.Table:
+    x = t["x"]
+    tail = pc.utf8_slice_codeunits(x["id3"], -4)
+    return pa.table({"rid": x["rid"], "lbl": pc.binary_join_element_wise(pc.utf8_upper(x["id1"]), tail, "-")})
+
+
+# Python function per chunk ----------------------------------------------------------------
+UDF = workload(
+    "transform_udf", "transform", "score = a Python (NumPy) function of v1, v2, v3 applied per chunk", "T1",
+    keys=("rid",), chunked_engines=CHUNKED,
+)
+
+
+def _udf_pandas(frame: Any) -> Any:
+    v1, v2, v3 = (frame[col].to_numpy(dtype="float64", na_value=np.nan) for col in ("v1", "v2", "v3"))
+    return frame[["rid"]].assign(score=score(v1, v2, v3))
+
+
+@UDF.implement("pandas")
+def _udf_on_pandas(c: Ctx) -> Any:
+    return in_chunks(c.x, c, _udf_pandas)
+
+
+@UDF.implement("polars")
+def _udf_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    def batch(cols: list[pl.Series]) -> pl.Series:
+        return pl.Series(score(*(s.cast(pl.Float64).to_numpy() for s in cols)))
+
+    # is_elementwise lets the streaming engine call the function per morsel
+    # (https://docs.pola.rs/api/python/stable/reference/expressions/api/polars.map_batches.html).
+    expr = pl.map_batches(["v1", "v2", "v3"], batch, return_dtype=pl.Float64, is_elementwise=True)
+    return c.x.select("rid", expr.alias("score"))
+
+
+@UDF.implement("duckdb")
+def _udf_duckdb(c: Ctx) -> Any:
+    # A vectorised Arrow UDF: DuckDB hands the function whole Arrow vectors, not single values
+    # (https://duckdb.org/docs/stable/clients/python/function).
+    con = c.session
+    if not con.sql("SELECT 1 FROM duckdb_functions() WHERE function_name = 'score'").fetchall():
+        import duckdb
+
+        def arrow_score(v1: pa.Array, v2: pa.Array, v3: pa.Array) -> pa.Array:
+            out = score(*(pc.cast(v, pa.float64()).to_numpy(zero_copy_only=False) for v in (v1, v2, v3)))
+            return pa.array(out, mask=np.isnan(out))
+
+        double = duckdb.sqltype("DOUBLE")
+        # null_handling="special": the function sees nulls (the default returns NULL for any
+        # NULL argument, but score() is defined when v2 is missing and v1 < 3).
+        con.create_function("score", arrow_score, [double] * 3, double, type="arrow", null_handling="special")
+    return con.sql("SELECT rid, score(v1, v2, v3) AS score FROM x")
+
+
+@UDF.implement("dask")
+def _udf_dask(c: Ctx) -> Any:
+    return c.x.map_partitions(_udf_pandas, meta=_udf_pandas(c.x._meta))
+
+
+@UDF.ref
+def _udf_ref(t: dict[str, pa.Table]) -> pa.Table:
+    x = t["x"]
+    out = score(floats(x, "v1"), floats(x, "v2"), floats(x, "v3"))
+    return pa.table({"rid": x["rid"], "score": pa.array(out, mask=np.isnan(out))})
+
+
+# per-group running total ------------------------------------------------------------------
+CUMSUM = workload(
+    "transform_cumsum", "transform", "csum = running total of v1 (nulls as 0) per id4 in rid order", "T1",
+    keys=("rid",), chunked_engines=CHUNKED,
+)
+CUMSUM.sql(
+    "SELECT rid, CAST(sum(coalesce(v1, 0)) OVER (PARTITION BY id4 ORDER BY rid"
+    " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS csum FROM x"
+)
+
+
+@CUMSUM.implement("pandas")
+def _cumsum_pandas(c: Ctx) -> Any:
+    import pandas as pd
+
+    frame = c.x
+    step = c.chunk_rows or max(len(frame), 1)
+    carry = pd.Series(dtype="float64")  # running total per id4 at the end of the previous chunks
+    parts = []
+    for start in range(0, len(frame), step):
+        chunk = frame.iloc[start : start + step]
+        values = chunk["v1"].fillna(0)
+        within = values.groupby(chunk["id4"], dropna=False, sort=False).cumsum()
+        csum = within + chunk["id4"].map(carry).fillna(0).to_numpy()
+        parts.append(chunk[["rid"]].assign(csum=csum.to_numpy()))
+        last = pd.Series(csum.to_numpy(), index=chunk["id4"].to_numpy()).groupby(level=0, dropna=False).last()
+        carry = last.combine_first(carry)
+    return pd.concat(parts, ignore_index=True) if parts else frame[["rid"]].assign(csum=0.0)
+
+
+@CUMSUM.implement("polars")
+def _cumsum_polars(c: Ctx) -> Any:
+    import polars as pl
+
+    return c.x.select("rid", pl.col("v1").fill_null(0).cum_sum().over("id4").alias("csum"))
+
+
+@CUMSUM.implement("dask")
+def _cumsum_dask(c: Ctx) -> Any:
+    x = c.x.assign(v1=c.x["v1"].fillna(0))
+    return x[["rid"]].assign(csum=x.groupby("id4", dropna=False)["v1"].cumsum())
+
+
+@CUMSUM.ref
+def _cumsum_ref(t: dict[str, pa.Table]) -> pa.Table:
+    x = t["x"]
+    return pa.table({"rid": x["rid"], "csum": running_sum(x, "id4", "rid", "v1")})
