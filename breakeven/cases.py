@@ -84,7 +84,7 @@ class Case:
     def __post_init__(self) -> None:
         wl = get_workload(self.workload)
         EngineConfig(self.engine, self.mode, self.profile)
-        self.data  # validates the data parameters
+        _ = self.data  # validates the data parameters
         if (wl.data_kind == "D1") != (self.dim_rows is not None):
             raise UsageError(f"dim_rows applies to the join_dim workloads only (got {self.dim_rows} for {wl.name})")
         if self.chunk_rows is not None and self.chunk_rows <= 0:
@@ -177,7 +177,7 @@ SUITES: dict[str, Suite] = {
                 Grid(("join_small_inner", "join_medium_inner", "join_big_inner"), (10**6,)),
                 Grid(("join_small_inner",), (10**7,)),
                 Grid(("join_dim_inner",), (10**6,), dim_rows=(10**2, 10**4, 10**6)),
-                Grid(("transform",), (10**6,), chunk_rows=(10**5,)),
+                Grid(("transform",), (10**6,), chunk_rows=(None, 10**5)),
             ),
         ),
         Suite(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -41,8 +42,6 @@ def versions() -> dict[str, str]:
             found[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             continue
-    try:
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         found["breakeven"] = importlib.metadata.version("breakeven")
-    except importlib.metadata.PackageNotFoundError:
-        pass
     return found

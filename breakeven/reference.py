@@ -3,6 +3,7 @@ as Parquet beside the data (``<data>/<set>/ref/<workload>.parquet``)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -35,12 +36,15 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
         tmp.replace(target)
 
 
-def ensure(spec: DataSpec, workloads: list[str], data_dir: Path, timeout: float | None = None) -> str | None:
+def ensure(
+    spec: DataSpec, workloads: list[str], data_dir: Path, timeout: float | None = None, plugins: tuple[str, ...] = ()
+) -> str | None:
     """Make sure the references exist; returns None, or why they could not be computed."""
     missing = [w for w in workloads if not reference_path(spec, w, data_dir).exists()]
     if not missing:
         return None
-    cmd = [sys.executable, "-m", "breakeven.reference", str(data_dir), json.dumps(asdict(spec)), *missing]
+    job = {"data_dir": str(data_dir), "spec": asdict(spec), "workloads": missing, "plugins": list(plugins)}
+    cmd = [sys.executable, "-m", "breakeven.reference", json.dumps(job)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -52,4 +56,7 @@ def ensure(spec: DataSpec, workloads: list[str], data_dir: Path, timeout: float 
 
 
 if __name__ == "__main__":
-    compute(DataSpec(**json.loads(sys.argv[2])), sys.argv[3:], Path(sys.argv[1]))
+    job = json.loads(sys.argv[1])
+    for module in job["plugins"]:
+        importlib.import_module(module)
+    compute(DataSpec(**job["spec"]), job["workloads"], Path(job["data_dir"]))

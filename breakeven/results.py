@@ -97,7 +97,7 @@ class RunStore:
             run_id = found[-1]
         store = cls(runs / run_id)
         if not (store.root / "run.json").exists():
-            raise UsageError(f"no run {run_id!r} under {runs}: `breakeven show` lists what is there")
+            raise UsageError(f"no run {run_id!r} under {runs}: the runs are the folders there")
         return store
 
     def meta(self) -> dict[str, Any]:

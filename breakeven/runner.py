@@ -10,6 +10,7 @@ status and reason, and the remaining cases go on in a fresh session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -44,6 +45,7 @@ class Options:
     memory_budget: int | None = None  # bytes, for the worker's whole process tree
     cores: int = os.cpu_count() or 1
     data_dir: Path = Path("data")
+    plugins: tuple[str, ...] = ()  # modules the workers import first (extra workloads, e.g. breakeven.testing)
 
 
 class WorkerFailure(Exception):
@@ -122,7 +124,10 @@ class WorkerSession:
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "breakeven.worker", str(plan_path), str(child.fileno())],
-                pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the runner only; the runner kills the tree
                 env=os.environ | {"PYTHONUNBUFFERED": "1"},
             )
@@ -149,8 +154,9 @@ class WorkerSession:
             if self.memory_budget and rss > self.memory_budget:
                 self.stop()
                 raise WorkerFailure(
-                    "memory", f"{limit_what}: process tree used {rss / 2**20:.0f} MiB, over the budget of "
-                    f"{self.memory_budget / 2**20:.0f} MiB"
+                    "memory",
+                    f"{limit_what}: process tree used {rss / 2**20:.0f} MiB, over the budget of "
+                    f"{self.memory_budget / 2**20:.0f} MiB",
                 )
             if time.monotonic() > deadline:
                 self.stop()
@@ -184,10 +190,8 @@ class WorkerSession:
     def stop(self) -> None:
         """Kill whatever is left of the tree and close the channel."""
         self.tree.kill()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         self.sock.close()
 
 
@@ -253,8 +257,12 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         "status": status,
         "reason": reason,
         "times": {
-            "startup": startup, "load": load, "cold": found.get("cold"), "repeats": repeats,
-            "compute_median": stats["median"], "end_to_end": end_to_end,
+            "startup": startup,
+            "load": load,
+            "cold": found.get("cold"),
+            "repeats": repeats,
+            "compute_median": stats["median"],
+            "end_to_end": end_to_end,
         },
         "spread": stats["spread"],
         "noisy": stats["noisy"],
@@ -279,6 +287,7 @@ class Runner:
         self.emit: Emit = emit or (lambda kind, info: None)
         self.session: WorkerSession | None = None
         self.sessions_started = 0
+        self.seen_pids: set[int] = set()  # every process of every worker tree, for leak checks
 
     def run(self, cases: list[Case]) -> list[dict[str, Any]]:
         records = []
@@ -329,20 +338,30 @@ class Runner:
             self.emit("data", {"name": spec.name, "rows": spec.rows})
             _, seconds = datagen.generate(spec, self.options.data_dir, self.options.cores)
             self.emit("data_done", {"name": spec.name, "seconds": seconds})
-        return reference.ensure(spec, sorted(set(workloads)), self.options.data_dir, timeout=self.options.timeout * 4)
+        return reference.ensure(
+            spec, sorted(set(workloads)), self.options.data_dir, self.options.timeout * 4, self.options.plugins
+        )
 
     def _plan(self, group: Group, cases: list[Case]) -> dict[str, Any]:
         paths = datagen.dataset_paths(group.data, self.options.data_dir)
         rows = group.data.table_rows()
         roles = sorted({role for c in cases for role in c.wl.tables})
         return {
-            "engine": group.engine, "mode": group.mode, "profile": group.profile,
-            "cores": self.options.cores, "memory_budget": self.options.memory_budget,
-            "log_dir": str(self.store.log_dir), "repeats": self.options.repeats, "chunk_rows": group.chunk_rows,
+            "engine": group.engine,
+            "mode": group.mode,
+            "profile": group.profile,
+            "cores": self.options.cores,
+            "memory_budget": self.options.memory_budget,
+            "log_dir": str(self.store.log_dir),
+            "repeats": self.options.repeats,
+            "chunk_rows": group.chunk_rows,
+            "plugins": list(self.options.plugins),
             "tables": {role: {"path": str(paths[role].resolve()), "rows": rows[role]} for role in roles},
             "cases": [
                 {
-                    "id": c.id, "workload": c.workload, "chunk_rows": c.chunk_rows,
+                    "id": c.id,
+                    "workload": c.workload,
+                    "chunk_rows": c.chunk_rows,
                     "reference": str(reference.reference_path(group.data, c.workload, self.options.data_dir).resolve()),
                 }
                 for c in cases
@@ -377,9 +396,16 @@ class Runner:
                 session.ack()
                 done = session.next_event(deadline, "the case")
                 yield self._record(
-                    case, done["status"], done["reason"], peak_rss_bytes=peak, cpu_seconds=cpu,
-                    cold=done["cold"], repeats=done["repeats"], rows_out=done["rows_out"],
-                    checksum=done["checksum"], **found,
+                    case,
+                    done["status"],
+                    done["reason"],
+                    peak_rss_bytes=peak,
+                    cpu_seconds=cpu,
+                    cold=done["cold"],
+                    repeats=done["repeats"],
+                    rows_out=done["rows_out"],
+                    checksum=done["checksum"],
+                    **found,
                 )
                 current = None
             session.next_event(time.monotonic() + opts.timeout, "closing the engine")
@@ -391,10 +417,15 @@ class Runner:
                     yield self._record(case, failure.status, failure.reason, peak_rss_bytes=session.tree.peak, **found)
                 return []
             yield self._record(
-                current, failure.status, failure.reason, peak_rss_bytes=session.tree.peak,
-                cpu_seconds=session.tree.cpu_seconds(), **found,
+                current,
+                failure.status,
+                failure.reason,
+                peak_rss_bytes=session.tree.peak,
+                cpu_seconds=session.tree.cpu_seconds(),
+                **found,
             )
             return pending[pending.index(current) + 1 :]
         finally:
             session.stop()
+            self.seen_pids |= session.tree.pids()
             self.session = None

@@ -8,6 +8,7 @@ there. Its stdout and stderr (engine logs) go to the session's log file, never t
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 import sys
@@ -46,7 +47,9 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
 
-def run_case(engine: Engine, chan: Channel, case: dict[str, Any], tables: dict[str, Any], rows: dict[str, int], repeats: int) -> None:
+def run_case(
+    engine: Engine, chan: Channel, case: dict[str, Any], tables: dict[str, Any], rows: dict[str, int], repeats: int
+) -> None:
     wl = get_workload(case["workload"])
     ctx = engine.context({role: tables[role] for role in wl.tables}, rows, case["chunk_rows"])
     chan.request(ev="case_start", case_id=case["id"])
@@ -78,14 +81,22 @@ def run_case(engine: Engine, chan: Channel, case: dict[str, Any], tables: dict[s
                 break
             rows_out, sums = table.num_rows, checksum(table)
     chan.send(
-        ev="case_done", case_id=case["id"], status=status, reason=reason,
-        cold=times[0] if times else None, repeats=times[1:], rows_out=rows_out, checksum=sums,
+        ev="case_done",
+        case_id=case["id"],
+        status=status,
+        reason=reason,
+        cold=times[0] if times else None,
+        repeats=times[1:],
+        rows_out=rows_out,
+        checksum=sums,
     )
 
 
 def main(plan_path: str, fd: str) -> None:
     plan = json.loads(Path(plan_path).read_text())
     chan = Channel(int(fd))
+    for module in plan.get("plugins", []):
+        importlib.import_module(module)
     settings = Settings(plan["cores"], plan["memory_budget"], Path(plan["log_dir"]))
     start = time.perf_counter()
     engine = engine_class(plan["engine"])(plan["mode"], plan["profile"], settings)
@@ -94,7 +105,10 @@ def main(plan_path: str, fd: str) -> None:
     try:
         start = time.perf_counter()
         rows = {role: t["rows"] for role, t in plan["tables"].items()}
-        tables = {role: engine.load(role, Path(t["path"]), t["rows"], plan["chunk_rows"]) for role, t in plan["tables"].items()}
+        tables = {
+            role: engine.load(role, Path(t["path"]), t["rows"], plan["chunk_rows"])
+            for role, t in plan["tables"].items()
+        }
         chan.send(ev="load", seconds=time.perf_counter() - start)
         for case in plan["cases"]:
             run_case(engine, chan, case, tables, rows, plan["repeats"])

@@ -54,7 +54,7 @@ class Engine(ABC):
     def tuned(self) -> bool:
         return self.profile == "tuned"
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027  (an optional hook: eager engines have nothing to start)
         """Open the session (import, connect, start workers). Timed as the startup phase."""
 
     @abstractmethod
@@ -79,7 +79,7 @@ class Engine(ABC):
     def to_arrow(self, answer: Any) -> pa.Table:
         """The driver-side answer as an Arrow table, for verification (untimed)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (an optional hook)
         """Stop everything the session started."""
 
     @classmethod
@@ -100,9 +100,7 @@ def engine_class(name: str) -> type[Engine]:
     cls: type[Engine] = getattr(module, cls_name)
     missing = [pkg for pkg in cls.packages if importlib.util.find_spec(_import_name(pkg)) is None]
     if missing:
-        raise EngineUnavailable(
-            f"engine {name!r} needs {', '.join(missing)}: pip install 'breakeven[{cls.extra}]'"
-        )
+        raise EngineUnavailable(f"engine {name!r} needs {', '.join(missing)}: pip install 'breakeven[{cls.extra}]'")
     return cls
 
 

@@ -114,8 +114,7 @@ def get_workload(name: str) -> Workload:
         return CATALOGUE[name]
     except KeyError:
         raise UsageError(
-            f"unknown workload {name!r}: `breakeven list` shows the workloads "
-            f"(families: {', '.join(FAMILIES)})"
+            f"unknown workload {name!r}: `breakeven list` shows the workloads (families: {', '.join(FAMILIES)})"
         ) from None
 
 

@@ -64,9 +64,12 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
     pd_how, sql_how, arrow_how = HOWS[how]
     left_cols = list(dict.fromkeys(["id1", key, "v1"]))
     wl = workload(
-        f"join_{size}_{how}", "join",
+        f"join_{size}_{how}",
+        "join",
         f"x {how} join {size} on {key}, then n, matched n, sum v1, sum v2 by x.id1",
-        "J1", tables=("x", size), keys=("id1",),
+        "J1",
+        tables=("x", size),
+        keys=("id1",),
     )
     wl.sql(
         f"SELECT x.id1, count(*) AS n, count(r.v2) AS n_match, sum(x.v1) AS v1, coalesce(sum(r.v2), 0) AS v2"
@@ -103,9 +106,12 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
 def _d1_workload(how: str) -> Workload:
     pd_how, sql_how, arrow_how = HOWS[how]
     wl = workload(
-        f"join_dim_{how}", "join",
+        f"join_dim_{how}",
+        "join",
         f"fact {how} join dimension of dim_rows rows, then n, matched n, sum v1, sum v1*weight by grp",
-        "D1", tables=("x", "dim"), keys=("grp",),
+        "D1",
+        tables=("x", "dim"),
+        keys=("grp",),
     )
     wl.sql(
         f"SELECT d.grp, count(*) AS n, count(d.weight) AS n_match, sum(x.v1) AS v1,"
@@ -123,7 +129,9 @@ def _d1_workload(how: str) -> Workload:
 
         merged = c.x.join(c.dim, left_on="fk", right_on="key", how=pd_how)
         return merged.group_by("grp").agg(
-            pl.len().alias("n"), pl.col("weight").count().alias("n_match"), pl.col("v1").sum(),
+            pl.len().alias("n"),
+            pl.col("weight").count().alias("n_match"),
+            pl.col("v1").sum(),
             (pl.col("v1") * pl.col("weight")).sum().alias("v2"),
         )
 

@@ -69,14 +69,20 @@ def _arith_dask(c: Ctx) -> Any:
 @ARITH.ref
 def _arith_ref(t: dict[str, pa.Table]) -> pa.Table:
     kept = t["x"].filter(pc.greater(t["x"]["v3"], 50))
-    w = pc.add(pc.multiply(pc.cast(kept["v1"], pa.float64()), kept["v3"]), pc.multiply(0.5, pc.cast(kept["v2"], pa.float64())))
+    w = pc.add(
+        pc.multiply(pc.cast(kept["v1"], pa.float64()), kept["v3"]), pc.multiply(0.5, pc.cast(kept["v2"], pa.float64()))
+    )
     return pa.table({"rid": kept["rid"], "w": w})
 
 
 # string operation -------------------------------------------------------------------------
 STRING = workload(
-    "transform_string", "transform", "lbl = upper(id1) || '-' || last four characters of id3", "T1",
-    keys=("rid",), chunked_engines=CHUNKED,
+    "transform_string",
+    "transform",
+    "lbl = upper(id1) || '-' || last four characters of id3",
+    "T1",
+    keys=("rid",),
+    chunked_engines=CHUNKED,
 )
 STRING.sql("SELECT rid, upper(id1) || '-' || right(id3, 4) AS lbl FROM x")
 
@@ -112,8 +118,12 @@ def _string_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 # Python function per chunk ----------------------------------------------------------------
 UDF = workload(
-    "transform_udf", "transform", "score = a Python (NumPy) function of v1, v2, v3 applied per chunk", "T1",
-    keys=("rid",), chunked_engines=CHUNKED,
+    "transform_udf",
+    "transform",
+    "score = a Python (NumPy) function of v1, v2, v3 applied per chunk",
+    "T1",
+    keys=("rid",),
+    chunked_engines=CHUNKED,
 )
 
 
@@ -173,8 +183,12 @@ def _udf_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 # per-group running total ------------------------------------------------------------------
 CUMSUM = workload(
-    "transform_cumsum", "transform", "csum = running total of v1 (nulls as 0) per id4 in rid order", "T1",
-    keys=("rid",), chunked_engines=CHUNKED,
+    "transform_cumsum",
+    "transform",
+    "csum = running total of v1 (nulls as 0) per id4 in rid order",
+    "T1",
+    keys=("rid",),
+    chunked_engines=CHUNKED,
 )
 CUMSUM.sql(
     "SELECT rid, CAST(sum(coalesce(v1, 0)) OVER (PARTITION BY id4 ORDER BY rid"

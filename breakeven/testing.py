@@ -1,0 +1,89 @@
+"""Fault-injection workloads that prove the runner records every failure and goes on.
+
+Not part of the catalogue: they are registered only where this module is imported, which the
+tests do and which the runner does in its workers when ``Options.plugins`` names it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from breakeven.workloads import Ctx, Workload, get_workload, workload
+
+HOG_CAP_BYTES = 6 * 2**30  # the hog stops growing here, whatever happens
+
+
+def _q1_reference(t: dict[str, pa.Table]) -> pa.Table:
+    ref = get_workload("groupby_q1").reference
+    assert ref is not None
+    return ref(t)
+
+
+def _q1_pandas(c: Ctx) -> Any:
+    return c.x.groupby("id1", dropna=False, observed=True).agg(v1=("v1", "sum")).reset_index()
+
+
+def _fault(name: str, question: str) -> Workload:
+    if name in _registered():
+        return get_workload(name)
+    wl = workload(name, "groupby", question, "G1", keys=("id1",))
+    wl.ref(_q1_reference)
+    return wl
+
+
+def _registered() -> set[str]:
+    from breakeven.workloads import CATALOGUE
+
+    return set(CATALOGUE)
+
+
+WRONG = _fault("fault_wrong", "returns q1's answer plus one")
+CRASH = _fault("fault_crash", "the worker dies of a segmentation fault")
+HANG = _fault("fault_hang", "never returns")
+HOG = _fault("fault_hog", "allocates memory until stopped")
+RAISE = _fault("fault_raise", "the engine raises an exception")
+
+
+@WRONG.implement("pandas")
+def _wrong(c: Ctx) -> Any:
+    out = _q1_pandas(c)
+    return out.assign(v1=out["v1"] + 1)
+
+
+@CRASH.implement("pandas")
+def _crash(c: Ctx) -> Any:
+    return ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+@HANG.implement("pandas")
+def _hang(c: Ctx) -> Any:
+    time.sleep(3600)
+
+
+def _sleep_partition(frame: Any) -> Any:
+    time.sleep(3600)
+    return frame
+
+
+@HANG.implement("dask")
+def _hang_dask(c: Ctx) -> Any:
+    return c.x.map_partitions(_sleep_partition, meta=c.x._meta)  # hangs inside the Dask workers
+
+
+@HOG.implement("pandas")
+def _hog(c: Ctx) -> Any:
+    blocks = []
+    while sum(b.nbytes for b in blocks) < HOG_CAP_BYTES:
+        blocks.append(np.ones(2**25))  # 256 MiB, touched
+        time.sleep(0.05)
+    time.sleep(3600)
+
+
+@RAISE.implement("pandas")
+def _raise(c: Ctx) -> Any:
+    raise ValueError("injected failure")

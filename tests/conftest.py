@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny data in a session-wide cache, a runner on a fresh results folder, and
+a check that no test leaves a process behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from breakeven.cases import Case
+from breakeven.results import RunStore
+from breakeven.runner import Options, Runner
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[dict[str, Any]], Runner]]:
+    """Run cases through the real runner (worker processes and all) into a fresh run folder."""
+
+    def run(cases: list[Case], **options: Any) -> tuple[list[dict[str, Any]], Runner]:
+        opts = Options(data_dir=data_dir, cores=2, repeats=options.pop("repeats", 1), **options)
+        store = RunStore.create(tmp_path / "results", "test", {"created": "now"})
+        runner = Runner(opts, store)
+        return runner.run(cases), runner
+
+    return run
+
+
+def descendants() -> set[tuple[int, float]]:
+    me = psutil.Process()
+    found = set()
+    for proc in me.children(recursive=True):
+        try:
+            found.add((proc.pid, proc.create_time()))
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+@pytest.fixture
+def no_orphans() -> Iterator[Callable[[set[int]], None]]:
+    """Yields a checker: every pid given (and every child of this test) must be gone."""
+    before = descendants()
+
+    def check(pids: set[int]) -> None:
+        alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"processes left behind: {alive}"
+
+    yield check
+    left = descendants() - before
+    assert not left, f"processes left behind by the test: {left}"

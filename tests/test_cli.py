@@ -1,0 +1,175 @@
+"""The command line: bad input is one clear line and exit code 2; a run can be interrupted and
+resumed without losing finished cases or leaving processes behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from breakeven import cli
+
+
+def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["breakeven", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out = capsys.readouterr()
+    return exit_info.value.code or 0, out.out, out.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--engine", "spork"], "unknown engine 'spork'"),
+        (["run", "--engine", "dask:warp"], "engine dask has no mode 'warp'"),
+        (["run", "--engine", "dask:threads:turbo"], "no profile 'turbo'"),
+        (["run", "--workload", "groupby_q99"], "unknown workload 'groupby_q99'"),
+        (["run", "--suite", "huge"], "unknown suite 'huge'"),
+        (["run", "--rows", "0"], "rows must be a positive whole number"),
+        (["run", "--rows", "-1e6"], "rows must be a positive whole number"),
+        (["run", "--rows", "many"], "bad row count"),
+        (["run", "--memory-budget", "lots"], "bad size 'lots'"),
+        (["run", "--repeats", "0"], "repeats must be at least 1"),
+        (["datagen", "--kind", "X9"], "unknown data kind 'X9'"),
+        (["datagen", "--nas", "150"], "nas is a percentage"),
+        (["show", "nosuchrun", "--results", "/nonexistent-breakeven"], "no run 'nosuchrun'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, monkeypatch, capsys, tmp_path) -> None:
+    code, out, err = invoke(monkeypatch, capsys, *args, *(["--results", str(tmp_path)] if args[0] == "run" else []))
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_unknown_option_exits_2(monkeypatch, capsys) -> None:
+    code, _, err = invoke(monkeypatch, capsys, "run", "--frobnicate")
+    assert code == 2 and "frobnicate" in err
+
+
+def test_engine_without_its_extra_names_the_fix(monkeypatch, capsys, tmp_path) -> None:
+    from breakeven.engines.polars_engine import PolarsEngine
+
+    monkeypatch.setattr(PolarsEngine, "packages", ("polars_is_not_installed",))
+    code, _, err = invoke(monkeypatch, capsys, "run", "--engine", "polars", "--results", str(tmp_path))
+    assert code == 2 and "pip install 'breakeven[polars]'" in err
+
+
+def test_unwritable_results_folder(monkeypatch, capsys, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, _, err = invoke(monkeypatch, capsys, "run", "--engine", "pandas", "--results", str(blocker / "results"))
+    assert code == 2 and "cannot write results" in err and "--results" in err
+
+
+def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "breakeven.cli",
+        "run",
+        "--results",
+        str(tmp_path / "results"),
+        "--data",
+        str(tmp_path / "data"),
+        "--suite",
+        "smoke",
+        "--repeats",
+        "1",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.pandas
+def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None:
+    done = _run_cli(
+        tmp_path,
+        "--engine",
+        "pandas",
+        "--engine",
+        "duckdb",
+        "--workload",
+        "groupby_q1",
+        "--workload",
+        "join_small_inner",
+        "--run-id",
+        "r1",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "groupby_q1 G1_1e4_1e2_0_0" in done.stdout and "*" in done.stdout
+    cases = sorted((tmp_path / "results/runs/r1/cases").glob("*.json"))
+    assert len(cases) == 4
+    again = _run_cli(
+        tmp_path,
+        "--engine",
+        "pandas",
+        "--engine",
+        "duckdb",
+        "--workload",
+        "groupby_q1",
+        "--workload",
+        "join_small_inner",
+        "--run-id",
+        "r1",
+        "--resume",
+    )
+    assert again.returncode == 0 and "4 cases already finished, 0 to go" in again.stdout
+    clash = _run_cli(tmp_path, "--engine", "pandas", "--run-id", "r1")
+    assert clash.returncode == 2 and "exists already" in clash.stderr
+
+    cases[0].write_text("{not json")
+    code, _, err = invoke(monkeypatch, capsys, "show", "r1", "--results", str(tmp_path / "results"))
+    assert code == 2 and "corrupt" in err and cases[0].name in err
+    assert cases[0].read_text() == "{not json"  # nothing was rewritten
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, sig) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "breakeven.cli",
+        "run",
+        "--results",
+        str(tmp_path / "results"),
+        "--data",
+        str(tmp_path / "data"),
+        "--suite",
+        "smoke",
+        "--engine",
+        "dask:processes:default",
+        "--workload",
+        "groupby",
+        "--repeats",
+        "1",
+        "--run-id",
+        "r",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cases_dir = tmp_path / "results/runs/r/cases"
+    seen: set[psutil.Process] = set()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (cases_dir.exists() and any(cases_dir.glob("*.json"))):
+        seen |= set(psutil.Process(proc.pid).children(recursive=True))
+        time.sleep(0.1)
+    seen |= set(psutil.Process(proc.pid).children(recursive=True))
+    assert len(seen) >= 3, "the Dask cluster's processes should have been running"
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err
+    finished = list(cases_dir.glob("*.json"))
+    assert finished and all(json.loads(p.read_text())["status"] == "ok" for p in finished)
+    left = [p.pid for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"left behind: {left}"

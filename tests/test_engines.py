@@ -1,0 +1,34 @@
+"""Every engine configuration x every workload, through the real runner, against the reference."""
+
+from __future__ import annotations
+
+import pytest
+
+from breakeven.cases import Case, get_suite, parse_engines
+from breakeven.engines import REGISTRY, engine_class
+from breakeven.workloads import CATALOGUE
+
+CONFIGS = [cfg for name in REGISTRY for cfg in parse_engines([name])]
+
+
+def _smoke(cfg_label: str) -> list[Case]:
+    cases = get_suite("smoke").cases(parse_engines([cfg_label]))
+    # nulls everywhere they are allowed: the semantics of null keys and values are checked too
+    return [Case(**(c.to_dict() | ({"nas": 5} if c.data.kind in ("G1", "T1") else {}))) for c in cases]
+
+
+@pytest.mark.parametrize(
+    "label", [pytest.param(c.label, marks=getattr(pytest.mark, c.engine), id=c.label) for c in CONFIGS]
+)
+def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
+    engine_class(label.split(":")[0])  # an engine that is not installed fails here, loudly
+    cases = _smoke(label)
+    covered = {c.workload for c in cases}
+    assert covered == set(CATALOGUE) - {w for w in CATALOGUE if w.startswith("fault_")}
+    records, _ = run_cases(cases)
+    bad = [(r["case_id"], r["status"], r["reason"]) for r in records if r["status"] != "ok"]
+    assert not bad
+    for r in records:
+        assert r["times"]["compute_median"] > 0 and r["times"]["startup"] > 0
+        assert r["peak_rss_bytes"] > 10 * 2**20 and r["cpu_seconds"] >= 0
+        assert r["rows_out"] > 0 and r["checksum"]

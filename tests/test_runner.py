@@ -1,0 +1,74 @@
+"""Each runner status provoked for real, the suite going on after it, and no process left."""
+
+from __future__ import annotations
+
+import pytest
+
+import breakeven.testing  # noqa: F401  (registers the fault workloads here; workers import it by plugin)
+from breakeven.cases import Case
+from breakeven.runner import summarise
+
+PLUGIN = ("breakeven.testing",)
+
+
+def case(workload: str, engine: str = "pandas", mode: str = "single", profile: str = "default") -> Case:
+    return Case(workload, engine, mode, profile, rows=10_000)
+
+
+@pytest.mark.pandas
+def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans) -> None:
+    cases = [
+        case(w)
+        for w in ("fault_wrong", "fault_crash", "groupby_q1", "fault_hang", "fault_hog", "fault_raise", "groupby_q2")
+    ]
+    records, runner = run_cases(cases, timeout=8, memory_budget=1536 * 2**20, plugins=PLUGIN)
+    status = {r["case"]["workload"]: r for r in records}
+    assert [r["case"]["workload"] for r in records] == [c.workload for c in cases]
+    assert status["fault_wrong"]["status"] == "wrong_result"
+    assert "v1" in status["fault_wrong"]["reason"] and "differ" in status["fault_wrong"]["reason"]
+    assert status["fault_crash"]["status"] == "crashed"
+    assert "SIGSEGV" in status["fault_crash"]["reason"]
+    assert status["fault_hang"]["status"] == "timeout"
+    assert status["fault_hog"]["status"] == "memory"
+    assert status["fault_hog"]["peak_rss_bytes"] > 1536 * 2**20
+    assert status["fault_raise"]["status"] == "crashed"
+    assert "ValueError: injected failure" in status["fault_raise"]["reason"]
+    assert status["groupby_q1"]["status"] == "ok" and status["groupby_q2"]["status"] == "ok"
+    # one session for the wrong answer and the raise (the worker survives them), fresh ones after deaths
+    assert runner.sessions_started == 4
+    assert len(runner.seen_pids) >= 4
+    no_orphans(runner.seen_pids)
+
+
+@pytest.mark.dask
+def test_a_hang_inside_dask_workers_kills_the_whole_tree(run_cases, no_orphans) -> None:
+    records, runner = run_cases(
+        [case("fault_hang", "dask", "processes"), case("groupby_q1", "dask", "processes")], timeout=20, plugins=PLUGIN
+    )
+    assert [r["status"] for r in records] == ["timeout", "ok"]
+    assert records[0]["peak_rss_bytes"] > 100 * 2**20  # the scheduler and worker processes were counted
+    assert len(runner.seen_pids) >= 4  # worker, and the LocalCluster's worker processes
+    no_orphans(runner.seen_pids)
+
+
+def test_unsupported_and_unavailable_are_recorded_without_running(run_cases, monkeypatch) -> None:
+    from breakeven.engines.polars_engine import PolarsEngine
+    from breakeven.workloads import get_workload
+
+    wl = get_workload("groupby_q1")
+    monkeypatch.setitem(wl.unsupported, "duckdb", "cannot, for the test")
+    monkeypatch.setitem(wl.impls, "duckdb", None)
+    monkeypatch.setattr(PolarsEngine, "packages", ("polars_is_not_installed",))
+    records, runner = run_cases([case("groupby_q1", "duckdb"), case("groupby_q1", "polars", "eager")])
+    assert [r["status"] for r in records] == ["unsupported", "unavailable"]
+    assert records[0]["reason"] == "cannot, for the test"
+    assert "pip install 'breakeven[polars]'" in records[1]["reason"]
+    assert runner.sessions_started == 0
+
+
+def test_repeats_cold_run_and_noise_flag(run_cases) -> None:
+    records, _ = run_cases([case("groupby_q1")], repeats=3)
+    times = records[0]["times"]
+    assert len(times["repeats"]) == 3 and times["cold"] is not None
+    assert times["end_to_end"] == pytest.approx(times["startup"] + times["load"] + times["compute_median"])
+    assert summarise([1.0, 1.05, 1.2])["noisy"] and not summarise([1.0, 1.02, 1.05])["noisy"]
