@@ -378,14 +378,16 @@ class Runner:
             self._plan(group, pending), self.store.log_dir / f"{name}.plan.json", log_path, opts.memory_budget
         )
         found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root))}
-        current: Case | None = None
+        remaining = list(pending)
+        started = False  # whether a case has begun: before it, a failure is the whole session's
         try:
             deadline = time.monotonic() + opts.timeout
             found["startup"] = session.next_event(deadline, "engine startup")["seconds"]
             found["load"] = session.next_event(deadline, "loading the data")["seconds"]
             found["load_peak_rss_bytes"] = session.tree.peak
-            for case in pending:
-                current = case
+            started = True
+            while remaining:
+                case = remaining[0]
                 deadline = time.monotonic() + opts.timeout
                 self.emit("case_start", {"case_id": case.id})
                 session.next_event(deadline, "the case")  # case_start
@@ -395,6 +397,7 @@ class Runner:
                 peak, cpu = session.tree.peak, session.tree.cpu_seconds()
                 session.ack()
                 done = session.next_event(deadline, "the case")
+                remaining.pop(0)
                 yield self._record(
                     case,
                     done["status"],
@@ -407,24 +410,25 @@ class Runner:
                     checksum=done["checksum"],
                     **found,
                 )
-                current = None
             session.next_event(time.monotonic() + opts.timeout, "closing the engine")
             session.proc.wait(timeout=60)
             return []
         except WorkerFailure as failure:
-            if current is None:  # startup or load failed: every case of the group shares the cause
-                for case in pending:
+            if not started:  # startup or load failed: every case of the group shares the cause
+                for case in remaining:
                     yield self._record(case, failure.status, failure.reason, peak_rss_bytes=session.tree.peak, **found)
                 return []
+            if not remaining:  # every case finished; only closing the engine failed (logged)
+                return []
             yield self._record(
-                current,
+                remaining[0],
                 failure.status,
                 failure.reason,
                 peak_rss_bytes=session.tree.peak,
                 cpu_seconds=session.tree.cpu_seconds(),
                 **found,
             )
-            return pending[pending.index(current) + 1 :]
+            return remaining[1:]
         finally:
             session.stop()
             self.seen_pids |= session.tree.pids()
