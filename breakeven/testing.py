@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from breakeven.workloads import Ctx, Workload, get_workload, workload
+from breakeven.workloads import TEST_FAMILY, Ctx, Workload, get_workload, workload
 
 HOG_CAP_BYTES = 6 * 2**30  # the hog stops growing here, whatever happens
 
@@ -31,7 +31,7 @@ def _q1_pandas(c: Ctx) -> Any:
 def _fault(name: str, question: str) -> Workload:
     if name in _registered():
         return get_workload(name)
-    wl = workload(name, "groupby", question, "G1", keys=("id1",))
+    wl = workload(name, TEST_FAMILY, question, "G1", keys=("id1",))
     wl.ref(_q1_reference)
     return wl
 

@@ -32,3 +32,12 @@ def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
         assert r["times"]["compute_median"] > 0 and r["times"]["startup"] > 0
         assert r["peak_rss_bytes"] > 10 * 2**20 and r["cpu_seconds"] >= 0
         assert r["rows_out"] > 0 and r["checksum"]
+
+
+@pytest.mark.dask
+def test_dask_running_total_across_many_partitions(run_cases) -> None:
+    """Regression: with read_parquet's repeated per-file index, Dask's threaded scheduler gave
+    wrong running totals at 1e6 rows (and crashed when repartitioned)."""
+    cases = [Case("transform_cumsum", "dask", "threads", "default", 10**6, chunk_rows=c) for c in (None, 10**5)]
+    records, _ = run_cases(cases)
+    assert [(r["status"], r["reason"]) for r in records] == [("ok", None), ("ok", None)]

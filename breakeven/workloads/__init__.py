@@ -18,6 +18,7 @@ import pyarrow as pa
 from breakeven.errors import UsageError
 
 FAMILIES = ("groupby", "join", "transform")
+TEST_FAMILY = "fault"  # fault-injection workloads of breakeven.testing: never in a suite
 ENGINE_NAMES = ("pandas", "polars", "duckdb", "dask", "spark", "ray")
 
 
@@ -100,7 +101,7 @@ def workload(
     chunked_engines: frozenset[str] = frozenset(),
 ) -> Workload:
     """Create and register a workload."""
-    if family not in FAMILIES:
+    if family not in (*FAMILIES, TEST_FAMILY):
         raise ValueError(f"unknown family {family!r}")
     if name in CATALOGUE:
         raise ValueError(f"workload {name!r} defined twice")

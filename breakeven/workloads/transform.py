@@ -224,8 +224,14 @@ def _cumsum_polars(c: Ctx) -> Any:
 
 @CUMSUM.implement("dask")
 def _cumsum_dask(c: Ctx) -> Any:
-    x = c.x.assign(v1=c.x["v1"].fillna(0))
-    return x[["rid"]].assign(csum=x.groupby("id4", dropna=False)["v1"].cumsum())
+    # Cumulative group-bys carry each partition's totals to the next by index: the index must
+    # be unique and ordered, and read_parquet's per-file RangeIndex repeats labels (measured:
+    # wrong totals on the threaded scheduler). rid is sorted across the files, so
+    # set_index(sorted=True) only computes divisions, with no shuffle
+    # (https://docs.dask.org/en/stable/generated/dask.dataframe.DataFrame.set_index.html).
+    x = c.x[["rid", "id4", "v1"]].set_index("rid", sorted=True)
+    running = x.assign(v1=x["v1"].fillna(0)).groupby("id4", dropna=False)["v1"].cumsum()
+    return running.rename("csum").reset_index()
 
 
 @CUMSUM.ref
