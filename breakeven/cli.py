@@ -160,7 +160,10 @@ def run(
             },
         )
     options = Options(repeats=repeats, timeout=timeout, memory_budget=budget, cores=cores, data_dir=data)
+    # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
+    # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     console.print(
         f"run {store.run_id}: {len(cases)} cases of suite {suite!r} "
         f"on {len(configs)} engine configurations -> {store.root}"
