@@ -71,22 +71,15 @@ def test_unwritable_results_folder(monkeypatch, capsys, tmp_path) -> None:
     assert code == 2 and "cannot write results" in err and "--results" in err
 
 
+def _cli(tmp_path: Path, *args: str) -> list[str]:
+    """`breakeven run` on the smoke suite, one repeat, into this test's folders."""
+    results, data = str(tmp_path / "results"), str(tmp_path / "data")
+    return [sys.executable, "-m", "breakeven.cli", "run", "--results", results, "--data", data,
+            "--suite", "smoke", "--repeats", "1", *args]  # fmt: skip
+
+
 def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "breakeven.cli",
-        "run",
-        "--results",
-        str(tmp_path / "results"),
-        "--data",
-        str(tmp_path / "data"),
-        "--suite",
-        "smoke",
-        "--repeats",
-        "1",
-        *args,
-    ]
+    cmd = _cli(tmp_path, *args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
@@ -136,26 +129,7 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
 @pytest.mark.dask
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, sig) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "breakeven.cli",
-        "run",
-        "--results",
-        str(tmp_path / "results"),
-        "--data",
-        str(tmp_path / "data"),
-        "--suite",
-        "smoke",
-        "--engine",
-        "dask:processes:default",
-        "--workload",
-        "groupby",
-        "--repeats",
-        "1",
-        "--run-id",
-        "r",
-    ]
+    cmd = _cli(tmp_path, "--engine", "dask:processes:default", "--workload", "groupby", "--run-id", "r")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cases_dir = tmp_path / "results/runs/r/cases"
     seen: set[psutil.Process] = set()
