@@ -85,37 +85,14 @@ def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.pandas
 def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None:
-    done = _run_cli(
-        tmp_path,
-        "--engine",
-        "pandas",
-        "--engine",
-        "duckdb",
-        "--workload",
-        "groupby_q1",
-        "--workload",
-        "join_small_inner",
-        "--run-id",
-        "r1",
-    )
+    selection = ("--engine", "pandas", "--engine", "duckdb", "--workload", "groupby_q1",
+                 "--workload", "join_small_inner", "--run-id", "r1")  # fmt: skip
+    done = _run_cli(tmp_path, *selection)
     assert done.returncode == 0, done.stderr
     assert "groupby_q1 G1_1e4_1e2_0_0" in done.stdout and "*" in done.stdout
     cases = sorted((tmp_path / "results/runs/r1/cases").glob("*.json"))
     assert len(cases) == 4
-    again = _run_cli(
-        tmp_path,
-        "--engine",
-        "pandas",
-        "--engine",
-        "duckdb",
-        "--workload",
-        "groupby_q1",
-        "--workload",
-        "join_small_inner",
-        "--run-id",
-        "r1",
-        "--resume",
-    )
+    again = _run_cli(tmp_path, *selection, "--resume")
     assert again.returncode == 0 and "4 cases already finished, 0 to go" in again.stdout
     clash = _run_cli(tmp_path, "--engine", "pandas", "--run-id", "r1")
     assert clash.returncode == 2 and "exists already" in clash.stderr
