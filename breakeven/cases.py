@@ -8,7 +8,7 @@ from typing import Any
 
 from breakeven.data import DataSpec, fmt_num
 from breakeven.errors import UsageError
-from breakeven.workloads import CATALOGUE, Workload, get_workload, select_workloads
+from breakeven.workloads import Workload, get_workload, select_workloads
 
 
 def engine_meta(name: str) -> Any:
@@ -208,7 +208,3 @@ def get_suite(name: str) -> Suite:
         return SUITES[name]
     except KeyError:
         raise UsageError(f"unknown suite {name!r}: use one of {', '.join(SUITES)}") from None
-
-
-def all_workload_names() -> list[str]:
-    return list(CATALOGUE)

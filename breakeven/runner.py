@@ -32,7 +32,7 @@ from breakeven import reference
 from breakeven.cases import Case
 from breakeven.engines import engine_class
 from breakeven.errors import EngineUnavailable
-from breakeven.results import SCHEMA_VERSION, RunStore, now_iso
+from breakeven.results import SCHEMA_VERSION, STATUSES, RunStore, now_iso
 
 NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy
 POLL_SECONDS = 0.05
@@ -240,6 +240,8 @@ def summarise(times: list[float]) -> dict[str, Any]:
 
 def make_record(case: Case, run_id: str, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
     """A result record; the fields that a failed case lacks are None."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
     repeats = found.get("repeats") or []
     stats = summarise(repeats)
     startup, load = found.get("startup"), found.get("load")

@@ -87,10 +87,6 @@ class Engine(ABC):
         return {pkg: importlib.metadata.version(pkg) for pkg in cls.packages}
 
 
-def engine_names() -> list[str]:
-    return list(REGISTRY)
-
-
 def engine_class(name: str) -> type[Engine]:
     """The engine's class; raises UsageError for an unknown name, EngineUnavailable if not installed."""
     if name not in REGISTRY:

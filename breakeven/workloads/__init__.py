@@ -79,9 +79,6 @@ class Workload:
         self.reference = fn
         return fn
 
-    def declare_unsupported(self, engine: str, reason: str) -> None:
-        self.unsupported[engine] = reason
-
     def uses_chunks(self, engine: str) -> bool:
         """Whether ``engine`` honours the chunk_rows parameter for this workload."""
         return engine in self.chunked_engines
