@@ -21,6 +21,7 @@ from breakeven import summary
 from breakeven.cases import SUITES, EngineConfig, get_suite, parse_engines
 from breakeven.engines import REGISTRY, engine_class, installed_engines
 from breakeven.errors import EngineUnavailable, UsageError
+from breakeven.java import find_java
 from breakeven.machine import machine_info, versions
 from breakeven.results import RunStore, check_writable, new_run_id, now_iso
 from breakeven.runner import Options, Runner
@@ -249,6 +250,8 @@ def list_cmd() -> None:
             cls, ver = engine_meta(name), f"[red]no[/] ({escape(str(exc))})"
         table.add_row(name, ver, ", ".join(cls.modes), ", ".join(cls.profiles), "yes" if cls.distributed else "no")
     console.print(table)
+    java = find_java()
+    console.print(f"java for Spark: {escape(java) if isinstance(java, str) else f'{java.home} ({java.version})'}")
     table = Table("workload", "family", "data", "question", title="workloads")
     for wl in CATALOGUE.values():
         table.add_row(wl.name, wl.family, wl.data_kind, wl.question)

@@ -147,7 +147,7 @@ class WorkerSession:
             if event is not None:
                 if event["ev"] == "fatal":
                     self.proc.wait(timeout=30)
-                    raise WorkerFailure("crashed", event["reason"])
+                    raise WorkerFailure(event.get("status", "crashed"), event["reason"])
                 return event
             ready, _, _ = select.select([self.sock], [], [], POLL_SECONDS)
             rss = self.tree.sample()

@@ -75,6 +75,17 @@ def _hang_dask(c: Ctx) -> Any:
     return c.x.map_partitions(_sleep_partition, meta=c.x._meta)  # hangs inside the Dask workers
 
 
+def _sleep_batches(batches: Any) -> Any:
+    for frame in batches:
+        time.sleep(3600)
+        yield frame
+
+
+@HANG.implement("spark")
+def _hang_spark(c: Ctx) -> Any:
+    return c.x.mapInPandas(_sleep_batches, c.x.schema)  # hangs in Spark's Python workers
+
+
 @HOG.implement("pandas")
 def _hog(c: Ctx) -> Any:
     blocks = []

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from breakeven.engines import Engine, Settings, engine_class
-from breakeven.errors import Unsupported
+from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.verify import checksum, compare
 from breakeven.workloads import get_workload
 
@@ -123,6 +123,8 @@ if __name__ == "__main__":
     except Exception as exc:  # startup or load failed: tell the runner why, then exit non-zero
         traceback.print_exc()
         try:
-            Channel(int(sys.argv[2])).send(ev="fatal", reason=describe(exc))
+            status = "unavailable" if isinstance(exc, EngineUnavailable) else "crashed"
+            reason = str(exc) if isinstance(exc, EngineUnavailable) else describe(exc)
+            Channel(int(sys.argv[2])).send(ev="fatal", status=status, reason=reason)
         finally:
             sys.exit(1)

@@ -72,3 +72,13 @@ def test_repeats_cold_run_and_noise_flag(run_cases) -> None:
     assert len(times["repeats"]) == 3 and times["cold"] is not None
     assert times["end_to_end"] == pytest.approx(times["startup"] + times["load"] + times["compute_median"])
     assert summarise([1.0, 1.05, 1.2])["noisy"] and not summarise([1.0, 1.02, 1.05])["noisy"]
+
+
+@pytest.mark.spark
+def test_a_hang_inside_spark_kills_the_jvm_and_its_python_workers(run_cases, no_orphans) -> None:
+    cases = [case("fault_hang", "spark", "local"), case("groupby_q1", "spark", "local")]
+    records, runner = run_cases(cases, timeout=30, plugins=PLUGIN)
+    assert [r["status"] for r in records] == ["timeout", "ok"]
+    assert records[0]["peak_rss_bytes"] > 200 * 2**20  # the JVM's memory is counted
+    assert len(runner.seen_pids) >= 3  # worker, JVM and Spark's Python workers, in both sessions
+    no_orphans(runner.seen_pids)

@@ -25,6 +25,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "polars": ("breakeven.engines.polars_engine", "PolarsEngine"),
     "duckdb": ("breakeven.engines.duckdb_engine", "DuckDBEngine"),
     "dask": ("breakeven.engines.dask_engine", "DaskEngine"),
+    "spark": ("breakeven.engines.spark_engine", "SparkEngine"),
 }
 
 

@@ -49,6 +49,13 @@ def _arrow_agg(t: pa.Table, by: list[str], aggs: list[tuple[str, str, str]]) -> 
     return out.select(by + [f"{col}_{fn}" for col, fn, _ in aggs]).rename_columns(by + [n for _, _, n in aggs])
 
 
+def _spark_sum(col: str) -> Any:
+    """Spark: sum with an empty sum of 0, as the question defines it."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce(F.sum(col), F.lit(0)).alias(col)
+
+
 # q1 ---------------------------------------------------------------------------------------
 Q1 = workload("groupby_q1", "groupby", "sum v1 by id1", "G1", keys=("id1",))
 Q1.sql("SELECT id1, coalesce(sum(v1), 0) AS v1 FROM x GROUP BY id1")
@@ -69,6 +76,11 @@ def _q1_polars(c: Ctx) -> Any:
 @Q1.implement("dask")
 def _q1_dask(c: Ctx) -> Any:
     return _pandas_agg(c.x, ["id1"], c, v1=("v1", "sum"))
+
+
+@Q1.implement("spark")
+def _q1_spark(c: Ctx) -> Any:
+    return c.x.groupBy("id1").agg(_spark_sum("v1"))
 
 
 @Q1.ref
@@ -98,6 +110,11 @@ def _q2_dask(c: Ctx) -> Any:
     return _pandas_agg(c.x, ["id1", "id2"], c, v1=("v1", "sum"))
 
 
+@Q2.implement("spark")
+def _q2_spark(c: Ctx) -> Any:
+    return c.x.groupBy("id1", "id2").agg(_spark_sum("v1"))
+
+
 @Q2.ref
 def _q2_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id1", "id2"], [("v1", "sum", "v1")])
@@ -125,6 +142,13 @@ def _q3_dask(c: Ctx) -> Any:
     return _pandas_agg(c.x, ["id3"], c, True, v1=("v1", "sum"), v3=("v3", "mean"))
 
 
+@Q3.implement("spark")
+def _q3_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    return c.x.groupBy("id3").agg(_spark_sum("v1"), F.avg("v3").alias("v3"))
+
+
 @Q3.ref
 def _q3_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id3"], [("v1", "sum", "v1"), ("v3", "mean", "v3")])
@@ -150,6 +174,13 @@ def _q4_polars(c: Ctx) -> Any:
 @Q4.implement("dask")
 def _q4_dask(c: Ctx) -> Any:
     return _pandas_agg(c.x, ["id4"], c, v1=("v1", "mean"), v2=("v2", "mean"), v3=("v3", "mean"))
+
+
+@Q4.implement("spark")
+def _q4_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    return c.x.groupBy("id4").agg(*(F.avg(v).alias(v) for v in ("v1", "v2", "v3")))
 
 
 @Q4.ref
@@ -181,6 +212,11 @@ def _q5_dask(c: Ctx) -> Any:
     return _pandas_agg(c.x, ["id6"], c, True, v1=("v1", "sum"), v2=("v2", "sum"), v3=("v3", "sum"))
 
 
+@Q5.implement("spark")
+def _q5_spark(c: Ctx) -> Any:
+    return c.x.groupBy("id6").agg(*(_spark_sum(v) for v in ("v1", "v2", "v3")))
+
+
 @Q5.ref
 def _q5_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id6"], [(v, "sum", v) for v in ("v1", "v2", "v3")])
@@ -207,6 +243,14 @@ def _q6_polars(c: Ctx) -> Any:
 def _q6_dask(c: Ctx) -> Any:
     # Dask computes an exact grouped median with a shuffle (no tree reduction exists for it).
     return _pandas_agg(c.x, ["id4", "id5"], c, median_v3=("v3", "median"), sd_v3=("v3", "std"))
+
+
+@Q6.implement("spark")
+def _q6_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    # median() is the exact percentile, not percentile_approx
+    return c.x.groupBy("id4", "id5").agg(F.median("v3").alias("median_v3"), F.stddev_samp("v3").alias("sd_v3"))
 
 
 @Q6.ref
@@ -239,6 +283,13 @@ def _q7_polars(c: Ctx) -> Any:
 def _q7_dask(c: Ctx) -> Any:
     out = _pandas_agg(c.x, ["id3"], c, True, v1=("v1", "max"), v2=("v2", "min"))
     return out.assign(range_v1_v2=out["v1"] - out["v2"])[["id3", "range_v1_v2"]]
+
+
+@Q7.implement("spark")
+def _q7_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    return c.x.groupBy("id3").agg((F.max("v1") - F.min("v2")).alias("range_v1_v2"))
 
 
 @Q7.ref
@@ -294,6 +345,16 @@ def _q8_dask(c: Ctx) -> Any:
     return top.reset_index(drop=True)
 
 
+@Q8.implement("spark")
+def _q8_spark(c: Ctx) -> Any:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    rank = F.row_number().over(Window.partitionBy("id6").orderBy(F.desc("v3")))
+    kept = c.x.where(F.col("v3").isNotNull()).select("id6", "v3", rank.alias("rank"))
+    return kept.where(F.col("rank") <= 2).drop("rank")
+
+
 @Q8.ref
 def _q8_ref(t: dict[str, pa.Table]) -> pa.Table:
     return grouped_top(t["x"], "id6", "v3", 2)
@@ -346,6 +407,13 @@ def _q9_dask(c: Ctx) -> Any:
     return _r2_moments(c.x, c)
 
 
+@Q9.implement("spark")
+def _q9_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    return c.x.groupBy("id2", "id4").agg(F.pow(F.corr("v1", "v2"), 2).alias("r2"))
+
+
 @Q9.ref
 def _q9_ref(t: dict[str, pa.Table]) -> pa.Table:
     keys, r2 = grouped_moments(t["x"], ["id2", "id4"], "v1", "v2")
@@ -373,6 +441,13 @@ def _q10_polars(c: Ctx) -> Any:
 @Q10.implement("dask")
 def _q10_dask(c: Ctx) -> Any:
     return _pandas_agg(c.x, ALL, c, True, v3=("v3", "sum"), count=("v3", "size"))
+
+
+@Q10.implement("spark")
+def _q10_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    return c.x.groupBy(*ALL).agg(_spark_sum("v3"), F.count(F.lit(1)).alias("count"))
 
 
 @Q10.ref

@@ -37,6 +37,17 @@ def dask_broadcast(c: Ctx, right: str) -> dict[str, Any]:
     return {}
 
 
+def spark_broadcast(c: Ctx, right: str, frame: Any) -> Any:
+    """The tuned profile marks a small right side for a broadcast hash join, whatever Spark's
+    size estimate (autoBroadcastJoinThreshold, 10 MB by default) makes of it
+    (https://spark.apache.org/docs/latest/sql-performance-tuning.html#join-strategy-hints-for-sql-queries)."""
+    if c.tuned and c.rows.get(right, 0) * BROADCAST_RATIO <= c.rows.get("x", 0):
+        from pyspark.sql import functions as F
+
+        return F.broadcast(frame)
+    return frame
+
+
 def _pandas_summary(merged: Any, by: str, matched: str, value: str, dask_ctx: Ctx | None = None) -> Any:
     """Group the merged rows: count, count of ``matched``, sum of v1 and of ``value`` (pandas, Dask)."""
     if dask_ctx is None:
@@ -95,6 +106,17 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
         merged = c.x[left_cols].merge(c.tables[size][[key, "v2"]], on=key, how=pd_how, **dask_broadcast(c, size))
         return _pandas_summary(merged, "id1", "v2", "v2", c)
 
+    @wl.implement("spark")
+    def _spark(c: Ctx) -> Any:
+        from pyspark.sql import functions as F
+
+        right = spark_broadcast(c, size, c.tables[size].select(key, "v2"))
+        merged = c.x.select(left_cols).join(right, on=key, how=pd_how)
+        return merged.groupBy("id1").agg(
+            F.count(F.lit(1)).alias("n"), F.count("v2").alias("n_match"),
+            F.coalesce(F.sum("v1"), F.lit(0)).alias("v1"), F.coalesce(F.sum("v2"), F.lit(0)).alias("v2"),
+        )  # fmt: skip
+
     @wl.ref
     def _ref(t: dict[str, pa.Table]) -> pa.Table:
         merged = t["x"].select(left_cols).join(t[size].select([key, "v2"]), key, join_type=arrow_how)
@@ -139,6 +161,18 @@ def _d1_workload(how: str) -> Workload:
     def _dask(c: Ctx) -> Any:
         merged = c.x.merge(c.dim, left_on="fk", right_on="key", how=pd_how, **dask_broadcast(c, "dim"))
         return _pandas_summary(merged.assign(vw=merged["v1"] * merged["weight"]), "grp", "weight", "vw", c)
+
+    @wl.implement("spark")
+    def _spark(c: Ctx) -> Any:
+        from pyspark.sql import functions as F
+
+        dim = spark_broadcast(c, "dim", c.dim)
+        merged = c.x.join(dim, c.x["fk"] == dim["key"], how=pd_how)
+        return merged.groupBy("grp").agg(
+            F.count(F.lit(1)).alias("n"), F.count("weight").alias("n_match"),
+            F.coalesce(F.sum("v1"), F.lit(0)).alias("v1"),
+            F.coalesce(F.sum(F.col("v1") * F.col("weight")), F.lit(0)).alias("v2"),
+        )  # fmt: skip
 
     @wl.ref
     def _ref(t: dict[str, pa.Table]) -> pa.Table:

@@ -66,6 +66,14 @@ def _arith_dask(c: Ctx) -> Any:
     return _arith_pandas(c.x)  # the same expression, blockwise on every partition
 
 
+@ARITH.implement("spark")
+def _arith_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    w = F.col("v1") * F.col("v3") + 0.5 * F.col("v2")
+    return c.x.where(F.col("v3") > 50).select("rid", w.alias("w"))
+
+
 @ARITH.ref
 def _arith_ref(t: dict[str, pa.Table]) -> pa.Table:
     kept = t["x"].filter(pc.greater(t["x"]["v3"], 50))
@@ -107,6 +115,14 @@ def _string_polars(c: Ctx) -> Any:
 @STRING.implement("dask")
 def _string_dask(c: Ctx) -> Any:
     return _string_pandas(c.x)
+
+
+@STRING.implement("spark")
+def _string_spark(c: Ctx) -> Any:
+    from pyspark.sql import functions as F
+
+    lbl = F.concat(F.upper("id1"), F.lit("-"), F.substring("id3", -4, 4))
+    return c.x.select("rid", lbl.alias("lbl"))
 
 
 @STRING.ref
@@ -174,6 +190,22 @@ def _udf_dask(c: Ctx) -> Any:
     return c.x.map_partitions(_udf_pandas, meta=_udf_pandas(c.x._meta))
 
 
+def _udf_batches(batches: Any) -> Any:
+    """mapInPandas: the same pandas function on every Arrow batch of a partition."""
+    for frame in batches:
+        yield _udf_pandas(frame)
+
+
+@UDF.implement("spark")
+def _udf_spark(c: Ctx) -> Any:
+    # mapInPandas moves batches between the JVM and Python workers in Arrow; the batch size is
+    # spark.sql.execution.arrow.maxRecordsPerBatch, which chunk_rows sets
+    # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html#setting-arrow-batch-size).
+    if c.chunk_rows:
+        c.session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(c.chunk_rows))
+    return c.x.select("rid", "v1", "v2", "v3").mapInPandas(_udf_batches, "rid long, score double")
+
+
 @UDF.ref
 def _udf_ref(t: dict[str, pa.Table]) -> pa.Table:
     x = t["x"]
@@ -232,6 +264,15 @@ def _cumsum_dask(c: Ctx) -> Any:
     x = c.x[["rid", "id4", "v1"]].set_index("rid", sorted=True)
     running = x.assign(v1=x["v1"].fillna(0)).groupby("id4", dropna=False)["v1"].cumsum()
     return running.rename("csum").reset_index()
+
+
+@CUMSUM.implement("spark")
+def _cumsum_spark(c: Ctx) -> Any:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy("id4").orderBy("rid").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    return c.x.select("rid", F.sum(F.coalesce("v1", F.lit(0))).over(window).alias("csum"))
 
 
 @CUMSUM.ref

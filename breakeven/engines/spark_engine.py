@@ -1,0 +1,99 @@
+"""PySpark in ``local[N]`` mode: one SparkSession per worker, DataFrame API, answers fetched
+as Arrow (``DataFrame.toArrow``).
+
+Profiles: ``default`` is what ``SparkSession.builder.getOrCreate()`` gives (200 shuffle
+partitions, adaptive execution on, 10 MB auto-broadcast threshold); ``tuned`` sizes shuffle
+partitions to the data and cores, enables Arrow for pandas conversions and broadcasts small
+right sides explicitly (see the join workloads). Both bind to 127.0.0.1 with the web UI off, and
+both size the driver's heap from the memory budget: in local mode the driver JVM does all the
+work, and its 1 GiB default is a resource limit, not a tuning choice.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from breakeven.engines import Engine
+from breakeven.errors import EngineUnavailable
+from breakeven.java import find_java
+from breakeven.workloads import Ctx
+
+TARGET_PARTITION_BYTES = 128 * 2**20
+PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
+
+
+class SparkEngine(Engine):
+    name = "spark"
+    modes = ("local",)
+    profiles = ("default", "tuned")
+    distributed = True
+    packages = ("pyspark",)
+    extra = "spark"
+
+    spark: Any = None
+
+    def start(self) -> None:
+        java = find_java()
+        if isinstance(java, str):
+            raise EngineUnavailable(java)
+        os.environ["JAVA_HOME"] = str(java.home)
+        # The Python workers of mapInPandas must run this interpreter, with breakeven importable.
+        os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        from pyspark.sql import SparkSession
+
+        budget = self.settings.memory_budget or 8 * 2**30
+        builder = (
+            SparkSession.builder.master(f"local[{self.settings.cores}]")
+            .appName("breakeven")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            # Heap at 60% of the budget: off-heap, metaspace and Python workers need the rest.
+            .config("spark.driver.memory", f"{int(budget * 0.6) // 2**20}m")
+        )
+        if self.settings.log_dir is not None:
+            builder = builder.config("spark.local.dir", str(self.settings.log_dir / "spark-tmp"))
+        if self.tuned:
+            # Arrow for every pandas conversion (mapInPandas always uses it)
+            # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html).
+            builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            builder = builder.config("spark.sql.adaptive.enabled", "true")
+        self.spark = builder.getOrCreate()
+        self.spark.sparkContext.setLogLevel("WARN")
+
+    def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
+        frame = self.spark.read.parquet(str(path))
+        if chunk_rows:  # the workload's chunk size decides the partitions
+            frame = frame.repartition(max(1, math.ceil(rows / chunk_rows)))
+        if self.tuned and role == "x":
+            # Shuffle partitions sized to the data (about 128 MiB each) and at least two per core,
+            # instead of the fixed 200 that are slow on small data
+            # (https://spark.apache.org/docs/latest/sql-performance-tuning.html#tuning-partitions,
+            # https://github.com/apache/spark/pull/47349).
+            size = sum(f.stat().st_size for f in path.glob("*.parquet")) * PARQUET_TO_MEMORY
+            partitions = max(2 * self.settings.cores, math.ceil(size / TARGET_PARTITION_BYTES))
+            self.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+        frame = frame.cache()
+        frame.count()  # forces the cache
+        return frame
+
+    def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
+        ctx = super().context(tables, rows, chunk_rows)
+        ctx.session = self.spark
+        return ctx
+
+    def materialise(self, result: Any) -> Any:
+        return result.toArrow()
+
+    def to_arrow(self, answer: Any) -> pa.Table:
+        return answer
+
+    def close(self) -> None:
+        if self.spark is not None:
+            self.spark.stop()
