@@ -3,7 +3,6 @@ as Parquet beside the data (``<data>/<set>/ref/<workload>.parquet``)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from breakeven.data import DataSpec, dataset_paths
-from breakeven.workloads import get_workload
+from breakeven.workloads import get_workload, load_plugins
 
 
 def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
@@ -57,6 +56,5 @@ def ensure(
 
 if __name__ == "__main__":
     job = json.loads(sys.argv[1])
-    for module in job["plugins"]:
-        importlib.import_module(module)
+    load_plugins(job["plugins"])
     compute(DataSpec(**job["spec"]), job["workloads"], Path(job["data_dir"]))

@@ -8,7 +8,6 @@ there. Its stdout and stderr (engine logs) go to the session's log file, never t
 
 from __future__ import annotations
 
-import importlib
 import json
 import socket
 import sys
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.verify import checksum, compare
-from breakeven.workloads import get_workload
+from breakeven.workloads import get_workload, load_plugins
 
 
 class Channel:
@@ -95,8 +94,7 @@ def run_case(
 def main(plan_path: str, fd: str) -> None:
     plan = json.loads(Path(plan_path).read_text())
     chan = Channel(int(fd))
-    for module in plan.get("plugins", []):
-        importlib.import_module(module)
+    load_plugins(plan["plugins"])
     settings = Settings(plan["cores"], plan["memory_budget"], Path(plan["log_dir"]))
     start = time.perf_counter()
     engine = engine_class(plan["engine"])(plan["mode"], plan["profile"], settings)

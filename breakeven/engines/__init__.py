@@ -50,6 +50,7 @@ class Engine(ABC):
 
     def __init__(self, mode: str, profile: str, settings: Settings) -> None:
         self.mode, self.profile, self.settings = mode, profile, settings
+        self.session: Any = None  # the engine's handle that implementations need (connection, SparkSession)
 
     @property
     def tuned(self) -> bool:
@@ -63,7 +64,7 @@ class Engine(ABC):
         """Read a table into the engine and persist it. Timed as the load phase."""
 
     def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
-        return Ctx(tables, None, self.tuned, chunk_rows, self.settings.cores, rows)
+        return Ctx(tables, self.session, self.tuned, chunk_rows, self.settings.cores, rows)
 
     def build(self, wl: Workload, ctx: Ctx) -> Any:
         """The workload's expression in this engine (lazy engines: not yet run)."""

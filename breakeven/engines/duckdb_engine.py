@@ -25,21 +25,16 @@ class DuckDBEngine(Engine):
             # Leave room for the Python process and the fetched result: DuckDB spills to disk
             # past memory_limit instead of being killed (https://duckdb.org/docs/stable/configuration/overview).
             config["memory_limit"] = f"{int(self.settings.memory_budget * 0.7) // 2**20}MiB"
-        self.con = duckdb.connect(config=config)
+        self.session = duckdb.connect(config=config)
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
-        self.con.execute(f"CREATE OR REPLACE TABLE {role} AS SELECT * FROM read_parquet('{path}/*.parquet')")
+        self.session.execute(f"CREATE OR REPLACE TABLE {role} AS SELECT * FROM read_parquet('{path}/*.parquet')")
         return role
-
-    def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
-        ctx = super().context(tables, rows, chunk_rows)
-        ctx.session = self.con
-        return ctx
 
     def build(self, wl: Workload, ctx: Ctx) -> Any:
         impl = wl.impls.get(self.name)
         if isinstance(impl, str):
-            return self.con.sql(impl)
+            return self.session.sql(impl)
         return super().build(wl, ctx)
 
     def materialise(self, result: Any) -> Any:
@@ -49,4 +44,4 @@ class DuckDBEngine(Engine):
         return answer
 
     def close(self) -> None:
-        self.con.close()
+        self.session.close()

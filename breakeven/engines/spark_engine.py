@@ -22,7 +22,6 @@ import pyarrow as pa
 from breakeven.engines import Engine
 from breakeven.errors import EngineUnavailable
 from breakeven.java import find_java
-from breakeven.workloads import Ctx
 
 TARGET_PARTITION_BYTES = 128 * 2**20
 PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
@@ -35,8 +34,6 @@ class SparkEngine(Engine):
     distributed = True
     packages = ("pyspark",)
     extra = "spark"
-
-    spark: Any = None
 
     def start(self) -> None:
         java = find_java()
@@ -63,12 +60,13 @@ class SparkEngine(Engine):
             # Arrow for every pandas conversion (mapInPandas always uses it)
             # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html).
             builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            # Adaptive execution is on by default since Spark 3.2; pinned so the profile says so.
             builder = builder.config("spark.sql.adaptive.enabled", "true")
-        self.spark = builder.getOrCreate()
-        self.spark.sparkContext.setLogLevel("WARN")
+        self.session = builder.getOrCreate()
+        self.session.sparkContext.setLogLevel("WARN")
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
-        frame = self.spark.read.parquet(str(path))
+        frame = self.session.read.parquet(str(path))
         if chunk_rows:  # the workload's chunk size decides the partitions
             frame = frame.repartition(max(1, math.ceil(rows / chunk_rows)))
         if self.tuned and role == "x":
@@ -78,15 +76,10 @@ class SparkEngine(Engine):
             # https://github.com/apache/spark/pull/47349).
             size = sum(f.stat().st_size for f in path.glob("*.parquet")) * PARQUET_TO_MEMORY
             partitions = max(2 * self.settings.cores, math.ceil(size / TARGET_PARTITION_BYTES))
-            self.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+            self.session.conf.set("spark.sql.shuffle.partitions", str(partitions))
         frame = frame.cache()
         frame.count()  # forces the cache
         return frame
-
-    def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
-        ctx = super().context(tables, rows, chunk_rows)
-        ctx.session = self.spark
-        return ctx
 
     def materialise(self, result: Any) -> Any:
         return result.toArrow()
@@ -95,5 +88,5 @@ class SparkEngine(Engine):
         return answer
 
     def close(self) -> None:
-        if self.spark is not None:
-            self.spark.stop()
+        if self.session is not None:
+            self.session.stop()

@@ -116,6 +116,14 @@ def get_workload(name: str) -> Workload:
         ) from None
 
 
+def load_plugins(modules: list[str]) -> None:
+    """Import modules that register extra workloads (in workers and reference jobs)."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+
+
 def select_workloads(patterns: list[str]) -> list[Workload]:
     """Workloads named exactly, or a whole family by its name (``groupby``)."""
     chosen: list[Workload] = []

@@ -21,7 +21,12 @@ import pyarrow.compute as pc
 from breakeven.workloads import Ctx, Workload, workload
 
 HOWS = {"inner": ("inner", "INNER", "inner"), "left": ("left", "LEFT", "left outer")}  # pandas/polars, SQL, pyarrow
-BROADCAST_RATIO = 10  # tuned Dask broadcasts a right side at most a tenth of the left side's rows
+BROADCAST_RATIO = 10  # tuned profiles broadcast a right side of at most a tenth of the left side's rows
+
+
+def small_right(c: Ctx, right: str) -> bool:
+    """Whether the tuned profile broadcasts table ``right`` to every partition of ``x``."""
+    return c.tuned and c.rows.get(right, 0) * BROADCAST_RATIO <= c.rows.get("x", 0)
 
 
 def dask_broadcast(c: Ctx, right: str) -> dict[str, Any]:
@@ -32,7 +37,7 @@ def dask_broadcast(c: Ctx, right: str) -> dict[str, Any]:
     to every partition of the big one instead ("Large to Small Joins",
     https://docs.dask.org/en/stable/dataframe-joins.html#large-to-small-joins).
     """
-    if c.tuned and c.rows.get(right, 0) * BROADCAST_RATIO <= c.rows.get("x", 0):
+    if small_right(c, right):
         return {"broadcast": True}
     return {}
 
@@ -41,7 +46,7 @@ def spark_broadcast(c: Ctx, right: str, frame: Any) -> Any:
     """The tuned profile marks a small right side for a broadcast hash join, whatever Spark's
     size estimate (autoBroadcastJoinThreshold, 10 MB by default) makes of it
     (https://spark.apache.org/docs/latest/sql-performance-tuning.html#join-strategy-hints-for-sql-queries)."""
-    if c.tuned and c.rows.get(right, 0) * BROADCAST_RATIO <= c.rows.get("x", 0):
+    if small_right(c, right):
         from pyspark.sql import functions as F
 
         return F.broadcast(frame)
