@@ -86,6 +86,22 @@ def _hang_spark(c: Ctx) -> Any:
     return c.x.mapInPandas(_sleep_batches, c.x.schema)  # hangs in Spark's Python workers
 
 
+def _sleep_batch(batch: Any) -> Any:
+    time.sleep(3600)
+    return batch
+
+
+@HANG.implement("ray")
+def _hang_ray(c: Ctx) -> Any:
+    return c.x.map_batches(_sleep_batch, batch_format="pyarrow")  # hangs inside Ray's worker processes
+
+
+@CRASH.implement("spark")
+@CRASH.implement("ray")
+def _crash_driver(c: Ctx) -> Any:
+    return _crash(c)  # the driver dies with the engine's processes running
+
+
 @HOG.implement("pandas")
 def _hog(c: Ctx) -> Any:
     blocks = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from breakeven.cases import Case, get_suite, parse_engines
@@ -41,3 +43,15 @@ def test_dask_running_total_across_many_partitions(run_cases) -> None:
     cases = [Case("transform_cumsum", "dask", "threads", "default", 10**6, chunk_rows=c) for c in (None, 10**5)]
     records, _ = run_cases(cases)
     assert [(r["status"], r["reason"]) for r in records] == [("ok", None), ("ok", None)]
+
+
+@pytest.mark.ray
+def test_ray_tuned_large_data_path(run_cases, monkeypatch) -> None:
+    """The tuned profile's hash-shuffle path (keyed repartition for q8 and the running total),
+    which the quick suite's data sizes never reach, forced on tiny data by a worker plugin."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "plugins"))
+    cases = [c for c in _smoke("ray:local:tuned") if c.workload in ("groupby_q1", "groupby_q8", "transform_cumsum")]
+    records, runner = run_cases(cases, plugins=("ray_hash_shuffle",))
+    assert [(r["status"], r["reason"]) for r in records] == [("ok", None)] * 3
+    logs = {(runner.store.root / r["log"]).read_text() for r in records}
+    assert all("shuffle strategy shuffle_v2" in log for log in logs)

@@ -82,3 +82,14 @@ def test_a_hang_inside_spark_kills_the_jvm_and_its_python_workers(run_cases, no_
     assert records[0]["peak_rss_bytes"] > 200 * 2**20  # the JVM's memory is counted
     assert len(runner.seen_pids) >= 3  # worker, JVM and Spark's Python workers, in both sessions
     no_orphans(runner.seen_pids)
+
+
+@pytest.mark.ray
+def test_a_crash_and_a_hang_inside_ray_leave_no_raylet_or_worker(run_cases, no_orphans) -> None:
+    cases = [case(w, "ray", "local") for w in ("fault_crash", "fault_hang", "groupby_q1")]
+    records, runner = run_cases(cases, timeout=20, plugins=PLUGIN)
+    assert [r["status"] for r in records] == ["crashed", "timeout", "ok"]
+    assert "SIGSEGV" in records[0]["reason"]
+    assert records[1]["peak_rss_bytes"] > 200 * 2**20  # Ray's own processes are counted
+    assert len(runner.seen_pids) >= 10  # worker, GCS, raylet, Ray's workers, in three sessions
+    no_orphans(runner.seen_pids)

@@ -26,6 +26,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "duckdb": ("breakeven.engines.duckdb_engine", "DuckDBEngine"),
     "dask": ("breakeven.engines.dask_engine", "DaskEngine"),
     "spark": ("breakeven.engines.spark_engine", "SparkEngine"),
+    "ray": ("breakeven.engines.ray_engine", "RayEngine"),
 }
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, workload
+from breakeven.workloads import Ctx, rayops, workload
 from breakeven.workloads.arrowref import grouped_median_sd, grouped_moments, grouped_top
 
 
@@ -83,6 +83,13 @@ def _q1_spark(c: Ctx) -> Any:
     return c.x.groupBy("id1").agg(_spark_sum("v1"))
 
 
+@Q1.implement("ray")
+def _q1_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Sum
+
+    return rayops.aggregate(c, c.x, ["id1"], Sum("v1", alias_name="v1"), zero=("v1",))
+
+
 @Q1.ref
 def _q1_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id1"], [("v1", "sum", "v1")])
@@ -113,6 +120,13 @@ def _q2_dask(c: Ctx) -> Any:
 @Q2.implement("spark")
 def _q2_spark(c: Ctx) -> Any:
     return c.x.groupBy("id1", "id2").agg(_spark_sum("v1"))
+
+
+@Q2.implement("ray")
+def _q2_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Sum
+
+    return rayops.aggregate(c, c.x, ["id1", "id2"], Sum("v1", alias_name="v1"), zero=("v1",))
 
 
 @Q2.ref
@@ -149,6 +163,13 @@ def _q3_spark(c: Ctx) -> Any:
     return c.x.groupBy("id3").agg(_spark_sum("v1"), F.avg("v3").alias("v3"))
 
 
+@Q3.implement("ray")
+def _q3_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Mean, Sum
+
+    return rayops.aggregate(c, c.x, ["id3"], Sum("v1", alias_name="v1"), Mean("v3", alias_name="v3"), zero=("v1",))
+
+
 @Q3.ref
 def _q3_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id3"], [("v1", "sum", "v1"), ("v3", "mean", "v3")])
@@ -181,6 +202,13 @@ def _q4_spark(c: Ctx) -> Any:
     from pyspark.sql import functions as F
 
     return c.x.groupBy("id4").agg(*(F.avg(v).alias(v) for v in ("v1", "v2", "v3")))
+
+
+@Q4.implement("ray")
+def _q4_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Mean
+
+    return rayops.aggregate(c, c.x, ["id4"], *(Mean(v, alias_name=v) for v in ("v1", "v2", "v3")))
 
 
 @Q4.ref
@@ -217,6 +245,14 @@ def _q5_spark(c: Ctx) -> Any:
     return c.x.groupBy("id6").agg(*(_spark_sum(v) for v in ("v1", "v2", "v3")))
 
 
+@Q5.implement("ray")
+def _q5_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Sum
+
+    sums = (Sum(v, alias_name=v) for v in ("v1", "v2", "v3"))
+    return rayops.aggregate(c, c.x, ["id6"], *sums, zero=("v1", "v2", "v3"))
+
+
 @Q5.ref
 def _q5_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id6"], [(v, "sum", v) for v in ("v1", "v2", "v3")])
@@ -251,6 +287,15 @@ def _q6_spark(c: Ctx) -> Any:
 
     # median() is the exact percentile, not percentile_approx
     return c.x.groupBy("id4", "id5").agg(F.median("v3").alias("median_v3"), F.stddev_samp("v3").alias("sd_v3"))
+
+
+@Q6.implement("ray")
+def _q6_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Quantile, Std
+
+    # Quantile gathers each group's values and interpolates: the exact median
+    median = Quantile("v3", q=0.5, alias_name="median_v3")
+    return rayops.aggregate(c, c.x, ["id4", "id5"], median, Std("v3", ddof=1, alias_name="sd_v3"))
 
 
 @Q6.ref
@@ -290,6 +335,15 @@ def _q7_spark(c: Ctx) -> Any:
     from pyspark.sql import functions as F
 
     return c.x.groupBy("id3").agg((F.max("v1") - F.min("v2")).alias("range_v1_v2"))
+
+
+@Q7.implement("ray")
+def _q7_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Max, Min
+    from ray.data.expressions import col
+
+    out = rayops.aggregate(c, c.x, ["id3"], Max("v1", alias_name="v1"), Min("v2", alias_name="v2"))
+    return out.with_column("range_v1_v2", col("v1") - col("v2")).select_columns(["id3", "range_v1_v2"])
 
 
 @Q7.ref
@@ -355,6 +409,29 @@ def _q8_spark(c: Ctx) -> Any:
     return kept.where(F.col("rank") <= 2).drop("rank")
 
 
+@Q8.implement("ray")
+def _q8_ray(c: Ctx) -> Any:
+    from ray.data.expressions import col
+
+    x = c.x.filter(expr=col("v3").is_not_null()).select_columns(["id6", "v3"])
+    if not c.tuned:
+        # The API for a function per group: map_groups shuffles, sorts, and calls it once per group.
+        return x.groupby("id6").map_groups(_nlargest2, batch_format="pandas")
+    # As for Dask: first each block's top two per group, so only those few rows are shuffled.
+    reduced = x.map_batches(_top2, batch_format="pandas")
+    if c.session.hash_shuffle:
+        # Then a hash shuffle on id6 (every group whole in one block) and the vectorised top
+        # two per block: no Python call per group
+        # (https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.repartition.html).
+        return reduced.repartition(c.session.partitions, keys=["id6"]).map_batches(_top2, batch_format="pandas")
+    # The sort shuffle has no keyed repartition: a function per group, on the reduced rows.
+    return reduced.groupby("id6").map_groups(_nlargest2, batch_format="pandas")
+
+
+def _nlargest2(group: Any) -> Any:
+    return group.nlargest(2, "v3")
+
+
 @Q8.ref
 def _q8_ref(t: dict[str, pa.Table]) -> pa.Table:
     return grouped_top(t["x"], "id6", "v3", 2)
@@ -414,6 +491,36 @@ def _q9_spark(c: Ctx) -> Any:
     return c.x.groupBy("id2", "id4").agg(F.pow(F.corr("v1", "v2"), 2).alias("r2"))
 
 
+def _r2_parts(batch: pa.Table) -> pa.Table:
+    """Ray: the per-row terms of the moments, null where v1 or v2 is null."""
+    both = pc.and_(pc.is_valid(batch["v1"]), pc.is_valid(batch["v2"]))
+    a = pc.if_else(both, pc.cast(batch["v1"], pa.float64()), None)
+    b = pc.if_else(both, pc.cast(batch["v2"], pa.float64()), None)
+    terms = {"a": a, "b": b, "aa": pc.multiply(a, a), "bb": pc.multiply(b, b), "ab": pc.multiply(a, b)}
+    return pa.table({"id2": batch["id2"], "id4": batch["id4"], **terms})
+
+
+def _r2_finish(s: pa.Table) -> pa.Table:
+    n, a, b, aa, bb, ab = (pc.cast(s[k], pa.float64()) for k in ("n", "a", "b", "aa", "bb", "ab"))
+    cov = pc.subtract(pc.multiply(n, ab), pc.multiply(a, b))
+    var = pc.multiply(
+        pc.subtract(pc.multiply(n, aa), pc.multiply(a, a)), pc.subtract(pc.multiply(n, bb), pc.multiply(b, b))
+    )
+    r2 = pc.divide(pc.multiply(cov, cov), var)
+    return pa.table({"id2": s["id2"], "id4": s["id4"], "r2": pc.if_else(pc.is_nan(r2), None, r2)})
+
+
+@Q9.implement("ray")
+def _q9_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Count, Sum
+
+    # Ray Data has no correlation aggregate: the same grouped moments as pandas and Dask.
+    parts = c.x.map_batches(_r2_parts, batch_format="pyarrow")
+    sums = (Sum(k, alias_name=k) for k in ("a", "b", "aa", "bb", "ab"))
+    moments = rayops.aggregate(c, parts, ["id2", "id4"], Count("a", ignore_nulls=True, alias_name="n"), *sums)
+    return moments.map_batches(_r2_finish, batch_format="pyarrow")
+
+
 @Q9.ref
 def _q9_ref(t: dict[str, pa.Table]) -> pa.Table:
     keys, r2 = grouped_moments(t["x"], ["id2", "id4"], "v1", "v2")
@@ -448,6 +555,13 @@ def _q10_spark(c: Ctx) -> Any:
     from pyspark.sql import functions as F
 
     return c.x.groupBy(*ALL).agg(_spark_sum("v3"), F.count(F.lit(1)).alias("count"))
+
+
+@Q10.implement("ray")
+def _q10_ray(c: Ctx) -> Any:
+    from ray.data.aggregate import Count, Sum
+
+    return rayops.aggregate(c, c.x, ALL, Sum("v3", alias_name="v3"), Count(alias_name="count"), zero=("v3",))
 
 
 @Q10.ref

@@ -18,9 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, Workload, workload
+from breakeven.workloads import Ctx, Workload, rayops, workload
 
 HOWS = {"inner": ("inner", "INNER", "inner"), "left": ("left", "LEFT", "left outer")}  # pandas/polars, SQL, pyarrow
+RAY_HOWS = {"inner": "inner", "left": "left_outer"}
 BROADCAST_RATIO = 10  # tuned profiles broadcast a right side of at most a tenth of the left side's rows
 
 
@@ -51,6 +52,22 @@ def spark_broadcast(c: Ctx, right: str, frame: Any) -> Any:
 
         return F.broadcast(frame)
     return frame
+
+
+def ray_join(c: Ctx, right: str, left: Any, other: Any, key: str, right_key: str, how: str) -> Any:
+    """Ray Data: the tuned profile broadcasts a small right side (see ``rayops.broadcast_join``);
+    otherwise ``Dataset.join``, a hash shuffle of both sides into the profile's partitions."""
+    if small_right(c, right):
+        return rayops.broadcast_join(left, rayops.fetch(other), key, right_key, HOWS[how][2])
+    return left.join(other, RAY_HOWS[how], c.session.join_partitions, on=(key,), right_on=(right_key,))
+
+
+def _ray_summary(c: Ctx, merged: Any, by: str, matched: str, value: str) -> Any:
+    from ray.data.aggregate import Count, Sum
+
+    n, n_match = Count(alias_name="n"), Count(matched, ignore_nulls=True, alias_name="n_match")
+    sums = Sum("v1", alias_name="v1"), Sum(value, alias_name="v2")
+    return rayops.aggregate(c, merged, [by], n, n_match, *sums, zero=("v1", "v2"))
 
 
 def _pandas_summary(merged: Any, by: str, matched: str, value: str, dask_ctx: Ctx | None = None) -> Any:
@@ -122,6 +139,12 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
             F.coalesce(F.sum("v1"), F.lit(0)).alias("v1"), F.coalesce(F.sum("v2"), F.lit(0)).alias("v2"),
         )  # fmt: skip
 
+    @wl.implement("ray")
+    def _ray(c: Ctx) -> Any:
+        right = c.tables[size].select_columns([key, "v2"])
+        merged = ray_join(c, size, c.x.select_columns(left_cols), right, key, key, how)
+        return _ray_summary(c, merged, "id1", "v2", "v2")
+
     @wl.ref
     def _ref(t: dict[str, pa.Table]) -> pa.Table:
         merged = t["x"].select(left_cols).join(t[size].select([key, "v2"]), key, join_type=arrow_how)
@@ -178,6 +201,13 @@ def _d1_workload(how: str) -> Workload:
             F.coalesce(F.sum("v1"), F.lit(0)).alias("v1"),
             F.coalesce(F.sum(F.col("v1") * F.col("weight")), F.lit(0)).alias("v2"),
         )  # fmt: skip
+
+    @wl.implement("ray")
+    def _ray(c: Ctx) -> Any:
+        from ray.data.expressions import col
+
+        merged = ray_join(c, "dim", c.x, c.dim, "fk", "key", how)
+        return _ray_summary(c, merged.with_column("vw", col("v1") * col("weight")), "grp", "weight", "vw")
 
     @wl.ref
     def _ref(t: dict[str, pa.Table]) -> pa.Table:

@@ -74,6 +74,16 @@ def _arith_spark(c: Ctx) -> Any:
     return c.x.where(F.col("v3") > 50).select("rid", w.alias("w"))
 
 
+@ARITH.implement("ray")
+def _arith_ray(c: Ctx) -> Any:
+    from ray.data.expressions import col
+
+    # Ray Data expressions: evaluated in Arrow on every block, no Python per batch
+    # (https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.with_column.html).
+    kept = c.x.filter(expr=col("v3") > 50)
+    return kept.with_column("w", col("v1") * col("v3") + 0.5 * col("v2")).select_columns(["rid", "w"])
+
+
 @ARITH.ref
 def _arith_ref(t: dict[str, pa.Table]) -> pa.Table:
     kept = t["x"].filter(pc.greater(t["x"]["v3"], 50))
@@ -123,6 +133,17 @@ def _string_spark(c: Ctx) -> Any:
 
     lbl = F.concat(F.upper("id1"), F.lit("-"), F.substring("id3", -4, 4))
     return c.x.select("rid", lbl.alias("lbl"))
+
+
+def _string_arrow(batch: pa.Table) -> pa.Table:
+    """Ray: the label in Arrow compute on one batch (string expressions have no concatenation)."""
+    lbl = pc.binary_join_element_wise(pc.utf8_upper(batch["id1"]), pc.utf8_slice_codeunits(batch["id3"], -4), "-")
+    return pa.table({"rid": batch["rid"], "lbl": lbl})
+
+
+@STRING.implement("ray")
+def _string_ray(c: Ctx) -> Any:
+    return c.x.map_batches(_string_arrow, batch_format="pyarrow", batch_size=c.chunk_rows)
 
 
 @STRING.ref
@@ -206,6 +227,14 @@ def _udf_spark(c: Ctx) -> Any:
     return c.x.select("rid", "v1", "v2", "v3").mapInPandas(_udf_batches, "rid long, score double")
 
 
+@UDF.implement("ray")
+def _udf_ray(c: Ctx) -> Any:
+    # The same pandas function on batches of chunk_rows rows
+    # (https://docs.ray.io/en/latest/data/transforming-data.html#configuring-batch-size).
+    x = c.x.select_columns(["rid", "v1", "v2", "v3"])
+    return x.map_batches(_udf_pandas, batch_format="pandas", batch_size=c.chunk_rows)
+
+
 @UDF.ref
 def _udf_ref(t: dict[str, pa.Table]) -> pa.Table:
     x = t["x"]
@@ -273,6 +302,24 @@ def _cumsum_spark(c: Ctx) -> Any:
 
     window = Window.partitionBy("id4").orderBy("rid").rowsBetween(Window.unboundedPreceding, Window.currentRow)
     return c.x.select("rid", F.sum(F.coalesce("v1", F.lit(0))).over(window).alias("csum"))
+
+
+def _running_total(frame: Any) -> Any:
+    """pandas: running total of v1 per id4 in rid order, for rows holding whole groups (Ray)."""
+    frame = frame.sort_values("rid")
+    csum = frame["v1"].fillna(0).groupby(frame["id4"], dropna=False, sort=False).cumsum()
+    return frame[["rid"]].assign(csum=csum.astype("int64"))
+
+
+@CUMSUM.implement("ray")
+def _cumsum_ray(c: Ctx) -> Any:
+    x = c.x.select_columns(["rid", "id4", "v1"])
+    if c.tuned and c.session.hash_shuffle:  # (the sort shuffle has no keyed repartition)
+        # Hash-partition on id4 so every group is whole in one block, then one vectorised
+        # pandas pass per block instead of a Python call per group.
+        whole = x.repartition(c.session.partitions, keys=["id4"])
+        return whole.map_batches(_running_total, batch_format="pandas")
+    return x.groupby("id4").map_groups(_running_total, batch_format="pandas")
 
 
 @CUMSUM.ref

@@ -1,0 +1,54 @@
+"""Ray Data idioms the workloads share: grouped aggregates with the profile's shuffle
+partitions, sums of empty groups as 0, and the tuned profile's broadcast of a small table.
+
+``c.session`` is the Ray engine's :class:`~breakeven.engines.ray_engine.RayPlan`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breakeven.workloads import Ctx
+
+
+def aggregate(c: Ctx, ds: Any, by: list[str], *aggs: Any, zero: tuple[str, ...] = ()) -> Any:
+    """``groupby(...).aggregate(...)``; the columns in ``zero`` (sums) are 0 for a group whose
+    values are all null, as the questions define it (Ray's ``Sum`` gives null there)."""
+    out = ds.groupby(by, num_partitions=c.session.partitions).aggregate(*aggs)
+    if not zero:
+        return out
+    return out.map_batches(_fill_zero, batch_format="pyarrow", fn_kwargs={"columns": zero})
+
+
+def _fill_zero(batch: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    for name in columns:
+        i = batch.schema.get_field_index(name)
+        batch = batch.set_column(i, name, pc.fill_null(batch[name], 0))
+    return batch
+
+
+def fetch(ds: Any) -> pa.Table:
+    """A (small) dataset brought whole to the driver as one Arrow table."""
+    import ray
+
+    tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_columns]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def broadcast_join(left: Any, small: pa.Table, key: str, right_key: str, arrow_how: str) -> Any:
+    """Join every block of ``left`` with the whole of ``small`` in Arrow: no shuffle of the big
+    side. Ray Data's ``join`` always hash-shuffles both sides; the small table travels to each
+    task once through the object store (``fn_kwargs`` arguments are put there,
+    https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.map_batches.html)."""
+    return left.map_batches(
+        _join_block,
+        batch_format="pyarrow",
+        fn_kwargs={"small": small, "key": key, "right_key": right_key, "how": arrow_how},
+    )
+
+
+def _join_block(block: pa.Table, small: pa.Table, key: str, right_key: str, how: str) -> pa.Table:
+    return block.join(small, key, right_keys=right_key, join_type=how, use_threads=False)
