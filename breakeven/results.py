@@ -17,7 +17,7 @@ from typing import Any
 
 from breakeven.errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: memory is the tree's PSS (peak_memory_bytes), was a sum of RSS
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
 

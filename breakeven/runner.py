@@ -57,14 +57,19 @@ class WorkerFailure(Exception):
 
 
 class ProcessTree:
-    """Resident memory and CPU seconds of a process and all its descendants, sampled."""
+    """Memory and CPU seconds of a process and all its descendants, sampled.
+
+    Memory is the sum of each process's proportional set size (PSS): a page shared by several
+    processes (Ray's object store, forked Dask workers, shared libraries) is split among them,
+    so the tree's total counts it once, where a sum of RSS would count it in every process.
+    """
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.procs: dict[int, psutil.Process] = {pid: self.root}
         self.cpu: dict[int, float] = {}
         self.cpu_base: dict[int, float] = {}
-        self.rss = 0
+        self.memory = 0
         self.peak = 0
 
     def sample(self) -> int:
@@ -73,18 +78,18 @@ class ProcessTree:
                 self.procs.setdefault(child.pid, child)
         except psutil.NoSuchProcess:
             pass
-        rss = 0
+        total = 0
         for pid, proc in list(self.procs.items()):
             try:
                 with proc.oneshot():
-                    rss += proc.memory_info().rss
+                    total += _pss(proc)
                     times = proc.cpu_times()
                 self.cpu[pid] = times.user + times.system
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 continue
-        self.rss = rss
-        self.peak = max(self.peak, rss)
-        return rss
+        self.memory = total
+        self.peak = max(self.peak, total)
+        return total
 
     def mark(self) -> None:
         """Start a new accounting window: peak and CPU are counted from here."""
@@ -111,6 +116,14 @@ class ProcessTree:
             except psutil.NoSuchProcess:
                 continue
         psutil.wait_procs(alive, timeout=10)
+
+
+def _pss(proc: psutil.Process) -> int:
+    """PSS from /proc/PID/smaps_rollup (about 0.2 ms a process); RSS where that is unreadable."""
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):
+        return proc.memory_info().rss
 
 
 class WorkerSession:
@@ -150,12 +163,12 @@ class WorkerSession:
                     raise WorkerFailure(event.get("status", "crashed"), event["reason"])
                 return event
             ready, _, _ = select.select([self.sock], [], [], POLL_SECONDS)
-            rss = self.tree.sample()
-            if self.memory_budget and rss > self.memory_budget:
+            used = self.tree.sample()
+            if self.memory_budget and used > self.memory_budget:
                 self.stop()
                 raise WorkerFailure(
                     "memory",
-                    f"{limit_what}: process tree used {rss / 2**20:.0f} MiB, over the budget of "
+                    f"{limit_what}: process tree used {used / 2**20:.0f} MiB, over the budget of "
                     f"{self.memory_budget / 2**20:.0f} MiB",
                 )
             if time.monotonic() > deadline:
@@ -179,7 +192,7 @@ class WorkerSession:
         if code < 0:
             what = f"worker killed by {signal.Signals(-code).name}"
             if -code == signal.SIGKILL:
-                what += f" (out of memory? last tree RSS {self.tree.rss / 2**20:.0f} MiB)"
+                what += f" (out of memory? the tree last used {self.tree.memory / 2**20:.0f} MiB)"
         else:
             what = f"worker exited with code {code}"
         return f"{what}; see {self.log_path.name}: {log_tail(self.log_path)}"
@@ -268,8 +281,8 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         },
         "spread": stats["spread"],
         "noisy": stats["noisy"],
-        "peak_rss_bytes": found.get("peak_rss_bytes"),
-        "load_peak_rss_bytes": found.get("load_peak_rss_bytes"),
+        "peak_memory_bytes": found.get("peak_memory_bytes"),
+        "load_peak_memory_bytes": found.get("load_peak_memory_bytes"),
         "cpu_seconds": found.get("cpu_seconds"),
         "rows_out": found.get("rows_out"),
         "checksum": found.get("checksum"),
@@ -386,7 +399,7 @@ class Runner:
             deadline = time.monotonic() + opts.timeout
             found["startup"] = session.next_event(deadline, "engine startup")["seconds"]
             found["load"] = session.next_event(deadline, "loading the data")["seconds"]
-            found["load_peak_rss_bytes"] = session.tree.peak
+            found["load_peak_memory_bytes"] = session.tree.peak
             started = True
             while remaining:
                 case = remaining[0]
@@ -404,7 +417,7 @@ class Runner:
                     case,
                     done["status"],
                     done["reason"],
-                    peak_rss_bytes=peak,
+                    peak_memory_bytes=peak,
                     cpu_seconds=cpu,
                     cold=done["cold"],
                     repeats=done["repeats"],
@@ -417,8 +430,9 @@ class Runner:
             return []
         except WorkerFailure as failure:
             if not started:  # startup or load failed: every case of the group shares the cause
+                peak = session.tree.peak
                 for case in remaining:
-                    yield self._record(case, failure.status, failure.reason, peak_rss_bytes=session.tree.peak, **found)
+                    yield self._record(case, failure.status, failure.reason, peak_memory_bytes=peak, **found)
                 return []
             if not remaining:  # every case finished; only closing the engine failed (logged)
                 return []
@@ -426,7 +440,7 @@ class Runner:
                 remaining[0],
                 failure.status,
                 failure.reason,
-                peak_rss_bytes=session.tree.peak,
+                peak_memory_bytes=session.tree.peak,
                 cpu_seconds=session.tree.cpu_seconds(),
                 **found,
             )

@@ -32,7 +32,7 @@ def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
     assert not bad
     for r in records:
         assert r["times"]["compute_median"] > 0 and r["times"]["startup"] > 0
-        assert r["peak_rss_bytes"] > 10 * 2**20 and r["cpu_seconds"] >= 0
+        assert r["peak_memory_bytes"] > 10 * 2**20 and r["cpu_seconds"] >= 0
         assert r["rows_out"] > 0 and r["checksum"]
 
 
