@@ -28,7 +28,8 @@ from breakeven.runner import Options, Runner
 from breakeven.workloads import CATALOGUE, select_workloads
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
-console = Console()
+# Written to a file or a pipe, the wide results tables keep their columns instead of 80 (rich's default).
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
 err = Console(stderr=True)
 
 SIZE_UNITS = {
