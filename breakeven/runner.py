@@ -14,11 +14,13 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -208,6 +210,16 @@ class WorkerSession:
         self.sock.close()
 
 
+def keep_logs(scratch: Path, dest: Path) -> None:
+    """Move every ``logs`` folder under ``scratch`` (Ray's session logs) to ``dest``, then delete
+    ``scratch`` with whatever else the engine left there (shuffle files, sockets)."""
+    for root, dirs, _ in os.walk(scratch):  # symbolic links (Ray's session_latest) are not followed
+        if "logs" in dirs:
+            shutil.copytree(Path(root) / "logs", dest / Path(root).relative_to(scratch), dirs_exist_ok=True)
+            dirs.remove("logs")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def log_tail(path: Path, lines: int = 1) -> str:
     try:
         text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
@@ -357,7 +369,7 @@ class Runner:
             spec, sorted(set(workloads)), self.options.data_dir, self.options.timeout * 4, self.options.plugins
         )
 
-    def _plan(self, group: Group, cases: list[Case]) -> dict[str, Any]:
+    def _plan(self, group: Group, cases: list[Case], scratch: Path) -> dict[str, Any]:
         paths = datagen.dataset_paths(group.data, self.options.data_dir)
         rows = group.data.table_rows()
         roles = sorted({role for c in cases for role in c.wl.tables})
@@ -368,6 +380,7 @@ class Runner:
             "cores": self.options.cores,
             "memory_budget": self.options.memory_budget,
             "log_dir": str(self.store.log_dir),
+            "scratch_dir": str(scratch),
             "repeats": self.options.repeats,
             "chunk_rows": group.chunk_rows,
             "plugins": list(self.options.plugins),
@@ -389,8 +402,9 @@ class Runner:
         self.sessions_started += 1
         name = f"{group.label}.{self.sessions_started}"
         log_path = self.store.log_dir / f"{name}.log"
+        scratch = Path(tempfile.mkdtemp(prefix="breakeven-"))  # short: Ray puts Unix sockets there
         session = self.session = WorkerSession(
-            self._plan(group, pending), self.store.log_dir / f"{name}.plan.json", log_path, opts.memory_budget
+            self._plan(group, pending, scratch), self.store.log_dir / f"{name}.plan.json", log_path, opts.memory_budget
         )
         found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root))}
         remaining = list(pending)
@@ -448,4 +462,5 @@ class Runner:
         finally:
             session.stop()
             self.seen_pids |= session.tree.pids()
+            keep_logs(scratch, self.store.log_dir / f"{name}.engine")
             self.session = None

@@ -95,7 +95,7 @@ def main(plan_path: str, fd: str) -> None:
     plan = json.loads(Path(plan_path).read_text())
     chan = Channel(int(fd))
     load_plugins(plan["plugins"])
-    settings = Settings(plan["cores"], plan["memory_budget"], Path(plan["log_dir"]))
+    settings = Settings(plan["cores"], plan["memory_budget"], Path(plan["log_dir"]), Path(plan["scratch_dir"]))
     start = time.perf_counter()
     engine = engine_class(plan["engine"])(plan["mode"], plan["profile"], settings)
     engine.start()

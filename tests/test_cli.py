@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
 def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig, least) -> None:
     """Ctrl-C (or a kill) after the first case: it is kept, and no process of the engine's
     (Dask's cluster, the JVM, Ray's GCS, raylet and workers) survives."""
+    scratch_before = set(Path(tempfile.gettempdir()).glob("breakeven-*"))
     cmd = _cli(tmp_path, "--engine", engine, "--workload", "groupby", "--run-id", "r")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cases_dir = tmp_path / "results/runs/r/cases"
@@ -134,3 +136,4 @@ def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig,
     assert finished and all(json.loads(p.read_text())["status"] == "ok" for p in finished)
     left = [p.pid for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not left, f"left behind: {left}"
+    assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) <= scratch_before, "scratch folders left behind"

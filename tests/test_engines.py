@@ -27,11 +27,15 @@ def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
     cases = _smoke(label)
     covered = {c.workload for c in cases}
     assert covered == set(CATALOGUE) - {w for w in CATALOGUE if w.startswith("fault_")}
-    records, _ = run_cases(cases)
+    # Ray Data's default profile costs seconds per shuffle even on tiny data: its cases run once
+    # (the cold run, verified); every other configuration also has a timed repeat, verified too.
+    cold_only = label == "ray:local:default"
+    records, _ = run_cases(cases, repeats=0 if cold_only else 1)
     bad = [(r["case_id"], r["status"], r["reason"]) for r in records if r["status"] != "ok"]
     assert not bad
     for r in records:
-        assert r["times"]["compute_median"] > 0 and r["times"]["startup"] > 0
+        assert r["times"]["cold"] > 0 and r["times"]["startup"] > 0
+        assert cold_only or r["times"]["compute_median"] > 0
         assert r["peak_memory_bytes"] > 10 * 2**20 and r["cpu_seconds"] >= 0
         assert r["rows_out"] > 0 and r["checksum"]
 

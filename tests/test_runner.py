@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 import breakeven.testing  # noqa: F401  (registers the fault workloads here; workers import it by plugin)
@@ -86,8 +89,12 @@ def test_a_hang_inside_spark_kills_the_jvm_and_its_python_workers(run_cases, no_
 
 @pytest.mark.ray
 def test_a_crash_and_a_hang_inside_ray_leave_no_raylet_or_worker(run_cases, no_orphans) -> None:
+    scratch_before = set(Path(tempfile.gettempdir()).glob("breakeven-*"))
     cases = [case(w, "ray", "local") for w in ("fault_crash", "fault_hang", "groupby_q1")]
     records, runner = run_cases(cases, timeout=20, plugins=PLUGIN)
+    assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) <= scratch_before  # Ray's session dirs removed
+    for r in records:  # and Ray's logs kept in the run's folder, also for the killed sessions
+        assert any((runner.store.root / r["log"]).with_suffix(".engine").rglob("raylet.out"))
     assert [r["status"] for r in records] == ["crashed", "timeout", "ok"]
     assert "SIGSEGV" in records[0]["reason"]
     assert records[1]["peak_memory_bytes"] > 200 * 2**20  # Ray's own processes are counted

@@ -37,6 +37,10 @@ class Settings:
     cores: int
     memory_budget: int | None = None  # bytes for the whole process tree
     log_dir: Path | None = None
+    # A short path of the runner's for temporary files (Spark's shuffle files, Ray's session
+    # directory). The runner moves any ``logs`` folder in it to the run's logs and deletes the
+    # rest when the session ends, even when the worker was killed.
+    scratch_dir: Path | None = None
 
 
 class Engine(ABC):

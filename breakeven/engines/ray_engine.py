@@ -9,9 +9,9 @@ cores, broadcasts small right sides of merges, pre-reduces per block where a fun
 group, and picks the shuffle strategy by data size (see :meth:`RayEngine.load`). The batch size
 of ``map_batches`` is the workload's ``chunk_rows`` in both profiles, as Spark's Arrow batch size.
 
-Ray binds to 127.0.0.1, with the dashboard and usage stats off; its session directory lives in a
-short temporary path (Unix socket paths are limited to 107 bytes) and its logs are moved to the
-run's folder when the session closes.
+Ray binds to 127.0.0.1, with the dashboard and usage stats off; its session directory lives in
+the runner's scratch folder, a short path (Unix socket paths are limited to 107 bytes), whose
+``logs`` the runner moves to the run's folder when the session ends.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +61,6 @@ class RayEngine(Engine):
     packages = ("ray",)
     extra = "ray"
 
-    temp_dir: Path | None = None
-
     def start(self) -> None:
         os.environ["RAY_USAGE_STATS_ENABLED"] = (
             "0"  # no usage report sent (https://docs.ray.io/en/latest/cluster/usage-stats.html)
@@ -72,7 +69,7 @@ class RayEngine(Engine):
         import ray.data
 
         budget = self.settings.memory_budget or 8 * 2**30
-        self.temp_dir = Path(tempfile.mkdtemp(prefix="breakeven-ray-"))
+        scratch = self.settings.scratch_dir or Path(tempfile.mkdtemp(prefix="breakeven-"))
         ray.init(
             num_cpus=self.settings.cores,
             # The object store holds the materialised tables and shuffle blocks: 30% of the
@@ -82,7 +79,7 @@ class RayEngine(Engine):
             log_to_driver=False,
             logging_level=logging.WARNING,
             _node_ip_address="127.0.0.1",
-            _temp_dir=str(self.temp_dir),
+            _temp_dir=str(scratch / "ray"),
         )
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
@@ -129,9 +126,3 @@ class RayEngine(Engine):
 
         if ray.is_initialized():
             ray.shutdown()
-        if self.temp_dir is None:
-            return
-        logs = self.temp_dir / "session_latest" / "logs"
-        if self.settings.log_dir is not None and logs.is_dir():
-            shutil.copytree(logs, self.settings.log_dir / f"ray-{os.getpid()}", dirs_exist_ok=True)
-        shutil.rmtree(self.temp_dir, ignore_errors=True)

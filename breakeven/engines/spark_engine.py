@@ -54,8 +54,8 @@ class SparkEngine(Engine):
             # Heap at 60% of the budget: off-heap, metaspace and Python workers need the rest.
             .config("spark.driver.memory", f"{int(budget * 0.6) // 2**20}m")
         )
-        if self.settings.log_dir is not None:
-            builder = builder.config("spark.local.dir", str(self.settings.log_dir / "spark-tmp"))
+        if self.settings.scratch_dir is not None:  # shuffle and spill files
+            builder = builder.config("spark.local.dir", str(self.settings.scratch_dir / "spark"))
         if self.tuned:
             # Arrow for every pandas conversion (mapInPandas always uses it)
             # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html).
