@@ -202,7 +202,7 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "smoke",
-            "every workload at 1e4 rows: seconds; for checking an installation",
+            "every workload at 1e4 rows, on every configuration: for checking an installation",
             (
                 Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,)),
                 Grid(("join",), (10**4,), dim_rows=(10**2,)),

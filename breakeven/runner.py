@@ -106,9 +106,22 @@ class ProcessTree:
         return set(self.procs)
 
     def kill(self) -> None:
-        """SIGKILL every process ever seen in the tree that still runs (the same process: psutil
-        checks the creation time, so a recycled pid is never hit)."""
-        self.sample()
+        """Freeze the tree, find every descendant, then SIGKILL them all.
+
+        Killing while a process is still starting others would orphan a child born after the
+        last sample. So first SIGSTOP the worker's process group (the worker leads its own
+        session) and every process seen, again until no new one appears; then SIGKILL every
+        process ever seen that still runs (psutil checks the creation time, so a recycled pid
+        is never hit)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.root.pid, signal.SIGSTOP)
+        known = -1
+        while len(self.procs) != known:  # a process that left the group (setsid) is stopped too
+            known = len(self.procs)
+            self.sample()
+            for proc in list(self.procs.values()):
+                with contextlib.suppress(psutil.Error):
+                    proc.suspend()
         alive = []
         for proc in self.procs.values():
             try:
