@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from breakeven.engines import Engine
+from breakeven.workloads import rayops
 
 TARGET_BLOCK_BYTES = 128 * 2**20
 PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
@@ -62,9 +63,8 @@ class RayEngine(Engine):
     extra = "ray"
 
     def start(self) -> None:
-        os.environ["RAY_USAGE_STATS_ENABLED"] = (
-            "0"  # no usage report sent (https://docs.ray.io/en/latest/cluster/usage-stats.html)
-        )
+        # No usage report is sent (https://docs.ray.io/en/latest/cluster/usage-stats.html).
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
         import ray
         import ray.data
 
@@ -112,11 +112,7 @@ class RayEngine(Engine):
         return frame.materialize()
 
     def materialise(self, result: Any) -> Any:
-        import ray
-
-        # Shuffles may return blocks with no columns for empty partitions: left out.
-        tables = [t for t in ray.get(result.to_arrow_refs()) if t.num_columns]
-        return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+        return rayops.fetch(result)
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return answer

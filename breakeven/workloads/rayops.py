@@ -31,11 +31,15 @@ def _fill_zero(batch: pa.Table, columns: tuple[str, ...]) -> pa.Table:
 
 
 def fetch(ds: Any) -> pa.Table:
-    """A (small) dataset brought whole to the driver as one Arrow table."""
+    """Run the dataset and bring it whole to the driver as one Arrow table.
+
+    Shuffles may give empty partitions a block without columns, and a block holding only the
+    null group a key column of type null: those are left out, and types unified, respectively.
+    """
     import ray
 
     tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_columns]
-    return pa.concat_tables(tables, promote_options="permissive")
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
 
 def broadcast_join(left: Any, small: pa.Table, key: str, right_key: str, arrow_how: str) -> Any:
