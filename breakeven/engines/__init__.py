@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,20 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "spark": ("breakeven.engines.spark_engine", "SparkEngine"),
     "ray": ("breakeven.engines.ray_engine", "RayEngine"),
 }
+
+
+TARGET_PARTITION_BYTES = 128 * 2**20  # the partition (block) size the distributed engines' docs recommend
+PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
+
+
+def memory_estimate(path: Path) -> int:
+    """A table's size in memory, estimated from its Parquet files without reading them."""
+    return sum(f.stat().st_size for f in path.glob("*.parquet")) * PARQUET_TO_MEMORY
+
+
+def chunk_count(rows: int, chunk_rows: int) -> int:
+    """Partitions (blocks) of ``chunk_rows`` rows: how the chunked engines apply the chunk size."""
+    return max(1, math.ceil(rows / chunk_rows))
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,10 @@ class Engine(ABC):
     @property
     def tuned(self) -> bool:
         return self.profile == "tuned"
+
+    def partitions(self, size: int, per_core: int = 2) -> int:
+        """Partitions for ``size`` bytes: about 128 MiB each, and at least ``per_core`` per core."""
+        return max(per_core * self.settings.cores, math.ceil(size / TARGET_PARTITION_BYTES))
 
     def start(self) -> None:  # noqa: B027  (an optional hook: eager engines have nothing to start)
         """Open the session (import, connect, start workers). Timed as the startup phase."""

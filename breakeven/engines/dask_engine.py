@@ -8,15 +8,12 @@ for small right sides and sets ``split_out`` by cardinality (see the workloads).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import Engine
-
-TARGET_PARTITION_BYTES = 128 * 2**20
+from breakeven.engines import Engine, chunk_count
 
 
 class DaskEngine(Engine):
@@ -58,7 +55,7 @@ class DaskEngine(Engine):
 
         frame = dd.read_parquet(str(path))
         if chunk_rows:  # the workload's chunk size decides the partitions
-            frame = frame.repartition(npartitions=max(1, math.ceil(rows / chunk_rows)))
+            frame = frame.repartition(npartitions=chunk_count(rows, chunk_rows))
         frame = self._persist(frame)
         if self.tuned and role == "x" and not chunk_rows:
             wanted = self._partitions(frame)
@@ -69,8 +66,7 @@ class DaskEngine(Engine):
     def _partitions(self, frame: Any) -> int:
         """At least one partition per core, and partitions of about 128 MiB in memory
         (https://docs.dask.org/en/stable/dataframe-best-practices.html#repartition-to-reduce-overhead)."""
-        size = int(frame.memory_usage(deep=True, index=True).sum().compute())
-        return max(self.settings.cores, math.ceil(size / TARGET_PARTITION_BYTES))
+        return self.partitions(int(frame.memory_usage(deep=True, index=True).sum().compute()), per_core=1)
 
     def _persist(self, frame: Any) -> Any:
         frame = frame.persist()

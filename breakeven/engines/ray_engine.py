@@ -17,7 +17,6 @@ the runner's scratch folder, a short path (Unix socket paths are limited to 107 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -26,11 +25,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import Engine
+from breakeven.engines import Engine, chunk_count, memory_estimate
 from breakeven.workloads import rayops
 
-TARGET_BLOCK_BYTES = 128 * 2**20
-PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
 # Below this in-memory size the tuned profile uses the task-based sort shuffle: the default hash
 # shuffle starts a pool of aggregator actors for every shuffle, a fixed cost of seconds that only
 # pays off on larger data (https://github.com/ray-project/ray/issues/61016; measured here: a
@@ -90,15 +87,15 @@ class RayEngine(Engine):
         import ray.data
 
         context = ray.data.DataContext.get_current()
-        size = sum(f.stat().st_size for f in path.glob("*.parquet")) * PARQUET_TO_MEMORY
-        blocks = max(2 * self.settings.cores, math.ceil(size / TARGET_BLOCK_BYTES))
-        if self.tuned and role == "x":
-            self.session.partitions = blocks
-            # A dataset keeps the DataContext it was created with, so the strategy is set here,
-            # before the read (https://docs.ray.io/en/latest/data/shuffling-data.html).
-            self.session.hash_shuffle = size >= SORT_SHUFFLE_BELOW_BYTES
-            context.shuffle_strategy = "shuffle_v2" if self.session.hash_shuffle else "sort_shuffle_pull_based"
         if self.tuned:
+            size = memory_estimate(path)
+            blocks = self.partitions(size)
+            if role == "x":
+                self.session.partitions = blocks
+                # A dataset keeps the DataContext it was created with, so the strategy is set
+                # here, before the read (https://docs.ray.io/en/latest/data/shuffling-data.html).
+                self.session.hash_shuffle = size >= SORT_SHUFFLE_BELOW_BYTES
+                context.shuffle_strategy = "shuffle_v2" if self.session.hash_shuffle else "sort_shuffle_pull_based"
             # At least two blocks per core, so every core works, and blocks of about 128 MiB
             # (https://docs.ray.io/en/latest/data/performance-tips.html#tuning-read-parallelism).
             frame = ray.data.read_parquet(str(path), override_num_blocks=blocks)
@@ -108,7 +105,7 @@ class RayEngine(Engine):
             strategy = context.shuffle_strategy.value
             print(f"ray: {path.name} shuffle strategy {strategy}, partitions {self.session.partitions}", flush=True)
         if chunk_rows:  # the workload's chunk size decides the blocks
-            frame = frame.repartition(max(1, math.ceil(rows / chunk_rows)))
+            frame = frame.repartition(chunk_count(rows, chunk_rows))
         return frame.materialize()
 
     def materialise(self, result: Any) -> Any:

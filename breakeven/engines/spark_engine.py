@@ -11,7 +11,6 @@ work, and its 1 GiB default is a resource limit, not a tuning choice.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -19,12 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import Engine
+from breakeven.engines import Engine, chunk_count, memory_estimate
 from breakeven.errors import EngineUnavailable
 from breakeven.java import find_java
-
-TARGET_PARTITION_BYTES = 128 * 2**20
-PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
 
 
 class SparkEngine(Engine):
@@ -68,14 +64,13 @@ class SparkEngine(Engine):
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         frame = self.session.read.parquet(str(path))
         if chunk_rows:  # the workload's chunk size decides the partitions
-            frame = frame.repartition(max(1, math.ceil(rows / chunk_rows)))
+            frame = frame.repartition(chunk_count(rows, chunk_rows))
         if self.tuned and role == "x":
             # Shuffle partitions sized to the data (about 128 MiB each) and at least two per core,
             # instead of the fixed 200 that are slow on small data
             # (https://spark.apache.org/docs/latest/sql-performance-tuning.html#tuning-partitions,
             # https://github.com/apache/spark/pull/47349).
-            size = sum(f.stat().st_size for f in path.glob("*.parquet")) * PARQUET_TO_MEMORY
-            partitions = max(2 * self.settings.cores, math.ceil(size / TARGET_PARTITION_BYTES))
+            partitions = self.partitions(memory_estimate(path))
             self.session.conf.set("spark.sql.shuffle.partitions", str(partitions))
         frame = frame.cache()
         frame.count()  # forces the cache

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, rayops, workload
+from breakeven.workloads import Ctx, rayops, sparkops, workload
 from breakeven.workloads.arrowref import grouped_median_sd, grouped_moments, grouped_top
 
 
@@ -49,13 +49,6 @@ def _arrow_agg(t: pa.Table, by: list[str], aggs: list[tuple[str, str, str]]) -> 
     return out.select(by + [f"{col}_{fn}" for col, fn, _ in aggs]).rename_columns(by + [n for _, _, n in aggs])
 
 
-def _spark_sum(col: str) -> Any:
-    """Spark: sum with an empty sum of 0, as the question defines it."""
-    from pyspark.sql import functions as F
-
-    return F.coalesce(F.sum(col), F.lit(0)).alias(col)
-
-
 # q1 ---------------------------------------------------------------------------------------
 Q1 = workload("groupby_q1", "groupby", "sum v1 by id1", "G1", keys=("id1",))
 Q1.sql("SELECT id1, coalesce(sum(v1), 0) AS v1 FROM x GROUP BY id1")
@@ -80,7 +73,7 @@ def _q1_dask(c: Ctx) -> Any:
 
 @Q1.implement("spark")
 def _q1_spark(c: Ctx) -> Any:
-    return c.x.groupBy("id1").agg(_spark_sum("v1"))
+    return c.x.groupBy("id1").agg(sparkops.sum_or_zero("v1"))
 
 
 @Q1.implement("ray")
@@ -119,7 +112,7 @@ def _q2_dask(c: Ctx) -> Any:
 
 @Q2.implement("spark")
 def _q2_spark(c: Ctx) -> Any:
-    return c.x.groupBy("id1", "id2").agg(_spark_sum("v1"))
+    return c.x.groupBy("id1", "id2").agg(sparkops.sum_or_zero("v1"))
 
 
 @Q2.implement("ray")
@@ -160,7 +153,7 @@ def _q3_dask(c: Ctx) -> Any:
 def _q3_spark(c: Ctx) -> Any:
     from pyspark.sql import functions as F
 
-    return c.x.groupBy("id3").agg(_spark_sum("v1"), F.avg("v3").alias("v3"))
+    return c.x.groupBy("id3").agg(sparkops.sum_or_zero("v1"), F.avg("v3").alias("v3"))
 
 
 @Q3.implement("ray")
@@ -242,7 +235,7 @@ def _q5_dask(c: Ctx) -> Any:
 
 @Q5.implement("spark")
 def _q5_spark(c: Ctx) -> Any:
-    return c.x.groupBy("id6").agg(*(_spark_sum(v) for v in ("v1", "v2", "v3")))
+    return c.x.groupBy("id6").agg(*(sparkops.sum_or_zero(v) for v in ("v1", "v2", "v3")))
 
 
 @Q5.implement("ray")
@@ -554,7 +547,7 @@ def _q10_dask(c: Ctx) -> Any:
 def _q10_spark(c: Ctx) -> Any:
     from pyspark.sql import functions as F
 
-    return c.x.groupBy(*ALL).agg(_spark_sum("v3"), F.count(F.lit(1)).alias("count"))
+    return c.x.groupBy(*ALL).agg(sparkops.sum_or_zero("v3"), F.count(F.lit(1)).alias("count"))
 
 
 @Q10.implement("ray")

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, Workload, rayops, workload
+from breakeven.workloads import Ctx, Workload, rayops, sparkops, workload
 
 HOWS = {"inner": ("inner", "INNER", "inner"), "left": ("left", "LEFT", "left outer")}  # pandas/polars, SQL, pyarrow
 RAY_HOWS = {"inner": "inner", "left": "left_outer"}
@@ -68,6 +68,13 @@ def _ray_summary(c: Ctx, merged: Any, by: str, matched: str, value: str) -> Any:
     n, n_match = Count(alias_name="n"), Count(matched, ignore_nulls=True, alias_name="n_match")
     sums = Sum("v1", alias_name="v1"), Sum(value, alias_name="v2")
     return rayops.aggregate(c, merged, [by], n, n_match, *sums, zero=("v1", "v2"))
+
+
+def _spark_summary(merged: Any, by: str, matched: str, value: str) -> Any:
+    from pyspark.sql import functions as F
+
+    n, n_match = F.count(F.lit(1)).alias("n"), F.count(matched).alias("n_match")
+    return merged.groupBy(by).agg(n, n_match, sparkops.sum_or_zero("v1"), sparkops.sum_or_zero(value, "v2"))
 
 
 def _pandas_summary(merged: Any, by: str, matched: str, value: str, dask_ctx: Ctx | None = None) -> Any:
@@ -130,14 +137,9 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
 
     @wl.implement("spark")
     def _spark(c: Ctx) -> Any:
-        from pyspark.sql import functions as F
-
         right = spark_broadcast(c, size, c.tables[size].select(key, "v2"))
         merged = c.x.select(left_cols).join(right, on=key, how=pd_how)
-        return merged.groupBy("id1").agg(
-            F.count(F.lit(1)).alias("n"), F.count("v2").alias("n_match"),
-            F.coalesce(F.sum("v1"), F.lit(0)).alias("v1"), F.coalesce(F.sum("v2"), F.lit(0)).alias("v2"),
-        )  # fmt: skip
+        return _spark_summary(merged, "id1", "v2", "v2")
 
     @wl.implement("ray")
     def _ray(c: Ctx) -> Any:
@@ -196,11 +198,7 @@ def _d1_workload(how: str) -> Workload:
 
         dim = spark_broadcast(c, "dim", c.dim)
         merged = c.x.join(dim, c.x["fk"] == dim["key"], how=pd_how)
-        return merged.groupBy("grp").agg(
-            F.count(F.lit(1)).alias("n"), F.count("weight").alias("n_match"),
-            F.coalesce(F.sum("v1"), F.lit(0)).alias("v1"),
-            F.coalesce(F.sum(F.col("v1") * F.col("weight")), F.lit(0)).alias("v2"),
-        )  # fmt: skip
+        return _spark_summary(merged.withColumn("vw", F.col("v1") * F.col("weight")), "grp", "weight", "vw")
 
     @wl.implement("ray")
     def _ray(c: Ctx) -> Any:
