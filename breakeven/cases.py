@@ -21,13 +21,18 @@ def engine_meta(name: str) -> Any:
     return getattr(importlib.import_module(module_name), cls_name)
 
 
+CLUSTER_MODE = "cluster"  # a distributed engine's client on a cluster of separate processes
+
+
 @dataclass(frozen=True)
 class EngineConfig:
-    """An engine in one mode and profile, written ``engine:mode:profile``."""
+    """An engine in one mode and profile, written ``engine:mode:profile``; in the cluster mode
+    also the cluster's topology (``2x1``: two workers of one core; ``external``: a given address)."""
 
     engine: str
     mode: str
     profile: str
+    topology: str | None = None
 
     def __post_init__(self) -> None:
         meta = engine_meta(self.engine)
@@ -37,18 +42,25 @@ class EngineConfig:
             raise UsageError(
                 f"engine {self.engine} has no profile {self.profile!r}: use one of {', '.join(meta.profiles)}"
             )
+        if (self.mode == CLUSTER_MODE) != (self.topology is not None):
+            raise UsageError(f"{self.engine}:{self.mode}: a topology goes with the cluster mode, and only with it")
 
     @property
     def label(self) -> str:
-        return f"{self.engine}:{self.mode}:{self.profile}"
+        at = f"@{self.topology}" if self.topology else ""
+        return f"{self.engine}:{self.mode}:{self.profile}{at}"
 
     @property
     def distributed(self) -> bool:
         return bool(engine_meta(self.engine).distributed)
 
 
-def parse_engines(specs: list[str]) -> list[EngineConfig]:
-    """``dask`` (every mode and profile), ``dask:processes``, or ``dask:processes:tuned``."""
+def parse_engines(specs: list[str], cluster: str | None = None, topologies: tuple[str, ...] = ()) -> list[EngineConfig]:
+    """``dask`` (every mode and profile), ``dask:processes``, or ``dask:processes:tuned``.
+
+    The cluster mode is one configuration per topology, and only for the engine of the run's
+    cluster (``cluster``); ``dask`` alone means its single-machine modes and, when the run has a
+    Dask cluster, its cluster mode too."""
     configs: list[EngineConfig] = []
     for spec in specs:
         name, *rest = spec.split(":")
@@ -56,12 +68,17 @@ def parse_engines(specs: list[str]) -> list[EngineConfig]:
         if len(rest) > 2:
             raise UsageError(f"bad engine {spec!r}: write engine, engine:mode or engine:mode:profile")
         modes = [rest[0]] if rest and rest[0] else list(meta.modes)
+        if CLUSTER_MODE in modes and name != cluster:
+            if rest and rest[0] == CLUSTER_MODE:
+                raise UsageError(f"{spec} needs a cluster: pass --cluster {name} or --cluster-address")
+            modes.remove(CLUSTER_MODE)
         profiles = [rest[1]] if len(rest) > 1 else list(meta.profiles)
         for mode in modes:
-            for profile in profiles:
-                cfg = EngineConfig(name, mode, profile)
-                if cfg not in configs:
-                    configs.append(cfg)
+            for topology in topologies if mode == CLUSTER_MODE else (None,):
+                for profile in profiles:
+                    cfg = EngineConfig(name, mode, profile, topology)
+                    if cfg not in configs:
+                        configs.append(cfg)
     return configs
 
 
@@ -80,10 +97,11 @@ class Case:
     dim_rows: int | None = None
     chunk_rows: int | None = None
     seed: int = 0
+    topology: str | None = None  # the cluster mode's topology
 
     def __post_init__(self) -> None:
         wl = get_workload(self.workload)
-        EngineConfig(self.engine, self.mode, self.profile)
+        EngineConfig(self.engine, self.mode, self.profile, self.topology)
         _ = self.data  # validates the data parameters
         if (wl.data_kind == "D1") != (self.dim_rows is not None):
             raise UsageError(f"dim_rows applies to the join_dim workloads only (got {self.dim_rows} for {wl.name})")
@@ -96,7 +114,7 @@ class Case:
 
     @property
     def config(self) -> EngineConfig:
-        return EngineConfig(self.engine, self.mode, self.profile)
+        return EngineConfig(self.engine, self.mode, self.profile, self.topology)
 
     @property
     def data(self) -> DataSpec:
@@ -110,7 +128,8 @@ class Case:
     @property
     def id(self) -> str:
         chunk = f".c{fmt_num(self.chunk_rows)}" if self.chunk_rows else ""
-        return f"{self.workload}.{self.engine}-{self.mode}-{self.profile}.{self.data.name}{chunk}"
+        at = f"@{self.topology}" if self.topology else ""
+        return f"{self.workload}.{self.engine}-{self.mode}{at}-{self.profile}.{self.data.name}{chunk}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +163,7 @@ class Grid:
             data = [{"k": k, "nas": nas} for k in self.k for nas in self.nas]
         chunks = self.chunk_rows if wl.uses_chunks(cfg.engine) else (None,)
         return [
-            Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, **params)
+            Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, topology=cfg.topology, **params)
             for params in data
             for c in chunks
             if c is None or c < n

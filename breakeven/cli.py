@@ -1,4 +1,4 @@
-"""The ``breakeven`` command line: run, datagen, list, show."""
+"""The ``breakeven`` command line: run, datagen, list, show, cluster."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from rich.table import Table
 from breakeven import data as datagen
 from breakeven import summary
 from breakeven.cases import SUITES, EngineConfig, get_suite, parse_engines
+from breakeven.cluster import cli as cluster_cli
+from breakeven.cluster.launcher import ENGINES, ClusterError, ClusterPlan, Topology, known_secret, same_resources
 from breakeven.engines import REGISTRY, engine_class, installed_engines
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
@@ -28,6 +30,7 @@ from breakeven.runner import Options, Runner
 from breakeven.workloads import CATALOGUE, select_workloads
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
+app.add_typer(cluster_cli.app, name="cluster")
 # Written to a file or a pipe, the wide results tables keep their columns instead of 80 (rich's default).
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
 err = Console(stderr=True)
@@ -72,14 +75,60 @@ def parse_rows(text: str) -> int:
     return int(value)
 
 
-def _engines(requested: list[str] | None) -> list[EngineConfig]:
-    """Configurations to run: the named ones (each must be installed), or every installed engine."""
+def _engines(requested: list[str] | None, plan: ClusterPlan | None = None) -> list[EngineConfig]:
+    """Configurations to run: the named ones (each must be installed), or every installed engine.
+    With a cluster, its engine's cluster mode on each topology is added."""
+    cluster, labels = (plan.engine, plan.labels) if plan else (None, ())
     if requested:
-        configs = parse_engines(requested)
+        specs = list(requested) + ([f"{cluster}:cluster"] if cluster else [])
+        configs = parse_engines(specs, cluster, labels)
         for name in dict.fromkeys(c.engine for c in configs):
             engine_class(name)  # raises EngineUnavailable with the extra to install
         return configs
-    return parse_engines(list(installed_engines()))
+    if cluster:
+        engine_class(cluster)
+    return parse_engines(list(installed_engines()), cluster, labels)
+
+
+SCHEMES = {"tcp": "dask", "spark": "spark"}
+
+
+def _cluster_plan(
+    cluster: str | None,
+    address: str | None,
+    secret_file: Path | None,
+    topologies: list[str] | None,
+    cores: int,
+    memory_total: int,
+) -> ClusterPlan | None:
+    """The run's cluster: local ones of the given (or same-resource) topologies, or an address."""
+    if not cluster and not address:
+        if topologies:
+            raise UsageError("--topology needs --cluster ENGINE")
+        return None
+    if cluster and cluster not in ENGINES:
+        raise UsageError(f"unknown cluster engine {cluster!r}: use one of {', '.join(ENGINES)}")
+    if address:
+        scheme = address.split("://")[0] if "://" in address else None
+        engine = cluster or SCHEMES.get(scheme or "")
+        if engine is None:
+            raise UsageError(f"which engine is at {address}? add --cluster dask, spark or ray")
+        if topologies:
+            raise UsageError("--topology is for clusters breakeven starts; a given address has its own")
+        if secret_file is None:  # a cluster started by ``breakeven cluster up`` has its secret on file
+            secret_file = known_secret(engine, address)
+        return ClusterPlan(engine, address=address, secret_file=str(secret_file) if secret_file else None)
+    assert cluster is not None
+    shapes = (
+        [Topology.parse(t, memory_total) for t in topologies] if topologies else same_resources(cores, memory_total)
+    )
+    for topo in shapes:
+        if topo.workers * topo.cores != cores:
+            raise UsageError(
+                f"topology {topo.label} has {topo.workers * topo.cores} cores, the run has {cores} (--cores): "
+                "every topology gets the same total, so that none is credited for more hardware"
+            )
+    return ClusterPlan(cluster, tuple(dict.fromkeys(shapes)))
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -116,6 +165,25 @@ def run(
     resume: Annotated[
         bool, typer.Option(help="continue the newest run (or --run-id), skipping finished cases")
     ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="also run this engine (dask, spark, ray) on local clusters that the run starts and stops"),
+    ] = None,
+    topology: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="with --cluster: WORKERSxCORES (repeatable); default: 1xN, Nx1 and 2x(N/2) for N = --cores, "
+            "all with the same total cores and memory"
+        ),
+    ] = None,
+    cluster_address: Annotated[
+        str | None,
+        typer.Option(help="use a running cluster: tcp://HOST:PORT (Dask), spark://HOST:PORT, HOST:PORT (Ray)"),
+    ] = None,
+    cluster_secret_file: Annotated[
+        Path | None,
+        typer.Option(help="the running cluster's Spark secret or Ray token (default: from breakeven cluster up)"),
+    ] = None,
 ) -> None:
     """Run a suite; prints the results table and the helps/hurts verdict at the end."""
     import psutil
@@ -129,7 +197,8 @@ def run(
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
     chosen = get_suite(suite)
-    configs = _engines(engine)
+    plan = _cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
+    configs = _engines(engine, plan)
     cases = chosen.cases(configs, row_counts)
     if workload:
         names = {w.name for w in select_workloads(workload)}
@@ -157,11 +226,19 @@ def run(
                 "machine": machine_info(),
                 "versions": versions(),
                 "suite": suite,
-                "settings": {"repeats": repeats, "timeout": timeout, "memory_budget": budget, "cores": cores},
+                "settings": {
+                    "repeats": repeats,
+                    "timeout": timeout,
+                    "memory_budget": budget,
+                    "cores": cores,
+                    "cluster": {"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address}
+                    if plan
+                    else None,
+                },
                 "planned": [c.id for c in cases],
             },
         )
-    options = Options(repeats=repeats, timeout=timeout, memory_budget=budget, cores=cores, data_dir=data)
+    options = Options(repeats=repeats, timeout=timeout, memory_budget=budget, cores=cores, data_dir=data, cluster=plan)
     # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
     # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -187,6 +264,12 @@ def run(
         def emit(kind: str, info: dict[str, Any]) -> None:
             if kind == "data":
                 progress.update(task, current=f"generating {info['name']}")
+            elif kind == "cluster_start":
+                progress.update(task, current=f"starting a {info['engine']} cluster {info['topology']}")
+            elif kind == "cluster_up":
+                progress.console.print(
+                    f"{info['engine']} cluster {info['topology']} up in {info['seconds']:.1f} s (127.0.0.1)"
+                )
             elif kind == "case_start":
                 progress.update(task, current=info["case_id"])
             elif kind == "case":
@@ -356,7 +439,7 @@ def main() -> None:
     """Entry point: bad input is one line on stderr and exit code 2."""
     try:
         app(standalone_mode=True)
-    except (UsageError, EngineUnavailable) as exc:
+    except (UsageError, EngineUnavailable, ClusterError) as exc:
         err.print(f"breakeven: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 

@@ -31,7 +31,8 @@ import psutil
 
 from breakeven import data as datagen
 from breakeven import reference
-from breakeven.cases import Case
+from breakeven.cases import CLUSTER_MODE, Case
+from breakeven.cluster.launcher import ClusterPlan, LocalCluster
 from breakeven.engines import engine_class
 from breakeven.errors import EngineUnavailable
 from breakeven.results import SCHEMA_VERSION, STATUSES, RunStore, now_iso
@@ -48,6 +49,7 @@ class Options:
     cores: int = os.cpu_count() or 1
     data_dir: Path = Path("data")
     plugins: tuple[str, ...] = ()  # modules the workers import first (extra workloads, e.g. breakeven.testing)
+    cluster: ClusterPlan | None = None  # for the cases in the cluster mode
 
 
 class WorkerFailure(Exception):
@@ -66,9 +68,13 @@ class ProcessTree:
     so the tree's total counts it once, where a sum of RSS would count it in every process.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, shared: list[int] | None = None) -> None:
         self.root = psutil.Process(pid)
         self.procs: dict[int, psutil.Process] = {pid: self.root}
+        # Processes that serve this tree but are not its own (a local cluster's servers and their
+        # children): measured with it, never killed with it.
+        self.shared_roots = [p for pid in shared or [] if (p := _alive(pid)) is not None]
+        self.shared: dict[int, psutil.Process] = {}
         self.cpu: dict[int, float] = {}
         self.cpu_base: dict[int, float] = {}
         self.memory = 0
@@ -80,8 +86,13 @@ class ProcessTree:
                 self.procs.setdefault(child.pid, child)
         except psutil.NoSuchProcess:
             pass
+        for root in self.shared_roots:
+            self.shared.setdefault(root.pid, root)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for child in root.children(recursive=True):
+                    self.shared.setdefault(child.pid, child)
         total = 0
-        for pid, proc in list(self.procs.items()):
+        for pid, proc in list(self.procs.items()) + list(self.shared.items()):
             try:
                 with proc.oneshot():
                     total += _pss(proc)
@@ -133,6 +144,13 @@ class ProcessTree:
         psutil.wait_procs(alive, timeout=10)
 
 
+def _alive(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
 def _pss(proc: psutil.Process) -> int:
     """PSS from /proc/PID/smaps_rollup (about 0.2 ms a process); RSS where that is unreadable."""
     try:
@@ -144,7 +162,14 @@ def _pss(proc: psutil.Process) -> int:
 class WorkerSession:
     """One worker process and the socket to it."""
 
-    def __init__(self, plan: dict[str, Any], plan_path: Path, log_path: Path, memory_budget: int | None) -> None:
+    def __init__(
+        self,
+        plan: dict[str, Any],
+        plan_path: Path,
+        log_path: Path,
+        memory_budget: int | None,
+        shared: list[int] | None = None,
+    ) -> None:
         plan_path.write_text(json.dumps(plan))
         parent, child = socket.socketpair()
         self.sock, self.buffer, self.memory_budget = parent, b"", memory_budget
@@ -160,7 +185,7 @@ class WorkerSession:
                 env=os.environ | {"PYTHONUNBUFFERED": "1"},
             )
         child.close()
-        self.tree = ProcessTree(self.proc.pid)
+        self.tree = ProcessTree(self.proc.pid, shared)
 
     def _line(self) -> dict[str, Any] | None:
         if b"\n" in self.buffer:
@@ -250,22 +275,27 @@ class Group:
     profile: str
     data: datagen.DataSpec
     chunk_rows: int | None
+    topology: str | None = None
     cases: list[Case] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         chunk = f".c{datagen.fmt_num(self.chunk_rows)}" if self.chunk_rows else ""
-        return f"{self.engine}-{self.mode}-{self.profile}.{self.data.name}{chunk}"
+        at = f"@{self.topology}" if self.topology else ""
+        return f"{self.engine}-{self.mode}{at}-{self.profile}.{self.data.name}{chunk}"
 
 
 def group_cases(cases: list[Case]) -> list[Group]:
+    """Cases by engine session; the cluster mode's last, one topology after another, so that each
+    cluster starts once."""
     groups: dict[tuple[Any, ...], Group] = {}
     for case in cases:
-        key = (case.engine, case.mode, case.profile, case.data, case.chunk_rows)
+        key = (case.engine, case.mode, case.profile, case.topology, case.data, case.chunk_rows)
         if key not in groups:
-            groups[key] = Group(case.engine, case.mode, case.profile, case.data, case.chunk_rows)
+            groups[key] = Group(case.engine, case.mode, case.profile, case.data, case.chunk_rows, case.topology)
         groups[key].cases.append(case)
-    return list(groups.values())
+    topologies = list(dict.fromkeys(g.topology for g in groups.values() if g.topology))
+    return sorted(groups.values(), key=lambda g: topologies.index(g.topology) + 1 if g.topology else 0)
 
 
 def summarise(times: list[float]) -> dict[str, Any]:
@@ -312,6 +342,7 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         "rows_out": found.get("rows_out"),
         "checksum": found.get("checksum"),
         "log": found.get("log"),
+        "cluster": found.get("cluster"),
         "finished_at": now_iso(),
     }
 
@@ -327,7 +358,10 @@ class Runner:
         self.emit: Emit = emit or (lambda kind, info: None)
         self.session: WorkerSession | None = None
         self.sessions_started = 0
-        self.seen_pids: set[int] = set()  # every process of every worker tree, for leak checks
+        self.seen_pids: set[int] = set()  # every process of every worker tree and cluster, for leak checks
+        self.cluster: LocalCluster | None = None  # the local cluster that is up, if any
+        self.cluster_info: dict[str, Any] | None = None  # what the plan and the records say of it
+        self.cluster_roots: list[int] = []
 
     def run(self, cases: list[Case]) -> list[dict[str, Any]]:
         records = []
@@ -341,7 +375,55 @@ class Runner:
             if self.session is not None:  # interrupted: leave nothing running
                 self.session.stop()
                 self.session = None
+            self._cluster_down()
         return records
+
+    def _use_cluster(self, topology: str) -> str | None:
+        """Make the cluster of ``topology`` the current one (starting it if local); None, or why not."""
+        plan = self.options.cluster
+        if plan is None:
+            return "the cluster mode needs a cluster: pass --cluster or --cluster-address"
+        if plan.address:
+            self.cluster_info = {"kind": "external", "address": plan.address, "topology": None}
+            self.cluster_info["secret_file"] = plan.secret_file
+            return None
+        if self.cluster is not None and self.cluster_info and self.cluster_info["label"] == topology:
+            return None
+        self._cluster_down()
+        topo = plan.topology(topology)
+        cluster = LocalCluster(plan.engine, topo, Path(tempfile.mkdtemp(prefix="breakeven-state-")))
+        self.emit("cluster_start", {"engine": plan.engine, "topology": topology})
+        try:
+            state = cluster.up()
+        except Exception as exc:  # recorded on every case that needed it (ClusterError: one line)
+            self._keep_cluster_logs(cluster, topology)
+            return f"the {plan.engine} cluster {topology} did not start: {exc}"
+        self.cluster = cluster
+        self.cluster_roots = [p["pid"] for p in state.processes if not p.get("child")]
+        self.cluster_info = {
+            "kind": "local",
+            "label": topology,
+            "address": state.url,
+            "dashboard": f"http://{state.dashboard}",
+            "topology": state.topology,
+            "startup_seconds": state.startup_seconds,
+            "secret_file": state.secret_file,
+        }
+        self.emit("cluster_up", {"engine": plan.engine, "topology": topology, "seconds": state.startup_seconds})
+        return None
+
+    def _cluster_down(self) -> None:
+        if self.cluster is None:
+            return
+        label = self.cluster_info["label"] if self.cluster_info else "cluster"
+        self.seen_pids |= set(self.cluster.down())
+        self._keep_cluster_logs(self.cluster, label)
+        self.cluster, self.cluster_info, self.cluster_roots = None, None, []
+
+    def _keep_cluster_logs(self, cluster: LocalCluster, label: str) -> None:
+        """The servers' and the engine's logs go to the run's logs; the state folder is deleted."""
+        cluster.down()
+        keep_logs(cluster.dir, self.store.log_dir / f"cluster-{cluster.engine}@{label}")
 
     def _record(self, case: Case, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
         return make_record(case, self.store.run_id, status, reason, **found)
@@ -352,6 +434,10 @@ class Runner:
         except EngineUnavailable as exc:
             for case in group.cases:
                 yield self._record(case, "unavailable", str(exc))
+            return
+        if group.mode == CLUSTER_MODE and group.topology and (why := self._use_cluster(group.topology)):
+            for case in group.cases:
+                yield self._record(case, "crashed", why)
             return
         runnable = []
         for case in group.cases:
@@ -397,6 +483,7 @@ class Runner:
             "repeats": self.options.repeats,
             "chunk_rows": group.chunk_rows,
             "plugins": list(self.options.plugins),
+            "cluster": self.cluster_info if group.mode == CLUSTER_MODE else None,
             "tables": {role: {"path": str(paths[role].resolve()), "rows": rows[role]} for role in roles},
             "cases": [
                 {
@@ -416,16 +503,26 @@ class Runner:
         name = f"{group.label}.{self.sessions_started}"
         log_path = self.store.log_dir / f"{name}.log"
         scratch = Path(tempfile.mkdtemp(prefix="breakeven-"))  # short: Ray puts Unix sockets there
+        in_cluster = group.mode == CLUSTER_MODE
         session = self.session = WorkerSession(
-            self._plan(group, pending, scratch), self.store.log_dir / f"{name}.plan.json", log_path, opts.memory_budget
+            self._plan(group, pending, scratch),
+            self.store.log_dir / f"{name}.plan.json",
+            log_path,
+            opts.memory_budget,
+            self.cluster_roots if in_cluster else None,
         )
         found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root))}
+        if in_cluster and self.cluster_info:
+            found["cluster"] = {k: v for k, v in self.cluster_info.items() if k != "secret_file"}
         remaining = list(pending)
         started = False  # whether a case has begun: before it, a failure is the whole session's
         try:
             deadline = time.monotonic() + opts.timeout
             found["startup"] = session.next_event(deadline, "engine startup")["seconds"]
-            found["load"] = session.next_event(deadline, "loading the data")["seconds"]
+            loaded = session.next_event(deadline, "loading the data")
+            found["load"] = loaded["seconds"]
+            if "cluster" in found:  # the cluster as the engine saw it
+                found["cluster"] = found["cluster"] | {"engine_view": loaded.get("topology")}
             found["load_peak_memory_bytes"] = session.tree.peak
             started = True
             while remaining:

@@ -9,7 +9,8 @@ from typing import Any
 
 
 def config_label(case: dict[str, Any]) -> str:
-    return f"{case['engine']}:{case['mode']}:{case['profile']}"
+    at = f"@{case['topology']}" if case.get("topology") else ""
+    return f"{case['engine']}:{case['mode']}:{case['profile']}{at}"
 
 
 def scenario_label(record: dict[str, Any]) -> str:

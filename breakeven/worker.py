@@ -95,7 +95,9 @@ def main(plan_path: str, fd: str) -> None:
     plan = json.loads(Path(plan_path).read_text())
     chan = Channel(int(fd))
     load_plugins(plan["plugins"])
-    settings = Settings(plan["cores"], plan["memory_budget"], Path(plan["log_dir"]), Path(plan["scratch_dir"]))
+    settings = Settings(
+        plan["cores"], plan["memory_budget"], Path(plan["log_dir"]), Path(plan["scratch_dir"]), plan.get("cluster")
+    )
     start = time.perf_counter()
     engine = engine_class(plan["engine"])(plan["mode"], plan["profile"], settings)
     engine.start()
@@ -107,7 +109,7 @@ def main(plan_path: str, fd: str) -> None:
             role: engine.load(role, Path(t["path"]), t["rows"], plan["chunk_rows"])
             for role, t in plan["tables"].items()
         }
-        chan.send(ev="load", seconds=time.perf_counter() - start)
+        chan.send(ev="load", seconds=time.perf_counter() - start, topology=engine.topology())
         for case in plan["cases"]:
             run_case(engine, chan, case, tables, rows, plan["repeats"])
     finally:

@@ -56,6 +56,10 @@ class Settings:
     # directory). The runner moves any ``logs`` folder in it to the run's logs and deletes the
     # rest when the session ends, even when the worker was killed.
     scratch_dir: Path | None = None
+    # The cluster mode's cluster: ``address`` (tcp://, spark:// or a Ray GCS host:port),
+    # ``secret_file`` (Spark's shared secret or Ray's token; None: the engine's own environment),
+    # and for clusters the runner started, ``topology`` (workers, cores and memory per worker).
+    cluster: dict[str, Any] | None = None
 
 
 class Engine(ABC):
@@ -104,6 +108,11 @@ class Engine(ABC):
     @abstractmethod
     def to_arrow(self, answer: Any) -> pa.Table:
         """The driver-side answer as an Arrow table, for verification (untimed)."""
+
+    def topology(self) -> dict[str, Any] | None:
+        """The cluster as the engine sees it (workers, cores and memory per worker), after loading;
+        None when not in the cluster mode."""
+        return None
 
     def close(self) -> None:  # noqa: B027  (an optional hook)
         """Stop everything the session started."""

@@ -1,5 +1,7 @@
-"""Dask DataFrame: ``threads`` (the threaded scheduler in one process) and ``processes`` (a
-LocalCluster of single-threaded worker processes on 127.0.0.1 with a distributed Client).
+"""Dask DataFrame: ``threads`` (the threaded scheduler in one process), ``processes`` (a
+LocalCluster of single-threaded worker processes on 127.0.0.1 with a distributed Client) and
+``cluster`` (a distributed Client of a scheduler started with ``dask scheduler``/``dask worker``,
+locally by breakeven or elsewhere).
 
 Profiles: ``default`` is what a newcomer gets from ``dd.read_parquet`` (one partition per
 file); ``tuned`` sizes partitions (see :meth:`DaskEngine._partitions`), forces broadcast joins
@@ -18,7 +20,7 @@ from breakeven.engines import Engine, chunk_count
 
 class DaskEngine(Engine):
     name = "dask"
-    modes = ("threads", "processes")
+    modes = ("threads", "processes", "cluster")
     profiles = ("default", "tuned")
     distributed = True
     packages = ("dask", "distributed")
@@ -37,6 +39,10 @@ class DaskEngine(Engine):
             return
         from distributed import Client, LocalCluster
 
+        if self.mode == "cluster":
+            assert self.settings.cluster is not None
+            self.client = Client(self.settings.cluster["address"], timeout="30s")
+            return
         budget = self.settings.memory_budget
         self.cluster = LocalCluster(
             n_workers=cores,
@@ -81,6 +87,16 @@ class DaskEngine(Engine):
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return pa.Table.from_pandas(answer, preserve_index=False)
+
+    def topology(self) -> dict[str, Any] | None:
+        if self.mode != "cluster":
+            return None
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return {
+            "workers": len(workers),
+            "cores_per_worker": sorted(w["nthreads"] for w in workers),
+            "memory_per_worker": sorted(w["memory_limit"] for w in workers),
+        }
 
     def close(self) -> None:
         if self.client is not None:

@@ -53,17 +53,47 @@ class RayPlan:
 
 class RayEngine(Engine):
     name = "ray"
-    modes = ("local",)
+    modes = ("local", "cluster")
     profiles = ("default", "tuned")
     distributed = True
     packages = ("ray",)
     extra = "ray"
 
     def start(self) -> None:
-        # No usage report is sent (https://docs.ray.io/en/latest/cluster/usage-stats.html).
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        from breakeven.cluster.roles import LOOPBACK, ray_env
+
+        # Set before Ray is imported (it reads them once): no usage report
+        # (https://docs.ray.io/en/latest/cluster/usage-stats.html), the cluster's token, and on
+        # loopback RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0. Without it Ray replaces 127.0.0.1 by the
+        # machine's outward address and binds its GCS, raylet and workers on every interface
+        # (``resolve_ip_for_localhost``; seen with ``ss -ltn``), whatever ``_node_ip_address`` says.
+        cluster = self.settings.cluster
+        if cluster is None:
+            os.environ.update(ray_env(None, loopback=True))
+        else:
+            secret = cluster.get("secret_file")
+            os.environ.update(ray_env(Path(secret) if secret else None, cluster["address"].startswith(LOOPBACK)))
         import ray
         import ray.data
+
+        if self.mode == "cluster":
+            self._connect()
+        else:
+            self._start_local()
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        self.session = RayPlan(default_partitions=context.default_hash_shuffle_parallelism)
+
+    def _connect(self) -> None:
+        """A driver of a running cluster (its token is in the environment, see :meth:`start`)."""
+        import ray
+
+        assert self.settings.cluster is not None
+        ray.init(address=self.settings.cluster["address"], log_to_driver=False, logging_level=logging.WARNING)
+
+    def _start_local(self) -> None:
+        import ray
 
         budget = self.settings.memory_budget or 8 * 2**30
         scratch = self.settings.scratch_dir or Path(tempfile.mkdtemp(prefix="breakeven-"))
@@ -78,10 +108,6 @@ class RayEngine(Engine):
             _node_ip_address="127.0.0.1",
             _temp_dir=str(scratch / "ray"),
         )
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
-        self.session = RayPlan(default_partitions=context.default_hash_shuffle_parallelism)
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         import ray.data
@@ -113,6 +139,18 @@ class RayEngine(Engine):
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return answer
+
+    def topology(self) -> dict[str, Any] | None:
+        if self.mode != "cluster":
+            return None
+        import ray
+
+        nodes = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
+        return {
+            "workers": len(nodes),
+            "cores_per_worker": sorted(int(n["Resources"]["CPU"]) for n in nodes),
+            "memory_per_worker": sorted(int(n["Resources"].get("memory", 0)) for n in nodes),
+        }
 
     def close(self) -> None:
         import ray

@@ -1,5 +1,6 @@
-"""PySpark in ``local[N]`` mode: one SparkSession per worker, DataFrame API, answers fetched
-as Arrow (``DataFrame.toArrow``).
+"""PySpark in ``local[N]`` mode, or as a client of a standalone cluster (``cluster``: a Master
+and Workers started with ``spark-class``, locally by breakeven or elsewhere): one SparkSession per
+worker, DataFrame API, answers fetched as Arrow (``DataFrame.toArrow``).
 
 Profiles: ``default`` is what ``SparkSession.builder.getOrCreate()`` gives (200 shuffle
 partitions, adaptive execution on, 10 MB auto-broadcast threshold); ``tuned`` sizes shuffle
@@ -25,7 +26,7 @@ from breakeven.java import find_java
 
 class SparkEngine(Engine):
     name = "spark"
-    modes = ("local",)
+    modes = ("local", "cluster")
     profiles = ("default", "tuned")
     distributed = True
     packages = ("pyspark",)
@@ -42,14 +43,18 @@ class SparkEngine(Engine):
 
         budget = self.settings.memory_budget or 8 * 2**30
         builder = (
-            SparkSession.builder.master(f"local[{self.settings.cores}]")
-            .appName("breakeven")
+            SparkSession.builder.appName("breakeven")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
-            # Heap at 60% of the budget: off-heap, metaspace and Python workers need the rest.
-            .config("spark.driver.memory", f"{int(budget * 0.6) // 2**20}m")
         )
+        if self.mode == "cluster":
+            builder = self._cluster(builder)
+        else:
+            # Heap at 60% of the budget: off-heap, metaspace and Python workers need the rest.
+            builder = builder.master(f"local[{self.settings.cores}]").config(
+                "spark.driver.memory", f"{int(budget * 0.6) // 2**20}m"
+            )
         if self.settings.scratch_dir is not None:  # shuffle and spill files
             builder = builder.config("spark.local.dir", str(self.settings.scratch_dir / "spark"))
         if self.tuned:
@@ -60,6 +65,39 @@ class SparkEngine(Engine):
             builder = builder.config("spark.sql.adaptive.enabled", "true")
         self.session = builder.getOrCreate()
         self.session.sparkContext.setLogLevel("WARN")
+
+    def _cluster(self, builder: Any) -> Any:
+        """A standalone cluster's client: the shared secret, and executors that fill the workers."""
+        from breakeven.cluster.roles import read_secret
+
+        cluster = self.settings.cluster
+        assert cluster is not None
+        builder = builder.master(cluster["address"])
+        if cluster.get("secret_file"):
+            # https://spark.apache.org/docs/latest/security.html#authentication
+            builder = builder.config("spark.authenticate", "true").config(
+                "spark.authenticate.secret", read_secret(Path(cluster["secret_file"]))
+            )
+        if topo := cluster.get("topology"):
+            # One executor per worker, with all its cores, and a heap of 60% of its memory (the
+            # Python workers of mapInPandas and off-heap memory need the rest); wait for all of
+            # them before the first job (https://spark.apache.org/docs/latest/configuration.html#scheduling).
+            builder = (
+                builder.config("spark.executor.cores", str(topo["cores"]))
+                .config("spark.executor.memory", f"{int(topo['memory'] * 0.6) // 2**20}m")
+                .config("spark.cores.max", str(topo["cores"] * topo["workers"]))
+                .config("spark.scheduler.minRegisteredResourcesRatio", "1.0")
+            )
+        return builder
+
+    def topology(self) -> dict[str, Any] | None:
+        if self.mode != "cluster":
+            return None
+        sc = self.session.sparkContext
+        # The executors (the driver is in the list too) and the cores the scheduler offers.
+        executors = sc._jsc.sc().getExecutorMemoryStatus().size() - 1
+        memory = sc.getConf().get("spark.executor.memory", "1g")
+        return {"workers": executors, "cores_total": sc.defaultParallelism, "executor_memory": memory}
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         frame = self.session.read.parquet(str(path))

@@ -1,0 +1,151 @@
+"""``breakeven cluster up|status|down`` and the ``serve``/``probe`` commands the servers run."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from breakeven.cluster import roles
+from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
+
+app = typer.Typer(no_args_is_help=True, help="Local clusters of separate processes on 127.0.0.1.")
+console = Console()
+
+StateRoot = Annotated[Path | None, typer.Option(help="where cluster state is kept (default ~/.local/state/breakeven)")]
+
+
+def _root(state_root: Path | None) -> Path:
+    return state_root or default_state_root()
+
+
+def _engine(name: str) -> str:
+    from breakeven.errors import UsageError
+
+    if name not in ENGINES:
+        raise UsageError(f"unknown cluster engine {name!r}: use one of {', '.join(ENGINES)}")
+    return name
+
+
+@app.command()
+def up(
+    engine: Annotated[str, typer.Argument(help="dask, spark or ray")],
+    workers: Annotated[int, typer.Option(help="worker processes (Ray: worker nodes)")] = 2,
+    cores_per_worker: Annotated[int, typer.Option(help="cores (threads, executor cores, CPUs) per worker")] = 1,
+    memory_per_worker: Annotated[str, typer.Option(help="memory per worker, e.g. 2GiB")] = "2GiB",
+    port: Annotated[int | None, typer.Option(help="scheduler/master/head port (default: the engine's own)")] = None,
+    dashboard_port: Annotated[int | None, typer.Option(help="dashboard port (default: the engine's own)")] = None,
+    state_root: StateRoot = None,
+) -> None:
+    """Start a cluster and return when it is healthy; prints its address and dashboard."""
+    from breakeven.cli import parse_size
+
+    engine = _engine(engine)
+    topo = Topology.parse(f"{workers}x{cores_per_worker}", parse_size(memory_per_worker) * workers)
+    defaults = roles.DEFAULT_PORTS[engine]
+    cluster = LocalCluster(
+        engine,
+        topo,
+        _root(state_root) / engine,
+        port if port is not None else defaults[0],
+        dashboard_port if dashboard_port is not None else defaults[1],
+    )
+    with console.status(f"starting a {engine} cluster of {topo.label} ({workers} workers of {cores_per_worker} cores)"):
+        state = cluster.up()
+    console.print(
+        f"{engine} cluster up in {state.startup_seconds:.1f} s: address [bold]{state.url}[/], "
+        f"dashboard http://{state.dashboard}, {len(state.processes)} processes; state in {cluster.dir}"
+    )
+    console.print(f"run against it: breakeven run --cluster-address {state.url}")
+
+
+@app.command()
+def status(state_root: StateRoot = None) -> None:
+    """The clusters started by ``up``: address, dashboard, processes alive."""
+    root = _root(state_root)
+    table = Table("engine", "topology", "address", "dashboard", "processes alive", "health")
+    found = False
+    for engine in ENGINES:
+        if not (root / engine / "state.json").exists():
+            continue
+        found = True
+        state = load_state(root / engine)
+        alive = members(state)
+        try:
+            health = roles.probe(engine, state.address, state.dashboard, 0, Path(state.secret_file))
+        except Exception as exc:
+            health = f"[red]unreachable[/] ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"
+        topo = Topology(**state.topology)
+        table.add_row(engine, topo.label, state.url, f"http://{state.dashboard}", str(len(alive)), health)
+    if found:
+        console.print(table)
+    else:
+        console.print(f"no cluster is up (state in {root})")
+
+
+@app.command()
+def down(
+    engine: Annotated[str | None, typer.Argument(help="dask, spark or ray (default: every one that is up)")] = None,
+    state_root: StateRoot = None,
+) -> None:
+    """Stop exactly the processes of the cluster (also after one of them crashed)."""
+    root = _root(state_root)
+    names = [_engine(engine)] if engine else list(ENGINES)
+    stopped_any = False
+    for name in names:
+        folder = root / name
+        if not (folder / "state.json").exists():
+            continue
+        state = load_state(folder)
+        pids = LocalCluster(name, Topology(**state.topology), folder).down()
+        console.print(f"{name} cluster down: {len(pids)} processes stopped; logs in {folder / 'logs'}")
+        stopped_any = True
+    if not stopped_any:
+        console.print(f"no {engine + ' ' if engine else ''}cluster is up (state in {root})")
+
+
+def _host(host: str) -> str:
+    """``auto``: this host's own address (a container's, on its compose network)."""
+    return socket.gethostbyname(socket.gethostname()) if host == "auto" else host
+
+
+@app.command(hidden=True)
+def serve(
+    role: Annotated[str, typer.Argument(help=", ".join(roles.ROLES))],
+    host: Annotated[str, typer.Option(envvar="BREAKEVEN_HOST")] = roles.LOOPBACK,
+    port: Annotated[int, typer.Option(envvar="BREAKEVEN_PORT")] = 0,
+    dashboard_port: Annotated[int, typer.Option(envvar="BREAKEVEN_DASHBOARD_PORT")] = 0,
+    scheduler: Annotated[str | None, typer.Option(envvar="BREAKEVEN_SCHEDULER")] = None,
+    cores: Annotated[int, typer.Option(envvar="BREAKEVEN_CORES")] = 1,
+    memory: Annotated[str, typer.Option(envvar="BREAKEVEN_MEMORY")] = "2GiB",
+    name: Annotated[str | None, typer.Option(envvar="BREAKEVEN_NAME")] = None,
+    workdir: Annotated[Path | None, typer.Option(envvar="BREAKEVEN_WORKDIR")] = None,
+    secret_file: Annotated[Path | None, typer.Option(envvar="BREAKEVEN_SECRET_FILE")] = None,
+) -> None:
+    """Become the engine's server for ROLE (used by the launcher and by docker-compose)."""
+    from breakeven.cli import parse_size
+
+    opts = roles.ServeOptions(
+        _host(host), port, dashboard_port, scheduler, cores, parse_size(memory), name, workdir, secret_file
+    )
+    roles.serve(role, opts)
+
+
+@app.command(hidden=True)
+def probe(
+    engine: Annotated[str, typer.Argument(help="dask, spark or ray")],
+    address: Annotated[str, typer.Option(envvar="BREAKEVEN_SCHEDULER")],
+    dashboard: Annotated[str | None, typer.Option(envvar="BREAKEVEN_DASHBOARD")] = None,
+    workers: Annotated[int, typer.Option()] = 0,
+    secret_file: Annotated[Path | None, typer.Option(envvar="BREAKEVEN_SECRET_FILE")] = None,
+) -> None:
+    """Exit 0 when the cluster answers (a compose healthcheck)."""
+    try:
+        console.print(roles.probe(_engine(engine), address, dashboard, workers, secret_file))
+    except Exception as exc:
+        console.print(f"unhealthy: {exc}")
+        raise typer.Exit(1) from None
