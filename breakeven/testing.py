@@ -114,3 +114,30 @@ def _hog(c: Ctx) -> Any:
 @RAISE.implement("pandas")
 def _raise(c: Ctx) -> Any:
     raise ValueError("injected failure")
+
+
+KILL_ENV = "BREAKEVEN_FAULT_KILL"  # process ids the fault_kill_worker workload kills, comma-separated
+KILL = _fault("fault_kill_worker", "one cluster worker is killed with SIGKILL, then q1 runs")
+
+
+def _kill_then_q1(engine: str) -> Any:
+    """SIGKILL every process named in BREAKEVEN_FAULT_KILL (a whole cluster worker: its server
+    and children) once, at the start of the case, then build q1: the data the worker held is
+    lost and the engine must recover it or fail."""
+
+    def run(c: Ctx) -> Any:
+        import os
+        import signal
+
+        for pid in filter(None, os.environ.get(KILL_ENV, "").split(",")):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:  # killed by an earlier run of the case
+                continue
+        return get_workload("groupby_q1").impls[engine](c)
+
+    return run
+
+
+for _engine in ("dask", "spark", "ray"):
+    KILL.implement(_engine)(_kill_then_q1(_engine))

@@ -400,30 +400,49 @@ def members(state: ClusterState) -> list[psutil.Process]:
     return alive
 
 
+def worker_members(state: ClusterState, index: int) -> list[psutil.Process]:
+    """The processes of worker ``index`` (from 1): its server and all its children; for Ray, the
+    raylet of the index-th worker node (one with CPUs: the head has none) and its workers."""
+    if state.engine == "ray":
+        raylets = sorted(
+            (p for p in members(state) if p.name() == "raylet" and ",CPU," in " ".join(p.cmdline())),
+            key=lambda p: p.create_time(),
+        )
+        root = raylets[index - 1]
+    else:
+        rec = next(r for r in state.processes if r["name"] == f"{state.engine}-worker-{index}")
+        found = _process(rec)
+        if found is None:
+            return []
+        root = found
+    return [root, *root.children(recursive=True)]
+
+
 def stop(state: ClusterState) -> list[int]:
-    """SIGTERM every member (servers shut down their children), then freeze and SIGKILL what is
-    left after the grace period; returns every pid that was running."""
+    """SIGTERM the servers (each stops its own children: executors, nanny'd workers, raylets),
+    then after the grace period freeze every member left, again until no new one appears, and
+    SIGKILL them all; returns every pid that was running."""
     procs = members(state)
     pids = [p.pid for p in procs]
-    for proc in procs:
+    servers = [p for rec in state.processes if not rec.get("child") and (p := _process(rec)) is not None]
+    for proc in servers:
         with contextlib.suppress(psutil.Error):
             proc.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs(procs, timeout=STOP_GRACE)
-    for _ in range(3):  # a server may start a child while it stops: catch those too
-        left = {p.pid: p for p in alive}
-        for proc in members(state):
-            left.setdefault(proc.pid, proc)
-        if not left:
+    psutil.wait_procs(servers, timeout=STOP_GRACE)
+    frozen: dict[int, psutil.Process] = {}
+    while True:  # a process may start a child while we look: freeze until nothing new appears
+        new = {p.pid: p for p in members(state) if p.pid not in frozen}
+        if not new:
             break
-        for proc in left.values():
+        for proc in new.values():
             with contextlib.suppress(psutil.Error):
                 proc.suspend()
-        for proc in left.values():
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        pids += [pid for pid in left if pid not in pids]
-        _, alive = psutil.wait_procs(list(left.values()), timeout=10)
-    return pids
+        frozen |= new
+    for proc in frozen.values():
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(list(frozen.values()), timeout=10)
+    return pids + [pid for pid in frozen if pid not in pids]
 
 
 def _log_tail(path: Path) -> str:
