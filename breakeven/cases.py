@@ -220,6 +220,15 @@ SUITES: dict[str, Suite] = {
             ),
         ),
         Suite(
+            "cluster",
+            "a group-by and a small-table merge at 1e6 and 1e7 rows; with --cluster ENGINE, on every "
+            "topology of the same total cores and memory (1xN, Nx1, 2x(N/2)) and in single-machine mode",
+            (
+                Grid(("groupby_q1",), (10**6, 10**7)),
+                Grid(("join_dim_inner",), (10**6, 10**7), dim_rows=(10**4,)),
+            ),
+        ),
+        Suite(
             "smoke",
             "every workload at 1e4 rows, on every configuration: for checking an installation",
             (

@@ -159,8 +159,8 @@ def run(
         str | None, typer.Option(help="resident memory of a case's whole process tree, e.g. 8GiB; default 80% of RAM")
     ] = None,
     cores: Annotated[int, typer.Option(help="cores each engine may use")] = os.cpu_count() or 1,
-    results: Annotated[Path, typer.Option(help="results folder")] = Path("results"),
-    data: Annotated[Path, typer.Option(help="cache folder for generated data")] = Path("data"),
+    results: Annotated[Path, typer.Option(help="results folder", envvar="BREAKEVEN_RESULTS")] = Path("results"),
+    data: Annotated[Path, typer.Option(help="cache folder for generated data", envvar="BREAKEVEN_DATA")] = Path("data"),
     run_id: Annotated[str | None, typer.Option(help="name of the run (default: the UTC time)")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the newest run (or --run-id), skipping finished cases")
@@ -182,7 +182,10 @@ def run(
     ] = None,
     cluster_secret_file: Annotated[
         Path | None,
-        typer.Option(help="the running cluster's Spark secret or Ray token (default: from breakeven cluster up)"),
+        typer.Option(
+            help="the running cluster's Spark secret or Ray token (default: from breakeven cluster up)",
+            envvar="BREAKEVEN_SECRET_FILE",
+        ),
     ] = None,
 ) -> None:
     """Run a suite; prints the results table and the helps/hurts verdict at the end."""

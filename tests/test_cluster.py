@@ -4,10 +4,13 @@ killed mid-case, clean start failures, and no process left behind (checked by pr
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -136,7 +139,7 @@ def test_worker_killed_mid_case_is_recovered_or_recorded(engine, run_cases, no_o
         cases = cluster_cases(engine, ("fault_kill_worker", "groupby_q1"))
         records, runner = run_cases(cases, cluster=plan, plugins=PLUGIN, timeout=240)
         killed, after = records
-        print(f"{engine}: worker killed mid-case -> {killed['status']} ({killed['reason']}); next case {after['status']}")
+        print(f"{engine}: worker killed mid-case: {killed['status']} ({killed['reason']}), next {after['status']}")
         assert all(not psutil.pid_exists(p.pid) or p.status() == psutil.STATUS_ZOMBIE for p in victims)
         # Recovered by the engine (answer verified), or recorded with the reason; the suite goes on.
         assert killed["status"] in ("ok", "crashed"), killed["reason"]
@@ -171,3 +174,116 @@ def test_same_resources_topologies_hold_cores_and_memory() -> None:
             assert topo.workers * topo.cores == cores
             assert topo.workers * topo.memory <= 16 * 2**30
     assert [t.label for t in same_resources(4, 2**30)] == ["1x4", "4x1", "2x2"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "breakeven.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"COLUMNS": "200"})
+
+
+@pytest.mark.dask
+def test_cluster_up_status_down_from_the_command_line(tmp_path, no_orphans) -> None:
+    from breakeven.cluster.launcher import free_port, load_state
+
+    root = ["--state-root", str(tmp_path)]
+    port, dash = free_port(), free_port()
+    up = _cli("cluster", "up", "dask", "--workers", "2", "--memory-per-worker", "1GiB",
+              "--port", str(port), "--dashboard-port", str(dash), *root)  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    assert f"tcp://127.0.0.1:{port}" in up.stdout and f"http://127.0.0.1:{dash}" in up.stdout
+    state = load_state(tmp_path / "dask")
+    pids = {p.pid for p in members(state)}
+    assert len(pids) >= 5  # scheduler, two nannies and their two workers
+    status = _cli("cluster", "status", *root)
+    assert "2 workers, 2 threads" in status.stdout and "2x1" in status.stdout
+    again = _cli("cluster", "up", "dask", *root)
+    assert again.returncode == 2 and "already recorded" in again.stderr
+    os.kill(next(p for p in state.processes if p["name"] == "dask-worker-1")["pid"], signal.SIGKILL)  # a crash
+    down = _cli("cluster", "down", *root)
+    assert down.returncode == 0 and "dask cluster down" in down.stdout
+    assert not (tmp_path / "dask" / "state.json").exists() and not Path(state.secret_file).exists()
+    no_orphans(pids)
+
+
+@pytest.mark.dask
+def test_cluster_up_on_a_busy_port_is_one_line_exit_2(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind((LOOPBACK, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _cli("cluster", "up", "dask", "--port", str(port), "--state-root", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and f"port {port} on 127.0.0.1" in done.stderr
+    assert not (tmp_path / "dask" / "state.json").exists()
+
+
+@pytest.mark.spark
+def test_spark_cluster_without_java_is_one_line(tmp_path, monkeypatch) -> None:
+    import breakeven.java
+
+    monkeypatch.setattr(breakeven.java, "_candidates", lambda: [])
+    with pytest.raises(ClusterError, match="Spark needs Java 17"):
+        LocalCluster("spark", TWO_WORKERS, tmp_path / "state").up()
+    assert not (tmp_path / "state" / "state.json").exists()
+
+
+@pytest.mark.ray
+def test_compose_ray_head_command_runs_on_loopback(tmp_path, no_orphans) -> None:
+    """The very command the compose ``ray-head`` service runs, here on 127.0.0.1 with a token."""
+    from breakeven.cluster.launcher import free_port
+    from breakeven.cluster.roles import probe
+
+    secret = tmp_path / "secret"
+    assert _cli("cluster", "secret", str(secret)).returncode == 0
+    port, dash = free_port(), free_port()
+    work = Path(tempfile.mkdtemp(prefix="breakeven-test-"))
+    head = subprocess.Popen(
+        [sys.executable, "-m", "breakeven.cli", "cluster", "serve", "ray-head", "--port", str(port),
+         "--dashboard-port", str(dash), "--secret-file", str(secret), "--workdir", str(work)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline, healthy = time.monotonic() + 90, None
+        while time.monotonic() < deadline and healthy is None:
+            try:
+                healthy = probe("ray", f"{LOOPBACK}:{port}", token=secret)
+            except RuntimeError:
+                time.sleep(1)
+        assert healthy == "head healthy"
+        procs = [psutil.Process(head.pid), *psutil.Process(head.pid).children(recursive=True)]
+        assert not outward_listeners(procs)
+        pids = {p.pid for p in procs}
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)  # ``ray start --block`` stops its processes on SIGTERM
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    time.sleep(2)
+    no_orphans(pids)
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_run_with_a_cluster_starts_and_stops_it(tmp_path, no_orphans) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("breakeven-*"))
+    done = _cli("run", "--cluster", "dask", "--topology", "2x1", "--cores", "2", "--engine", "pandas",
+                "--workload", "groupby_q1", "--rows", "1e4", "--repeats", "1", "--run-id", "r",
+                "--results", str(tmp_path / "results"), "--data", str(tmp_path / "data"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "dask cluster 2x1 up in" in done.stdout
+    run = tmp_path / "results" / "runs" / "r"
+    record = json.loads(next((run / "cases").glob("groupby_q1.dask-cluster@2x1-default*.json")).read_text())
+    assert record["status"] == "ok"
+    assert record["cluster"]["kind"] == "local" and record["cluster"]["startup_seconds"] > 0
+    assert record["cluster"]["engine_view"] == {
+        "workers": 2,
+        "cores_per_worker": [1, 1],
+        "memory_per_worker": [record["cluster"]["topology"]["memory"]] * 2,
+    }
+    assert (run / "logs" / "cluster-dask@2x1" / "dask-scheduler.log").exists()
+    assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) == before, "a state or work folder was left"

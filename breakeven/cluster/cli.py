@@ -108,6 +108,20 @@ def down(
         console.print(f"no {engine + ' ' if engine else ''}cluster is up (state in {root})")
 
 
+@app.command()
+def secret(path: Annotated[Path, typer.Argument(help="file to write, e.g. cluster/secret")]) -> None:
+    """Write a new random secret (Spark's shared secret, Ray's token) to PATH, readable by you only."""
+    import os
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    os.chmod(path, 0o600)
+    console.print(f"wrote a new secret to {path} (mode 0600); it is never printed")
+
+
 def _host(host: str) -> str:
     """``auto``: this host's own address (a container's, on its compose network)."""
     return socket.gethostbyname(socket.gethostname()) if host == "auto" else host

@@ -24,6 +24,20 @@ from breakeven.errors import EngineUnavailable
 from breakeven.java import find_java
 
 
+def driver_host(master: str) -> str:
+    """127.0.0.1 for a master on loopback; else this machine's address on the route to it
+    (a UDP socket's connect sends nothing)."""
+    import socket
+
+    host = master.split("://")[-1].rsplit(":", 1)[0]
+    address = socket.gethostbyname(host)
+    if address.startswith("127."):
+        return "127.0.0.1"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((address, 7077))
+        return str(s.getsockname()[0])
+
+
 class SparkEngine(Engine):
     name = "spark"
     modes = ("local", "cluster")
@@ -73,6 +87,10 @@ class SparkEngine(Engine):
         cluster = self.settings.cluster
         assert cluster is not None
         builder = builder.master(cluster["address"])
+        # Executors connect back to the driver: on loopback it stays on 127.0.0.1; elsewhere (a
+        # compose network) it binds the address that routes to the master.
+        host = driver_host(cluster["address"])
+        builder = builder.config("spark.driver.host", host).config("spark.driver.bindAddress", host)
         if cluster.get("secret_file"):
             # https://spark.apache.org/docs/latest/security.html#authentication
             builder = builder.config("spark.authenticate", "true").config(
