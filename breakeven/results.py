@@ -17,7 +17,9 @@ from typing import Any
 
 from breakeven.errors import UsageError
 
-SCHEMA_VERSION = 2  # 2: memory is the tree's PSS (peak_memory_bytes), was a sum of RSS
+# 2: memory is the tree's PSS (peak_memory_bytes), was a sum of RSS
+# 3: the cluster mode: ``case.topology`` and ``cluster`` (kind, address, topology, engine's view, start-up)
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
 
@@ -52,8 +54,13 @@ def read_json(path: Path) -> Any:
 
 
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Bring a record of an older schema up to date (there is only version 1 so far)."""
+    """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode."""
     version = record.get("schema")
+    if version == 2:
+        if "case" in record:
+            record["case"].setdefault("topology", None)
+            record.setdefault("cluster", None)
+        record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")
     return record

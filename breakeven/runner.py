@@ -384,8 +384,14 @@ class Runner:
         if plan is None:
             return "the cluster mode needs a cluster: pass --cluster or --cluster-address"
         if plan.address:
-            self.cluster_info = {"kind": "external", "address": plan.address, "topology": None}
-            self.cluster_info["secret_file"] = plan.secret_file
+            host = plan.address.split("://")[-1].rsplit(":", 1)[0]
+            self.cluster_info = {
+                "kind": "external",  # not managed by breakeven: local, compose or real
+                "address": plan.address,
+                "loopback": host in ("localhost", "::1") or host.startswith("127."),
+                "topology": None,
+                "secret_file": plan.secret_file,
+            }
             return None
         if self.cluster is not None and self.cluster_info and self.cluster_info["label"] == topology:
             return None
@@ -401,7 +407,8 @@ class Runner:
         self.cluster = cluster
         self.cluster_roots = [p["pid"] for p in state.processes if not p.get("child")]
         self.cluster_info = {
-            "kind": "local",
+            "kind": "local",  # started and stopped by this run, on 127.0.0.1
+            "loopback": True,
             "label": topology,
             "address": state.url,
             "dashboard": f"http://{state.dashboard}",

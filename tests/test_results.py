@@ -28,7 +28,9 @@ def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> No
         "dim_rows": None,
         "chunk_rows": None,
         "seed": 0,
+        "topology": None,
     }
+    assert record["cluster"] is None
     assert set(record["times"]) == {"startup", "load", "cold", "repeats", "compute_median", "end_to_end"}
     assert store.done_ids() == {record["case_id"]}
     assert not list(store.cases_dir.glob(".*"))  # no temporary file left by the atomic writes
@@ -50,3 +52,11 @@ def test_corrupt_and_future_records_are_refused(tmp_path) -> None:
     write_json_atomic(store.cases_dir / "a.json", {"schema": 99, "case_id": "a"})
     with pytest.raises(UsageError, match="schema 99"):
         store.records()
+
+
+def test_schema_2_records_read_as_single_machine(tmp_path) -> None:
+    store = RunStore.create(tmp_path, "r", {})
+    write_json_atomic(store.cases_dir / "a.json", {"schema": 2, "case_id": "a", "case": {"engine": "pandas"}})
+    (record,) = store.records()
+    assert record["schema"] == SCHEMA_VERSION
+    assert record["cluster"] is None and record["case"]["topology"] is None
