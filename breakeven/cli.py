@@ -435,7 +435,32 @@ def _show(store: RunStore) -> None:
     console.print(table)
     for label, (helps, hurts) in tally.items():
         console.print(f"{label}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
+    _show_clusters(records)
     console.print(f"~ marks a spread between repeats above 10%: noisy, rerun before trusting it. Records: {store.root}")
+
+
+def _show_clusters(records: list[dict[str, Any]]) -> None:
+    """The clusters a run used: topology, the engine's own view of it, and start-up time."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("cluster"):
+            seen.setdefault(f"{r['case']['engine']}@{r['case']['topology']}", r["cluster"])
+    if not seen:
+        return
+    table = Table("cluster", "kind", "address", "workers x cores, memory per worker (the engine's view)", "start-up")
+    for label, info in seen.items():
+        view = info.get("engine_view") or {}
+        cores = view.get("cores_per_worker") or ["?"]
+        shown = [f"{m / 2**30:.1f} GiB" for m in view.get("memory_per_worker") or []]
+        startup = info.get("startup_seconds")
+        table.add_row(
+            label,
+            info["kind"],
+            info["address"],
+            f"{view.get('workers', '?')} x {'/'.join(map(str, cores))}, {'/'.join(shown)}",
+            f"{startup:.1f} s" if startup else "–",
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -130,6 +130,7 @@ class ProcessTree:
         while len(self.procs) != known:  # a process that left the group (setsid) is stopped too
             known = len(self.procs)
             self.sample()
+            self._add_session()
             for proc in list(self.procs.values()):
                 with contextlib.suppress(psutil.Error):
                     proc.suspend()
@@ -142,6 +143,17 @@ class ProcessTree:
             except psutil.NoSuchProcess:
                 continue
         psutil.wait_procs(alive, timeout=10)
+
+    def _add_session(self) -> None:
+        """Add every process of the worker's session (it leads its own) to the tree, also those
+        whose parent died and left them to init: a JVM that exits while spawning leaves its
+        ``jspawnhelper`` so, and the group's SIGSTOP would leave it stopped for ever."""
+        started = self.root.create_time()
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                mine = os.getsid(proc.pid) == self.root.pid and proc.create_time() >= started
+                if mine and proc.pid not in self.procs:
+                    self.procs[proc.pid] = proc
 
 
 def _alive(pid: int) -> psutil.Process | None:

@@ -46,8 +46,12 @@ def descendants() -> set[tuple[int, float]]:
 
 @pytest.fixture
 def no_orphans() -> Iterator[Callable[[set[int]], None]]:
-    """Yields a checker: every pid given (and every child of this test) must be gone."""
+    """Yields a checker: every pid given (and every child of this test) must be gone; and no
+    process started during the test may be left stopped (frozen by a kill that missed it)."""
+    import time
+
     before = descendants()
+    started = time.time()
 
     def check(pids: set[int]) -> None:
         alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
@@ -56,3 +60,8 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
     yield check
     left = descendants() - before
     assert not left, f"processes left behind by the test: {left}"
+    frozen = []
+    for proc in psutil.process_iter(["create_time", "status", "name"]):
+        if proc.info["create_time"] >= started - 1 and proc.info["status"] == psutil.STATUS_STOPPED:
+            frozen.append((proc.pid, proc.info["name"]))
+    assert not frozen, f"stopped processes left behind: {frozen}"

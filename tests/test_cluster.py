@@ -77,7 +77,9 @@ def test_two_worker_cluster_answers_verified_on_loopback(engine, run_cases, no_o
         pids |= {p.pid for p in members(state)}  # with the workers' children (executors, Ray workers)
         run_folder = runner.store.root
     assert not Path(state.secret_file).exists()
-    for path in run_folder.rglob("*"):  # the secret is in no record, plan or log
+    written = [*run_folder.rglob("*"), *(tmp_path / "state").rglob("*")]
+    assert any(p.suffix == ".log" for p in written)
+    for path in written:  # the secret is in no record, plan, or server, engine or driver log
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), f"the secret leaked into {path}"
     no_orphans(pids | runner.seen_pids)

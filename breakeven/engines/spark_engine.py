@@ -112,10 +112,17 @@ class SparkEngine(Engine):
         if self.mode != "cluster":
             return None
         sc = self.session.sparkContext
-        # The executors (the driver is in the list too) and the cores the scheduler offers.
+        # The executors (the driver is in the list too), the cores the scheduler offers and the
+        # executors' heap (a JVM size such as 5785m).
         executors = sc._jsc.sc().getExecutorMemoryStatus().size() - 1
-        memory = sc.getConf().get("spark.executor.memory", "1g")
-        return {"workers": executors, "cores_total": sc.defaultParallelism, "executor_memory": memory}
+        heap = sc.getConf().get("spark.executor.memory", "1g").lower()
+        units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+        heap_bytes = int(float(heap.rstrip("kmgtb")) * units.get(heap.rstrip("b")[-1], 1))
+        return {
+            "workers": executors,
+            "cores_per_worker": [sc.defaultParallelism // max(executors, 1)] * executors,
+            "memory_per_worker": [heap_bytes] * executors,
+        }
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         frame = self.session.read.parquet(str(path))
