@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +16,8 @@ from breakeven.cluster import roles
 from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
 
 app = typer.Typer(no_args_is_help=True, help="Local clusters of separate processes on 127.0.0.1.")
-console = Console()
+# As breakeven's own console: written to a file or a pipe, tables keep their columns.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
 
 StateRoot = Annotated[Path | None, typer.Option(help="where cluster state is kept (default ~/.local/state/breakeven)")]
 
@@ -111,7 +114,6 @@ def down(
 @app.command()
 def secret(path: Annotated[Path, typer.Argument(help="file to write, e.g. cluster/secret")]) -> None:
     """Write a new random secret (Spark's shared secret, Ray's token) to PATH, readable by you only."""
-    import os
     import secrets
 
     path.parent.mkdir(parents=True, exist_ok=True)
