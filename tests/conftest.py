@@ -3,6 +3,7 @@ a check that no test leaves a process behind."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
 
     before = descendants()
     started = time.time()
+    temp = Path(tempfile.gettempdir())
+    temp_before = set(temp.glob("spark-*")) | set(temp.glob("breakeven-*"))
 
     def check(pids: set[int]) -> None:
         alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
@@ -65,3 +68,5 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
         if proc.info["create_time"] >= started - 1 and proc.info["status"] == psutil.STATUS_STOPPED:
             frozen.append((proc.pid, proc.info["name"]))
     assert not frozen, f"stopped processes left behind: {frozen}"
+    left_dirs = (set(temp.glob("spark-*")) | set(temp.glob("breakeven-*"))) - temp_before
+    assert not left_dirs, f"temporary folders left behind: {sorted(map(str, left_dirs))}"

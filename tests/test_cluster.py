@@ -94,7 +94,9 @@ def _client_refused(engine: str, url: str, watch: Path, marker: str, tmp_path: P
         code = (
             "from pyspark.sql import SparkSession; "
             f"s = SparkSession.builder.master({url!r}).config('spark.driver.host', '127.0.0.1')"
-            ".config('spark.driver.bindAddress', '127.0.0.1').config('spark.ui.enabled', 'false').getOrCreate(); "
+            ".config('spark.driver.bindAddress', '127.0.0.1').config('spark.ui.enabled', 'false')"
+            f".config('spark.local.dir', {str(tmp_path)!r})"
+            f".config('spark.driver.extraJavaOptions', '-Djava.io.tmpdir={tmp_path}').getOrCreate(); "
             "print('CONNECTED', s.range(10).count(), flush=True)"
         )
         env = {"JAVA_HOME": os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")}

@@ -121,6 +121,8 @@ def command(role: str, opts: ServeOptions) -> tuple[list[str], dict[str, str]]:
     if role in ("spark-master", "spark-worker"):
         spark_class = str(spark_home() / "bin" / "spark-class")
         env = {"SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": opts.host}
+        if opts.workdir:  # the daemons' temporary files and the executors' local dirs, not /tmp
+            env |= {"SPARK_LOCAL_DIRS": str(opts.workdir), "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={opts.workdir}"}
         props = ["--properties-file", str(spark_properties(opts))]
         if role == "spark-master":
             # https://spark.apache.org/docs/latest/spark-standalone.html#starting-a-cluster-manually

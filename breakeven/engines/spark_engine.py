@@ -69,8 +69,11 @@ class SparkEngine(Engine):
             builder = builder.master(f"local[{self.settings.cores}]").config(
                 "spark.driver.memory", f"{int(budget * 0.6) // 2**20}m"
             )
-        if self.settings.scratch_dir is not None:  # shuffle and spill files
-            builder = builder.config("spark.local.dir", str(self.settings.scratch_dir / "spark"))
+        if self.settings.scratch_dir is not None:  # shuffle, spill and the driver's temporary files
+            scratch = self.settings.scratch_dir / "spark"
+            builder = builder.config("spark.local.dir", str(scratch)).config(
+                "spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={scratch}"
+            )
         if self.tuned:
             # Arrow for every pandas conversion (mapInPandas always uses it)
             # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html).
