@@ -1,2 +1,3 @@
-"""Clusters: the servers' commands (``roles``), local clusters of processes on 127.0.0.1
-(``launcher``, ``raylocal``) and the address of an external one (``external``)."""
+"""Clusters: the servers' commands and health probes (``roles``), local clusters of processes on
+127.0.0.1 (``launcher``; Ray's nodes through ``raylocal``) and the ``breakeven cluster`` commands
+(``cli``)."""

@@ -2,8 +2,9 @@
 
 ``breakeven cluster serve ROLE`` replaces itself (``exec``) with the engine's own server
 command built here, and ``breakeven cluster probe ROLE`` runs the health probe. The local
-launcher starts its processes through ``serve`` and ``cluster/docker-compose.yml`` runs the same
-``serve`` and ``probe`` commands, so the two never drift apart.
+launcher starts Dask's and Spark's servers through ``serve`` and ``cluster/docker-compose.yml``
+runs the same ``serve`` and ``probe`` commands, so the two never drift apart. (Ray's local nodes
+are the exception, for the reason in raylocal.py; its compose roles are ``ray start``.)
 
 Servers bind to ``host``: 127.0.0.1 unless the user names another (``auto``: this host's own
 address, for a container on a compose network). Secrets are passed as files, never on a command
