@@ -24,9 +24,8 @@ from breakeven.cluster.launcher import ENGINES, ClusterError, ClusterPlan, Topol
 from breakeven.engines import REGISTRY, engine_class, installed_engines
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
-from breakeven.machine import machine_info, versions
 from breakeven.results import RunStore, check_writable, new_run_id, now_iso
-from breakeven.runner import Options, Runner
+from breakeven.runner import Options, Runner, run_meta
 from breakeven.workloads import CATALOGUE, select_workloads
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
@@ -93,7 +92,7 @@ def _engines(requested: list[str] | None, plan: ClusterPlan | None = None) -> li
 SCHEMES = {"tcp": "dask", "spark": "spark"}
 
 
-def _cluster_plan(
+def cluster_plan(
     cluster: str | None,
     address: str | None,
     secret_file: Path | None,
@@ -200,7 +199,7 @@ def run(
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
     chosen = get_suite(suite)
-    plan = _cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
+    plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
     configs = _engines(engine, plan)
     cases = chosen.cases(configs, row_counts)
     if workload:
@@ -211,6 +210,7 @@ def run(
     if not cases:
         raise UsageError("nothing to run: the suite, engines, workloads and rows select no case")
     check_writable(results)
+    options = Options(repeats=repeats, timeout=timeout, memory_budget=budget, cores=cores, data_dir=data, cluster=plan)
     if resume:
         store = RunStore.open(results, run_id)
         done = store.done_ids()
@@ -221,27 +221,7 @@ def run(
         run_id = run_id or new_run_id()
         if (results / "runs" / run_id).exists():
             raise UsageError(f"run {run_id!r} exists already: pass --resume to continue it, or another --run-id")
-        store = RunStore.create(
-            results,
-            run_id,
-            {
-                "created": now_iso(),
-                "machine": machine_info(),
-                "versions": versions(),
-                "suite": suite,
-                "settings": {
-                    "repeats": repeats,
-                    "timeout": timeout,
-                    "memory_budget": budget,
-                    "cores": cores,
-                    "cluster": {"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address}
-                    if plan
-                    else None,
-                },
-                "planned": [c.id for c in cases],
-            },
-        )
-    options = Options(repeats=repeats, timeout=timeout, memory_budget=budget, cores=cores, data_dir=data, cluster=plan)
+        store = RunStore.create(results, run_id, run_meta(suite, options, cases))
     # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
     # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, _on_sigterm)

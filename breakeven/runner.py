@@ -35,6 +35,7 @@ from breakeven.cases import CLUSTER_MODE, Case
 from breakeven.cluster.launcher import ClusterPlan, LocalCluster
 from breakeven.engines import engine_class
 from breakeven.errors import EngineUnavailable
+from breakeven.machine import machine_info, versions
 from breakeven.results import SCHEMA_VERSION, STATUSES, RunStore, now_iso
 
 NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy
@@ -356,6 +357,27 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         "log": found.get("log"),
         "cluster": found.get("cluster"),
         "finished_at": now_iso(),
+    }
+
+
+def run_meta(suite: str, options: Options, cases: list[Case]) -> dict[str, Any]:
+    """What a run's ``run.json`` says: the machine, every version, the settings and the planned cases."""
+    plan = options.cluster
+    return {
+        "created": now_iso(),
+        "machine": machine_info(),
+        "versions": versions(),
+        "suite": suite,
+        "settings": {
+            "repeats": options.repeats,
+            "timeout": options.timeout,
+            "memory_budget": options.memory_budget,
+            "cores": options.cores,
+            "cluster": {"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address}
+            if plan
+            else None,
+        },
+        "planned": [c.id for c in cases],
     }
 
 

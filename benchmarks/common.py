@@ -1,0 +1,310 @@
+"""What the asv benchmarks share: the grid, where they run, and one case through the runner.
+
+Each parameter combination (engine configuration, workload case, rows) is one breakeven case.
+Its ``setup`` runs the case through the runner that ``breakeven run`` uses: a worker process,
+the timeout and memory budget, the answer verified against the reference. The record goes to
+a run folder under ``results/runs/`` (one per benchmark class and ``asv run``, made by
+``setup_cache``), unless this ``asv run`` has measured the case already. The ``track_*``
+methods report that record's phases. asv's own ``time_*`` and ``peakmem_*`` would time and
+measure the benchmark process only, and Dask workers, the JVM and Ray workers are other
+processes (https://asv.readthedocs.io/en/stable/writing_benchmarks.html#peak-memory).
+
+Environment variables (all optional):
+
+- ``BREAKEVEN_ASV_GRID``: the suite whose cases are the parameters (``quick``, the default;
+  ``standard``, ``full``, ``cluster``, ``smoke``).
+- ``BREAKEVEN_ASV_CLUSTER=dask|spark|ray``: measure that engine's cluster mode on local clusters
+  of every same-resources topology, one cluster per case. The asv machine's name must end in
+  ``-local-cluster``.
+- ``BREAKEVEN_ASV_CLUSTER_ADDRESS``: measure the cluster mode on a running cluster (compose or
+  real; ``BREAKEVEN_SECRET_FILE`` for its secret). The machine's name must end in ``-cluster``.
+- ``BREAKEVEN_ASV_TIMEOUT`` (seconds per case, 600), ``BREAKEVEN_ASV_REPEATS`` (3),
+  ``BREAKEVEN_RESULTS`` and ``BREAKEVEN_DATA`` (as for ``breakeven run``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from breakeven import data as datagen
+from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
+from breakeven.cluster.launcher import ENGINES, same_resources
+from breakeven.engines import REGISTRY
+from breakeven.results import RunStore, new_run_id
+from breakeven.runner import Options, Runner, run_meta
+from breakeven.workloads import CATALOGUE
+
+REPO = Path(__file__).resolve().parents[1]
+GRID = os.environ.get("BREAKEVEN_ASV_GRID", "quick")
+CASE_TIMEOUT = float(os.environ.get("BREAKEVEN_ASV_TIMEOUT", "600"))
+REPEATS = int(os.environ.get("BREAKEVEN_ASV_REPEATS", "3"))
+CORES = os.cpu_count() or 1
+MEMORY_BUDGET = int(psutil.virtual_memory().total * 0.8)  # breakeven run's default
+# The cluster mode's topologies, named for any core count N so that the parameters (and so the
+# asv graphs) are the same on every machine; resolved to WORKERSxCORES when a case runs.
+TOPOLOGIES = ("1xN", "Nx1", "2xN/2", "external")
+NOT_RUN = "-"  # the only value of a parameter for which the grid has no case
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the distributed engines run: ``laptop`` (their single-machine modes),
+    ``local-cluster`` (clusters the runner starts) or ``cluster`` (a running one at an address)."""
+
+    kind: str
+    engine: str | None = None
+    address: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Target:
+        engine = os.environ.get("BREAKEVEN_ASV_CLUSTER") or None
+        address = os.environ.get("BREAKEVEN_ASV_CLUSTER_ADDRESS") or None
+        if engine and engine not in ENGINES:
+            raise ValueError(f"BREAKEVEN_ASV_CLUSTER={engine!r}: use one of {', '.join(ENGINES)}")
+        if address:
+            return cls("cluster", engine, address)
+        return cls("local-cluster", engine) if engine else cls("laptop")
+
+    def machine_problem(self, machine: str) -> str | None:
+        """Why results of this target must not go to the asv machine ``machine``, if they must not:
+        laptop, local-cluster and compose or real cluster results are separate asv machines."""
+        if self.kind == "local-cluster" and not machine.endswith("-local-cluster"):
+            return f"local-cluster results go to their own asv machine: asv run --machine {machine}-local-cluster"
+        if self.kind == "cluster" and (not machine.endswith("-cluster") or machine.endswith("-local-cluster")):
+            return f"cluster results go to their own asv machine: asv run --machine {machine}-compose-cluster"
+        if self.kind == "laptop" and machine.endswith("-cluster"):
+            return (
+                f"asv machine {machine!r} is for cluster results: set BREAKEVEN_ASV_CLUSTER or "
+                "BREAKEVEN_ASV_CLUSTER_ADDRESS, or run on another machine name"
+            )
+        return None
+
+
+TARGET = Target.from_env()
+
+
+def current_machine() -> str | None:
+    """The machine of the ``asv run`` that imports us: asv writes its ``machine.json`` to the
+    results folder before it discovers the benchmarks, so it is the newest there."""
+    conf_dir = os.environ.get("ASV_CONF_DIR")
+    if not conf_dir or not (Path(conf_dir) / "asv.conf.json").exists():
+        return None
+    conf = json.loads((Path(conf_dir) / "asv.conf.json").read_text())
+    found = sorted((Path(conf_dir) / conf["results_dir"]).glob("*/machine.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1].parent.name if found else None
+
+
+def check_machine() -> None:
+    """Refuse, before asv runs or saves anything, to mix targets in one asv machine."""
+    machine = current_machine()
+    if machine and (problem := TARGET.machine_problem(machine)):
+        raise RuntimeError(problem)
+
+
+def all_configs() -> list[EngineConfig]:
+    """Every engine configuration, installed or not, with the cluster mode on every named topology."""
+    configs = parse_engines(list(REGISTRY))
+    for engine in ENGINES:
+        configs += parse_engines([f"{engine}:{CLUSTER_MODE}"], engine, TOPOLOGIES)
+    return configs
+
+
+def fmt_rows(rows: int) -> str:
+    return datagen.fmt_num(rows)
+
+
+def scenario(case: Case) -> str:
+    """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``."""
+    parts = [case.workload]
+    kind = case.wl.data_kind
+    if kind in ("G1", "T1"):
+        if case.k != 100:
+            parts.append(f"k={datagen.fmt_num(case.k)}")
+        if case.nas:
+            parts.append(f"nas={case.nas}%")
+        if case.sorted:
+            parts.append("sorted")
+    if kind == "D1":
+        parts.append(f"dim={datagen.fmt_num(case.dim_rows or 0)}")
+    if case.chunk_rows:
+        parts.append(f"chunk={datagen.fmt_num(case.chunk_rows)}")
+    return " ".join(parts)
+
+
+class Grid:
+    """The parameters of one workload family, and the case behind each combination."""
+
+    def __init__(self, family: str, suite: str = GRID) -> None:
+        configs = all_configs()
+        cases = [c for c in get_suite(suite).cases(configs) if c.wl.family == family]
+        self.cases = {(c.config.label, scenario(c), fmt_rows(c.rows)): c for c in cases}
+        self.engines = [cfg.label for cfg in configs]
+        self.scenarios = list(dict.fromkeys(scenario(c) for c in cases)) or [NOT_RUN]
+        rows = sorted({c.rows for c in cases})
+        self.rows = [fmt_rows(n) for n in rows] or [NOT_RUN]
+        self.workloads = sorted({c.workload for c in cases})
+
+    @property
+    def params(self) -> list[list[str]]:
+        return [self.engines, self.scenarios, self.rows]
+
+    def case(self, engine: str, scenario_: str, rows: str) -> Case:
+        """The case to run here; NotImplementedError (asv: skipped) when the combination does not apply."""
+        case = self.cases.get((engine, scenario_, rows))
+        if case is None:
+            raise NotImplementedError(f"{engine} has no case {scenario_!r} at {rows} rows in the {GRID} grid")
+        if case.mode != CLUSTER_MODE:
+            if TARGET.kind != "laptop":
+                raise NotImplementedError(f"single-machine configurations run on the laptop target, not {TARGET.kind}")
+            return case
+        if TARGET.kind == "laptop" or TARGET.engine not in (None, case.engine):
+            raise NotImplementedError(
+                f"{engine} needs its cluster: set BREAKEVEN_ASV_CLUSTER={case.engine} (local clusters) "
+                "or BREAKEVEN_ASV_CLUSTER_ADDRESS (a running one)"
+            )
+        if (case.topology == "external") != (TARGET.kind == "cluster"):
+            raise NotImplementedError(f"{engine} is not measured on the {TARGET.kind} target")
+        if TARGET.kind == "cluster":
+            return case
+        return _with_topology(case, resolve_topology(case.topology or ""))
+
+
+def resolve_topology(label: str, cores: int = CORES) -> str:
+    """``Nx1`` -> ``2x1`` on 2 cores; NotImplementedError when the shape is another's or impossible."""
+    shapes = [t.label for t in same_resources(cores, MEMORY_BUDGET)]
+    concrete = {"1xN": f"1x{cores}", "Nx1": f"{cores}x1", "2xN/2": f"2x{cores // 2}"}[label]
+    if label == "2xN/2" and (concrete in (f"1x{cores}", f"{cores}x1") or concrete not in shapes):
+        raise NotImplementedError(f"2xN/2 on {cores} cores is not a topology of its own")
+    return concrete
+
+
+def _with_topology(case: Case, topology: str) -> Case:
+    fields = case.to_dict() | {"topology": topology}
+    return Case(**fields)
+
+
+def definition_version(workloads: list[str]) -> str:
+    """asv's ``version``: changes when what is measured changes (a workload's question, tables and
+    keys, its reference answer, the data generator), not when an engine's implementation does,
+    since that is what asv exists to track."""
+    digest = hashlib.sha256()
+    for name in workloads:
+        wl = CATALOGUE[name]
+        spec = [wl.name, wl.family, wl.question, wl.data_kind, list(wl.tables), list(wl.keys), wl.high_cardinality]
+        digest.update(json.dumps(spec).encode())
+        digest.update(inspect.getsource(wl.reference).encode() if wl.reference else b"")
+    digest.update(inspect.getsource(datagen._Generator).encode())
+    return digest.hexdigest()[:16]
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get("BREAKEVEN_RESULTS", REPO / "results"))
+
+
+def options() -> Options:
+    plan = None
+    if TARGET.kind != "laptop":
+        from breakeven.cli import cluster_plan
+
+        secret = os.environ.get("BREAKEVEN_SECRET_FILE")
+        plan = cluster_plan(TARGET.engine, TARGET.address, Path(secret) if secret else None, None, CORES, MEMORY_BUDGET)
+    return Options(
+        repeats=REPEATS,
+        timeout=CASE_TIMEOUT,
+        memory_budget=MEMORY_BUDGET,
+        cores=CORES,
+        data_dir=Path(os.environ.get("BREAKEVEN_DATA", REPO / "data")),
+        cluster=plan,
+    )
+
+
+def new_run(family: str) -> str:
+    """A run folder for one benchmark class in one ``asv run``; returns its path."""
+    commit = os.environ.get("ASV_COMMIT", "")[:8] or "nocommit"
+    run_id = f"asv-{new_run_id()}-{commit}-{family}"
+    return str(RunStore.create(results_dir(), run_id, run_meta(f"asv:{GRID}", options(), [])).root)
+
+
+def measure(run: str, case: Case) -> dict[str, Any]:
+    """The case's record in ``run``: measured now unless this run has it already."""
+    store = RunStore(Path(run))
+    path = store.cases_dir / f"{case.id}.json"
+    if not path.exists():
+        Runner(options(), store).run([case])
+    return json.loads(path.read_text())
+
+
+class FamilyBenchmarks(ABC):
+    """One workload family's cases as asv benchmarks; subclasses name the family and its grid."""
+
+    param_names = ["engine", "case", "rows"]
+    # asv's timeout covers the setup that runs the case: data generation, engine start-up and
+    # load (one runner timeout), the case (another), a local cluster's start and stop.
+    timeout = 3 * CASE_TIMEOUT + 600
+    record: dict[str, Any]
+
+    @property
+    @abstractmethod
+    def family(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def grid(self) -> Grid: ...
+
+    def setup_cache(self) -> str:
+        return new_run(self.family)
+
+    def setup(self, run: str, engine: str, case: str, rows: str) -> None:
+        record = measure(run, self.grid.case(engine, case, rows))
+        if record["status"] in ("unsupported", "unavailable"):
+            raise NotImplementedError(f"{record['status']}: {record['reason']}")
+        self.record = record
+
+    def _value(self, value: float | int | None) -> float | int:
+        """A phase of an ``ok`` record; a failed case fails the benchmark with its status and reason."""
+        if self.record["status"] != "ok" or value is None:
+            raise RuntimeError(f"{self.record['case_id']}: {self.record['status']}: {self.record['reason']}")
+        return value
+
+    def track_compute(self, run: str, engine: str, case: str, rows: str) -> float:
+        """Median of the timed repeats of the compute phase (the result fully materialised)."""
+        return self._value(self.record["times"]["compute_median"])
+
+    track_compute.unit = "seconds"  # type: ignore[attr-defined]
+
+    def track_end_to_end(self, run: str, engine: str, case: str, rows: str) -> float:
+        """Engine start-up + load + median compute."""
+        return self._value(self.record["times"]["end_to_end"])
+
+    track_end_to_end.unit = "seconds"  # type: ignore[attr-defined]
+
+    def track_startup(self, run: str, engine: str, case: str, rows: str) -> float:
+        """Engine start-up (a local cluster's own start-up is in the record's ``cluster``)."""
+        return self._value(self.record["times"]["startup"])
+
+    track_startup.unit = "seconds"  # type: ignore[attr-defined]
+
+    def track_load(self, run: str, engine: str, case: str, rows: str) -> float:
+        """Reading the Parquet data into the engine and persisting it."""
+        return self._value(self.record["times"]["load"])
+
+    track_load.unit = "seconds"  # type: ignore[attr-defined]
+
+    def track_peak_memory(self, run: str, engine: str, case: str, rows: str) -> int:
+        """Peak memory (PSS) of the whole process tree during the case: driver, workers, JVM,
+        Ray's processes, and a local cluster's servers."""
+        return self._value(self.record["peak_memory_bytes"])
+
+    track_peak_memory.unit = "bytes"  # type: ignore[attr-defined]
+
+
+check_machine()
