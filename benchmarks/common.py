@@ -227,10 +227,11 @@ def options() -> Options:
     )
 
 
-def new_run(family: str) -> str:
-    """A run folder for one benchmark class in one ``asv run``; returns its path."""
-    commit = os.environ.get("ASV_COMMIT", "")[:8] or "nocommit"
-    run_id = f"asv-{new_run_id()}-{commit}-{family}"
+def new_run() -> str:
+    """A run folder for one ``asv run`` in one environment; returns its path. (asv shares a
+    ``setup_cache`` defined once among the classes that inherit it: one folder for all.)"""
+    commit = os.environ.get("ASV_COMMIT", "")[:8]
+    run_id = "-".join(filter(None, ("asv", new_run_id(), commit)))
     return str(RunStore.create(results_dir(), run_id, run_meta(f"asv:{GRID}", options(), [])).root)
 
 
@@ -261,7 +262,7 @@ class FamilyBenchmarks(ABC):
     def grid(self) -> Grid: ...
 
     def setup_cache(self) -> str:
-        return new_run(self.family)
+        return new_run()
 
     def setup(self, run: str, engine: str, case: str, rows: str) -> None:
         record = measure(run, self.grid.case(engine, case, rows))
