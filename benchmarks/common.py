@@ -92,10 +92,25 @@ class Target:
 TARGET = Target.from_env()
 
 
+def asv_conf_dir() -> str | None:
+    """The folder of the ``asv`` command that runs us: ``ASV_CONF_DIR``, which asv sets in the
+    environments it makes (not in ``existing`` ones), else the working folder of that command."""
+    if conf_dir := os.environ.get("ASV_CONF_DIR"):
+        return conf_dir
+    for proc in psutil.Process().parents():
+        try:
+            argv = proc.cmdline()
+            if any(Path(arg).name == "asv" for arg in argv[:3]):
+                return proc.cwd()
+        except psutil.Error:
+            continue
+    return None
+
+
 def current_machine() -> str | None:
     """The machine of the ``asv run`` that imports us: asv writes its ``machine.json`` to the
     results folder before it discovers the benchmarks, so it is the newest there."""
-    conf_dir = os.environ.get("ASV_CONF_DIR")
+    conf_dir = asv_conf_dir()
     if not conf_dir or not (Path(conf_dir) / "asv.conf.json").exists():
         return None
     conf = json.loads((Path(conf_dir) / "asv.conf.json").read_text())
