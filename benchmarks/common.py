@@ -71,6 +71,11 @@ class Target:
         if engine and engine not in ENGINES:
             raise ValueError(f"BREAKEVEN_ASV_CLUSTER={engine!r}: use one of {', '.join(ENGINES)}")
         if address:
+            from breakeven.cli import SCHEMES
+
+            engine = engine or SCHEMES.get(address.split("://")[0] if "://" in address else "")
+            if engine is None:
+                raise ValueError(f"which engine is at {address}? set BREAKEVEN_ASV_CLUSTER=ray (or dask, spark)")
             return cls("cluster", engine, address)
         return cls("local-cluster", engine) if engine else cls("laptop")
 
@@ -181,7 +186,7 @@ class Grid:
             if TARGET.kind != "laptop":
                 raise NotImplementedError(f"single-machine configurations run on the laptop target, not {TARGET.kind}")
             return case
-        if TARGET.kind == "laptop" or TARGET.engine not in (None, case.engine):
+        if TARGET.kind == "laptop" or TARGET.engine != case.engine:
             raise NotImplementedError(
                 f"{engine} needs its cluster: set BREAKEVEN_ASV_CLUSTER={case.engine} (local clusters) "
                 "or BREAKEVEN_ASV_CLUSTER_ADDRESS (a running one)"

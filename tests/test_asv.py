@@ -8,10 +8,14 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from benchmarks import common
@@ -64,6 +68,16 @@ def test_combinations_that_do_not_apply_are_skipped(monkeypatch: pytest.MonkeyPa
     assert grid.case("dask:cluster:tuned@external", "transform_udf chunk=1e5", "1e6").topology == "external"
     with pytest.raises(NotImplementedError):
         grid.case("dask:cluster:tuned@Nx1", "transform_udf chunk=1e5", "1e6")
+
+
+def test_a_cluster_address_names_its_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BREAKEVEN_ASV_CLUSTER_ADDRESS", "spark://127.0.0.1:7077")
+    assert Target.from_env() == Target("cluster", "spark", "spark://127.0.0.1:7077")
+    monkeypatch.setenv("BREAKEVEN_ASV_CLUSTER_ADDRESS", "127.0.0.1:6379")
+    with pytest.raises(ValueError, match="BREAKEVEN_ASV_CLUSTER=ray"):
+        Target.from_env()
+    monkeypatch.setenv("BREAKEVEN_ASV_CLUSTER", "ray")
+    assert Target.from_env() == Target("cluster", "ray", "127.0.0.1:6379")
 
 
 def test_topologies_resolve_to_the_same_total_of_cores() -> None:
@@ -163,3 +177,28 @@ def test_asv_run_measures_cases_through_the_runner_and_publishes(tmp_path: Path,
     asv("publish")
     index = tmp_path / "html" / "index.json"
     assert "groupby.GroupBy.track_compute" in json.loads(index.read_text())["benchmarks"]
+    _check_preview(tmp_path, env)
+
+
+def _check_preview(conf_dir: Path, env: dict[str, str]) -> None:
+    """``asv preview`` serves the site, on 127.0.0.1 only (breakeven.asv_plugin)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([*ASV, "preview", "--port", str(port)], cwd=conf_dir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.json", timeout=5) as page:
+                    assert "groupby.GroupBy.track_compute" in json.loads(page.read())["benchmarks"]
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "asv preview did not serve"
+                time.sleep(0.5)
+        listening = [c.laddr for c in psutil.Process(proc.pid).net_connections() if c.status == psutil.CONN_LISTEN]
+        assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
