@@ -28,6 +28,7 @@ import hashlib
 import inspect
 import json
 import os
+import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,30 +98,42 @@ class Target:
 TARGET = Target.from_env()
 
 
-def asv_conf_dir() -> str | None:
-    """The folder of the ``asv`` command that runs us: ``ASV_CONF_DIR``, which asv sets in the
-    environments it makes (not in ``existing`` ones), else the working folder of that command."""
-    if conf_dir := os.environ.get("ASV_CONF_DIR"):
-        return conf_dir
+MACHINE_COMMANDS = ("run", "continuous", "find", "profile")  # asv commands that save results for a machine
+
+
+def asv_argv() -> list[str] | None:
+    """The arguments of the ``asv`` command that runs us (an ancestor process), after ``asv``."""
     for proc in psutil.Process().parents():
         try:
             argv = proc.cmdline()
-            if any(Path(arg).name == "asv" for arg in argv[:3]):
-                return proc.cwd()
         except psutil.Error:
             continue
+        for i, arg in enumerate(argv[:3]):
+            if Path(arg).name == "asv":
+                return argv[i + 1 :]
     return None
 
 
-def current_machine() -> str | None:
-    """The machine of the ``asv run`` that imports us: asv writes its ``machine.json`` to the
-    results folder before it discovers the benchmarks, so it is the newest there."""
-    conf_dir = asv_conf_dir()
-    if not conf_dir or not (Path(conf_dir) / "asv.conf.json").exists():
+def current_machine(argv: list[str] | None = None) -> str | None:
+    """The asv machine that this ``asv run`` saves results for, as asv chooses it: ``--machine``,
+    else this host's name, or the only machine in ``~/.asv-machine.json``. None for commands that
+    save no results (``asv check``)."""
+    argv = asv_argv() if argv is None else argv
+    if argv is None:
         return None
-    conf = json.loads((Path(conf_dir) / "asv.conf.json").read_text())
-    found = sorted((Path(conf_dir) / conf["results_dir"]).glob("*/machine.json"), key=lambda p: p.stat().st_mtime)
-    return found[-1].parent.name if found else None
+    for i, arg in enumerate(argv):
+        if arg in ("--machine", "-m") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--machine="):
+            return arg.split("=", 1)[1]
+    if not any(arg in MACHINE_COMMANDS for arg in argv):
+        return None
+    node = platform.node()
+    try:
+        known = [name for name in json.loads((Path.home() / ".asv-machine.json").read_text()) if name != "version"]
+    except (OSError, ValueError):
+        return node
+    return known[0] if node not in known and len(known) == 1 else node
 
 
 def check_machine() -> None:

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -88,6 +89,17 @@ def test_topologies_resolve_to_the_same_total_of_cores() -> None:
         resolve_topology("2xN/2", 2)  # 2x1 is Nx1
     with pytest.raises(NotImplementedError):
         resolve_topology("2xN/2", 3)
+
+
+def test_the_machine_is_the_one_asv_saves_results_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert common.current_machine(["run", "--machine", "vm-local-cluster"]) == "vm-local-cluster"
+    assert common.current_machine(["--config", "x.json", "run", "-m", "box", "--bench", "q1"]) == "box"
+    assert common.current_machine(["run", "--machine=box"]) == "box"
+    assert common.current_machine(["check", "-E", "existing"]) is None
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert common.current_machine(["run"]) == platform.node()  # asv's default: the host's name
+    (tmp_path / ".asv-machine.json").write_text(json.dumps({"laptop": {"machine": "laptop"}, "version": 1}))
+    assert common.current_machine(["run"]) == "laptop"  # ... or the only machine asv knows
 
 
 def test_targets_keep_to_their_own_machines() -> None:
@@ -173,6 +185,12 @@ def test_asv_run_measures_cases_through_the_runner_and_publishes(tmp_path: Path,
     assert refused.returncode != 0
     assert "testbox-local-cluster" in refused.stdout + refused.stderr
     assert json.loads(result_file.read_text()) == saved
+
+    # asv check saves nothing for a machine: it passes whatever machines the results hold
+    cluster_machine = tmp_path / "asv" / "vm-local-cluster" / "machine.json"
+    cluster_machine.parent.mkdir()
+    cluster_machine.write_text((tmp_path / "asv" / "testbox" / "machine.json").read_text())
+    asv("check", "-E", f"existing:{sys.executable}")
 
     asv("publish")
     index = tmp_path / "html" / "index.json"
