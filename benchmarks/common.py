@@ -37,6 +37,7 @@ from typing import Any
 import psutil
 
 from breakeven import data as datagen
+from breakeven.analysis import question_label
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
 from breakeven.engines import REGISTRY
@@ -156,21 +157,9 @@ def fmt_rows(rows: int) -> str:
 
 
 def scenario(case: Case) -> str:
-    """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``."""
-    parts = [case.workload]
-    kind = case.wl.data_kind
-    if kind in ("G1", "T1"):
-        if case.k != 100:
-            parts.append(f"k={datagen.fmt_num(case.k)}")
-        if case.nas:
-            parts.append(f"nas={case.nas}%")
-        if case.sorted:
-            parts.append("sorted")
-    if kind == "D1":
-        parts.append(f"dim={datagen.fmt_num(case.dim_rows or 0)}")
-    if case.chunk_rows:
-        parts.append(f"chunk={datagen.fmt_num(case.chunk_rows)}")
-    return " ".join(parts)
+    """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``
+    (the same question as the report's)."""
+    return question_label(case.to_dict())
 
 
 class Grid:

@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from breakeven import analysis, summary
 from breakeven import data as datagen
-from breakeven import summary
 from breakeven.cases import SUITES, EngineConfig, get_suite, parse_engines
 from breakeven.cluster import cli as cluster_cli
 from breakeven.cluster.launcher import ENGINES, ClusterError, ClusterPlan, Topology, known_secret, same_resources
@@ -415,8 +415,32 @@ def _show(store: RunStore) -> None:
     console.print(table)
     for label, (helps, hurts) in tally.items():
         console.print(f"{label}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
+    _show_verdicts(records)
     _show_clusters(records)
     console.print(f"~ marks a spread between repeats above 10%: noisy, rerun before trusting it. Records: {store.root}")
+
+
+def _show_verdicts(records: list[dict[str, Any]]) -> None:
+    """The verdict matrix: per question and distributed configuration, helps, hurts, or the
+    breakeven point in rows (with its range from the repeats) over the sizes measured."""
+    found = analysis.matrix(records)
+    configs = sorted({c for row in found.values() for c in row})
+    sizes = sorted({r["case"]["rows"] for r in records})
+    table = Table(
+        title=f"verdict vs the best single-machine engine (compute), sizes {', '.join(map(datagen.fmt_num, sizes))}: "
+        "helps, hurts, or helps > N rows [range from the repeats]"
+    )
+    table.add_column("question", no_wrap=True)
+    for config in configs:
+        table.add_column(_header(config), justify="right")
+    colours = {"helps": "green", "hurts": "red", "breaks_even": "yellow"}
+    for question, row in found.items():
+        cells = []
+        for config in configs:
+            verdict = row.get(config)
+            cells.append(f"[{colours.get(verdict.kind, 'red')}]{verdict.short}[/]" if verdict else "")
+        table.add_row(question, *cells)
+    console.print(table)
 
 
 def _show_clusters(records: list[dict[str, Any]]) -> None:

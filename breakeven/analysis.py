@@ -1,0 +1,204 @@
+"""Breakeven points, computed from result records rather than eyeballed.
+
+A *question* is one workload on one kind of data (key cardinality, nulls, dimension size,
+chunk size), measured at several row counts. For each distributed configuration and question,
+the ratio of its median time to the best single-machine engine's at the same size says whether
+distribution helps (below 1) or hurts (above 1). Where the ratio crosses 1 between two measured
+sizes, the breakeven point is interpolated on log-log scale (time grows about as a power of
+rows); its uncertainty comes from the repeats: the crossing of the pessimistic ratio (slowest
+repeat of the distributed engine over the fastest of the baseline) and of the optimistic one.
+A size at which the best single-machine engine failed (timeout, memory) while the distributed
+one finished counts as a win for distribution; the smallest size at which a single-machine
+engine ran out of its memory budget while the distributed one finished is the *memory cliff*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from breakeven.data import fmt_num
+from breakeven.summary import config_label
+from breakeven.workloads import get_workload
+
+FAILED_BASELINE = ("timeout", "memory", "crashed")  # the single machine could not do it
+
+
+def question_label(case: dict[str, Any]) -> str:
+    """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``."""
+    parts = [case["workload"]]
+    kind = get_workload(case["workload"]).data_kind
+    if kind in ("G1", "T1"):
+        if case.get("k", 100) != 100:
+            parts.append(f"k={fmt_num(case['k'])}")
+        if case.get("nas"):
+            parts.append(f"nas={case['nas']}%")
+        if case.get("sorted"):
+            parts.append("sorted")
+    if kind == "D1":
+        parts.append(f"dim={fmt_num(case.get('dim_rows') or 0)}")
+    if case.get("chunk_rows"):
+        parts.append(f"chunk={fmt_num(case['chunk_rows'])}")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration at one size: the median and the extremes of its timed repeats."""
+
+    rows: int
+    status: str
+    median: float | None = None
+    fastest: float | None = None
+    slowest: float | None = None
+
+    @classmethod
+    def of(cls, record: dict[str, Any], metric: str = "compute_median") -> Point:
+        times = record["times"]
+        if record["status"] != "ok" or times.get(metric) is None:
+            return cls(record["case"]["rows"], record["status"])
+        median = times[metric]
+        repeats = times.get("repeats") or [times["compute_median"]]
+        if metric == "compute_median":
+            return cls(record["case"]["rows"], "ok", median, min(repeats), max(repeats))
+        # end to end: the other phases were measured once, so the spread is the compute phase's
+        fixed = median - times["compute_median"]
+        return cls(record["case"]["rows"], "ok", median, fixed + min(repeats), fixed + max(repeats))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``helps`` (in the whole tested range), ``hurts`` (never breaks even in it), ``breaks_even``
+    (at ``rows``, between ``low`` and ``high``), or ``failed`` / ``no_baseline`` with a reason."""
+
+    kind: str
+    rows: float | None = None
+    low: float | None = None
+    high: float | None = None
+    tested: tuple[int, ...] = ()
+    memory_cliff: int | None = None
+    reason: str | None = None
+    direction: str = "above"  # distribution helps above the breakeven point (or below it)
+
+    @property
+    def text(self) -> str:
+        span = f"{fmt_num(self.tested[0])}–{fmt_num(self.tested[-1])}" if self.tested else ""
+        cliff = f"; memory cliff at {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
+        if self.kind == "breaks_even" and self.rows is not None:
+            low = _fmt_rows(self.low) if self.low is not None else "?"
+            high = _fmt_rows(self.high) if self.high is not None else "?"
+            side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
+            return f"breaks even at {_fmt_rows(self.rows)} rows [{low}, {high}], {side}{cliff}"
+        if self.kind == "helps":
+            return f"helps at every size ({span}){cliff}"
+        if self.kind == "hurts":
+            return f"hurts: never breaks even in {span}"
+        return f"{self.kind}: {self.reason}" if self.reason else self.kind
+
+    @property
+    def short(self) -> str:
+        """For a table cell: ``helps``, ``hurts``, ``3.2e6 [2.1e6, 5.0e6]``, or the failure."""
+        cliff = f", cliff {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
+        if self.kind == "breaks_even" and self.rows is not None:
+            low = _fmt_rows(self.low) if self.low is not None else "?"
+            high = _fmt_rows(self.high) if self.high is not None else "?"
+            arrow = ">" if self.direction == "above" else "<"
+            return f"helps {arrow} {_fmt_rows(self.rows)} [{low}, {high}]{cliff}"
+        if self.kind in ("helps", "hurts"):
+            return self.kind + cliff
+        return self.reason or self.kind
+
+
+def _fmt_rows(rows: float) -> str:
+    exponent = math.floor(math.log10(rows))
+    mantissa = rows / 10**exponent
+    return f"{mantissa:.1f}e{exponent}"
+
+
+def crossing(sizes: list[int], ratios: list[float]) -> tuple[int, float] | None:
+    """The first segment where the ratio crosses 1, and the size where it does, interpolated on
+    log-log scale; None if it never does. A ratio of 0 (the baseline failed) crosses somewhere in
+    its segment: the geometric middle is returned."""
+    for i in range(len(sizes) - 1):
+        (n0, r0), (n1, r1) = (sizes[i], ratios[i]), (sizes[i + 1], ratios[i + 1])
+        if (r0 >= 1) == (r1 >= 1):
+            continue
+        if r0 == 1 or r1 == 1:
+            return i, float(n0 if r0 == 1 else n1)
+        if r0 == 0 or r1 == 0:
+            return i, math.sqrt(n0 * n1)
+        x0, x1, y0, y1 = math.log(n0), math.log(n1), math.log(r0), math.log(r1)
+        return i, math.exp(x0 - y0 * (x1 - x0) / (y1 - y0))
+    return None
+
+
+def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
+    """The distributed configuration's points against the best single-machine configuration's at
+    each size."""
+    by_size = {p.rows: p for p in dist}
+    sizes = sorted(by_size)
+    tested = tuple(sizes)
+    cliff = next(
+        (
+            n
+            for n in sizes
+            if by_size[n].status == "ok"
+            and any(p.rows == n and p.status == "memory" for points in single.values() for p in points)
+        ),
+        None,
+    )
+    ratios, pessimistic, optimistic, used = [], [], [], []
+    for n in sizes:
+        point = by_size[n]
+        if point.status != "ok" or point.median is None:
+            continue
+        baseline = [p for points in single.values() for p in points if p.rows == n]
+        ok = [p for p in baseline if p.status == "ok" and p.median is not None]
+        if not ok:
+            if baseline and all(p.status in FAILED_BASELINE for p in baseline):
+                for found in (ratios, pessimistic, optimistic):
+                    found.append(0.0)  # the single machine could not do it at all: distribution wins
+                used.append(n)
+            continue
+        best = min(ok, key=lambda p: p.median or math.inf)
+        ratios.append(point.median / (best.median or math.inf))
+        pessimistic.append((point.slowest or point.median) / (best.fastest or best.median or math.inf))
+        optimistic.append((point.fastest or point.median) / (best.slowest or best.median or math.inf))
+        used.append(n)
+    if not used:
+        failed = sorted({p.status for p in dist if p.status != "ok"})
+        if failed:
+            return Verdict("failed", tested=tested, reason=", ".join(failed), memory_cliff=cliff)
+        return Verdict("no_baseline", tested=tested, reason="no single-machine engine at these sizes")
+    if all(r < 1 for r in ratios):
+        return Verdict("helps", tested=tuple(used), memory_cliff=cliff)
+    found = crossing(used, ratios)
+    if found is None:
+        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff)
+    segment, at = found
+    helps_above = ratios[segment] >= 1
+    # The repeats' extremes bound the crossing; one that does not cross in range leaves that side open.
+    optimistic_at, pessimistic_at = (c[1] if (c := crossing(used, r)) else None for r in (optimistic, pessimistic))
+    low, high = (optimistic_at, pessimistic_at) if helps_above else (pessimistic_at, optimistic_at)
+    if ratios[segment] == 0 or ratios[segment + 1] == 0:  # a failed baseline: only the segment is known
+        low, high = float(used[segment]), float(used[segment + 1])
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction="above" if helps_above else "below")
+
+
+def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:
+    """question -> distributed configuration -> verdict, over all sizes the records hold."""
+    points: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
+    distributed: dict[str, bool] = {}
+    for record in records:
+        config = config_label(record["case"])
+        distributed[config] = record["distributed"]
+        points[question_label(record["case"])][config].append(Point.of(record, metric))
+    out: dict[str, dict[str, Verdict]] = {}
+    for question, by_config in points.items():
+        single = {c: p for c, p in by_config.items() if not distributed[c]}
+        out[question] = {c: verdict(p, single) for c, p in sorted(by_config.items()) if distributed[c]}
+    return out

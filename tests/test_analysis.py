@@ -1,0 +1,98 @@
+"""Breakeven points from records: interpolation on log scale, the band from the repeats, failed
+baselines, the memory cliff, and the verdict matrix's grouping."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from breakeven import analysis
+from breakeven.analysis import Point, crossing, verdict
+
+
+def record(engine: str, mode: str, rows: int, times: list[float] | None, status: str = "ok", **case: Any) -> dict:
+    distributed = engine in ("dask", "spark", "ray")
+    repeats = times or []
+    median = sorted(repeats)[len(repeats) // 2] if repeats else None
+    return {
+        "case": {"workload": "groupby_q1", "engine": engine, "mode": mode, "profile": "default", "rows": rows}
+        | {"k": 100, "nas": 0, "sorted": False, "dim_rows": None, "chunk_rows": None, "topology": None}
+        | case,
+        "distributed": distributed,
+        "status": status,
+        "times": {"repeats": repeats, "compute_median": median, "end_to_end": median},
+    }
+
+
+def test_crossing_is_interpolated_on_log_scale() -> None:
+    # ratio 2 at 1e6 and 0.5 at 1e7: log ratio is linear in log rows, zero half-way (in logs)
+    segment, at = crossing([10**6, 10**7], [2.0, 0.5])
+    assert segment == 0 and at == pytest.approx(math.sqrt(1e13))
+    assert crossing([10**6, 10**7, 10**8], [4.0, 2.0, 0.5]) == (1, pytest.approx(10 ** (7 + 0.5)))
+    assert crossing([10**6, 10**7], [2.0, 1.5]) is None
+
+
+def test_a_distributed_engine_that_catches_up_breaks_even_with_a_band_from_the_repeats() -> None:
+    single = {"polars": [Point(10**6, "ok", 1.0, 0.9, 1.1), Point(10**7, "ok", 10.0, 9.0, 11.0)]}
+    dist = [Point(10**6, "ok", 4.0, 3.8, 4.2), Point(10**7, "ok", 5.0, 4.5, 5.5)]
+    found = verdict(dist, single)
+    assert found.kind == "breaks_even" and found.direction == "above"
+    assert found.rows is not None and found.low is not None and found.high is not None
+    assert found.low < found.rows < found.high
+    assert 10**6 < found.rows < 10**7
+    assert "breaks even at" in found.text and found.short.startswith("helps >")
+
+
+def test_never_breaking_even_and_always_helping() -> None:
+    single = {"duckdb": [Point(10**6, "ok", 0.1, 0.1, 0.1), Point(10**7, "ok", 1.0, 1.0, 1.0)]}
+    slow = [Point(10**6, "ok", 2.0, 2.0, 2.0), Point(10**7, "ok", 3.0, 3.0, 3.0)]
+    assert verdict(slow, single).kind == "hurts"
+    assert verdict(slow, single).text == "hurts: never breaks even in 1e6–1e7"
+    fast = [Point(10**6, "ok", 0.05, 0.05, 0.05), Point(10**7, "ok", 0.5, 0.5, 0.5)]
+    assert verdict(fast, single).kind == "helps"
+
+
+def test_a_baseline_that_runs_out_of_memory_is_a_win_and_the_memory_cliff() -> None:
+    single = {
+        "pandas": [Point(10**7, "ok", 1.0, 1.0, 1.0), Point(10**8, "memory")],
+        "polars": [Point(10**7, "ok", 0.5, 0.5, 0.5), Point(10**8, "memory")],
+    }
+    dist = [Point(10**7, "ok", 2.0, 2.0, 2.0), Point(10**8, "ok", 30.0, 29.0, 31.0)]
+    found = verdict(dist, single)
+    assert found.kind == "breaks_even"
+    assert (found.low, found.high) == (10**7, 10**8)  # only the segment is known
+    assert found.memory_cliff == 10**8
+    assert "memory cliff at 1e8" in found.text
+
+
+def test_a_failed_distributed_engine_is_reported_not_dropped() -> None:
+    single = {"pandas": [Point(10**6, "ok", 1.0, 1.0, 1.0)]}
+    found = verdict([Point(10**6, "timeout")], single)
+    assert found.kind == "failed" and found.reason == "timeout"
+
+
+def test_the_matrix_groups_by_question_and_compares_with_the_best_single_engine_per_size() -> None:
+    records = [
+        record("pandas", "single", 10**6, [1.0, 1.1, 0.9]),
+        record("pandas", "single", 10**7, [10.0, 10.5, 9.5]),
+        record("polars", "eager", 10**6, [0.5, 0.5, 0.5]),
+        record("polars", "eager", 10**7, [6.0, 6.0, 6.0]),
+        record("dask", "threads", 10**6, [2.0, 2.0, 2.0]),
+        record("dask", "threads", 10**7, [3.0, 3.0, 3.0]),
+        record("dask", "threads", 10**6, [0.1, 0.1, 0.1], workload="groupby_q3"),
+    ]
+    found = analysis.matrix(records)
+    assert set(found) == {"groupby_q1", "groupby_q3"}
+    q1 = found["groupby_q1"]["dask:threads:default"]
+    assert q1.kind == "breaks_even"  # 4x slower than Polars at 1e6, 2x faster at 1e7
+    assert q1.rows == pytest.approx(10 ** (6 + math.log(4) / math.log(8)))
+    assert found["groupby_q3"]["dask:threads:default"].kind == "no_baseline"
+
+
+def test_question_labels_keep_the_data_parameters_but_not_rows() -> None:
+    case = {"workload": "join_dim_inner", "rows": 10**7, "dim_rows": 10**4, "chunk_rows": None}
+    assert analysis.question_label(case) == "join_dim_inner dim=1e4"
+    case = {"workload": "groupby_q1", "rows": 10**7, "k": 10**5, "nas": 5, "chunk_rows": 10**5}
+    assert analysis.question_label(case) == "groupby_q1 k=1e5 nas=5% chunk=1e5"
