@@ -1,4 +1,4 @@
-"""The ``breakeven`` command line: run, datagen, list, show, cluster."""
+"""The ``breakeven`` command line: run, datagen, list, show, report, cluster."""
 
 from __future__ import annotations
 
@@ -336,6 +336,41 @@ def show(
 ) -> None:
     """A finished run as tables: median times per engine, the fastest, and the verdict."""
     _show(RunStore.open(results, run_id))
+
+
+@app.command()
+def report(
+    run_ids: Annotated[
+        list[str] | None, typer.Argument(help="runs to include (default: every readable run under RESULTS/runs)")
+    ] = None,
+    results: Annotated[Path, typer.Option(help="results folder", envvar="BREAKEVEN_RESULTS")] = Path("results"),
+    out: Annotated[Path | None, typer.Option(help="site folder (default: RESULTS/site)")] = None,
+) -> None:
+    """Build the static results site: the verdict matrix, and charts per workload family."""
+    from breakeven import report as site
+
+    if run_ids:
+        stores = [RunStore.open(results, run_id) for run_id in run_ids]
+    else:
+        stores = []
+        runs = sorted(p for p in (results / "runs").glob("*") if (p / "run.json").exists())
+        for path in runs:
+            store = RunStore(path)
+            try:
+                store.meta(), store.records()
+            except UsageError as exc:  # an old or damaged run: say so, build the rest
+                err.print(f"skipped run {path.name}: {exc}", markup=False, highlight=False)
+                continue
+            stores.append(store)
+        if not stores:
+            raise UsageError(f"no readable runs under {results / 'runs'}: run `breakeven run` first")
+    target = out or results / "site"
+    with console.status(f"building the site from {len(stores)} runs"):
+        index = site.build(stores, target)
+    console.print(
+        f"site: {index} ({len(stores)} runs). Serve the folder with any static host, e.g. "
+        f"python -m http.server --bind 127.0.0.1 --directory {target}"
+    )
 
 
 def _fmt(seconds: float | None) -> str:

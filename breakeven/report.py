@@ -1,0 +1,282 @@
+"""The results site: a static folder (``results/site/``) that any static host can serve.
+
+``index.html`` holds, per machine, the verdict matrix (question x distributed configuration:
+helps, hurts, or the breakeven point in rows) for compute and end-to-end time; one page per
+workload family holds, per question, log-log charts of time against rows for every engine
+configuration (the spread of the repeats as error bars; default and tuned profiles side by
+side), end-to-end time and peak memory against rows, and every failure drawn where it
+happened. Every page names the machine and the versions; pages link to the asv site when
+``asv publish`` has built it into ``site/asv/``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from breakeven import analysis
+from breakeven.data import fmt_num
+from breakeven.results import RunStore
+from breakeven.summary import config_label
+from breakeven.workloads import FAMILIES, get_workload
+
+FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
+FAILURE_MARKERS = {"timeout": "v", "memory": "X", "crashed": "P", "wrong_result": "D"}
+
+
+@dataclass
+class Machine:
+    """The records of one machine, with what every page says about it."""
+
+    label: str
+    description: str
+    versions: dict[str, str]
+    records: list[dict[str, Any]]
+
+
+def machine_label(meta: dict[str, Any]) -> str:
+    m = meta.get("machine", {})
+    return f"{m.get('hostname', '?')} ({m.get('cores', '?')} cores, {(m.get('memory_bytes') or 0) / 2**30:.0f} GiB)"
+
+
+def collect(stores: list[RunStore]) -> list[Machine]:
+    """Records of the runs by machine and versions (verdicts never compare across either); a case
+    measured in several runs counts once, its newest. Runs with other engine versions than most
+    runs of their machine (an engine-version comparison) are a group of their own, named for the
+    versions that differ."""
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    metas: dict[tuple[str, str], dict[str, Any]] = {}
+    runs: dict[tuple[str, str], int] = defaultdict(int)
+    for store in stores:
+        meta = store.meta()
+        versions = {k: v for k, v in meta.get("versions", {}).items() if k != "breakeven"}
+        key = (machine_label(meta), json.dumps(versions, sort_keys=True))
+        metas.setdefault(key, meta)
+        runs[key] += 1
+        for record in store.records():
+            kept = groups[key].get(record["case_id"])
+            if kept is None or record["finished_at"] >= kept["finished_at"]:
+                groups[key][record["case_id"]] = record
+    usual = {}  # machine -> the versions most of its runs had
+    for machine_, versions in sorted(runs, key=lambda k: -runs[k]):
+        usual.setdefault(machine_, json.loads(versions))
+    machines = []
+    for key, records in groups.items():
+        meta, versions = metas[key], json.loads(key[1])
+        m = meta.get("machine", {})
+        memory = (m.get("memory_bytes") or 0) / 2**30
+        description = f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {memory:.0f} GiB, {m.get('os', '?')}"
+        differ = [f"{k} {v}" for k, v in sorted(versions.items()) if usual[key[0]].get(k) != v]
+        label = key[0] + (f" with {', '.join(differ)}" if differ else "")
+        machines.append(Machine(label, description, meta.get("versions", {}), list(records.values())))
+    return sorted(machines, key=lambda m: (" with " in m.label, m.label))
+
+
+def _page(title: str, body: str, machines: list[Machine], asv: bool) -> str:
+    footer = "".join(
+        f"<p><b>{html.escape(m.label)}</b>: {html.escape(m.description)}; "
+        + ", ".join(f"{html.escape(k)} {html.escape(v)}" for k, v in sorted(m.versions.items()))
+        + "</p>"
+        for m in machines
+    )
+    nav = " · ".join(
+        ['<a href="index.html">verdicts</a>']
+        + [f'<a href="{f}.html">{FAMILY_TITLES[f]}</a>' for f in FAMILIES]
+        + (['<a href="asv/index.html">asv: history per commit</a>'] if asv else [])
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · breakeven</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+.helps {{ background: #d9f2d9; }} .hurts {{ background: #f8d7d7; }} .breaks_even {{ background: #fff3c4; }}
+.failed, .no_baseline {{ background: #eee; }}
+figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; }}
+footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid #ccc; }}
+</style></head>
+<body><nav>{nav}</nav><h1>{html.escape(title)}</h1>
+{body}
+<footer><p>Measured on:</p>{footer}</footer>
+</body></html>
+"""
+
+
+def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True) -> str:
+    found = analysis.matrix(records, metric)
+    configs = sorted({c for row in found.values() for c in row})
+    if not configs:
+        return "<p>No distributed engine in these runs.</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in configs)
+    rows = []
+    for question, row in found.items():
+        family = get_workload(question.split()[0]).family
+        name = html.escape(question)
+        cell = f'<a href="{family}.html#{_anchor(question)}">{name}</a>' if link else name
+        cells = "".join(
+            f'<td class="{v.kind}" title="{html.escape(v.text)}">{html.escape(v.short)}</td>'
+            if (v := row.get(c))
+            else "<td></td>"
+            for c in configs
+        )
+        rows.append(f"<tr><td>{cell}</td>{cells}</tr>")
+    return f"<table><tr><th>question</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _anchor(question: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in question)
+
+
+def _chart(records: list[dict[str, Any]], path: Path) -> None:
+    """Compute time vs rows (default | tuned), end-to-end vs rows, peak memory vs rows; log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_config[config_label(r["case"])].append(r)
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
+    panels = [
+        (axes[0][0], "compute (s), default profiles", "compute_median", lambda r: r["case"]["profile"] == "default"),
+        (
+            axes[0][1],
+            "compute (s), tuned profiles",
+            "compute_median",
+            lambda r: not r["distributed"] or r["case"]["profile"] == "tuned",
+        ),
+        (axes[1][0], "end-to-end: start-up + load + compute (s)", "end_to_end", lambda r: True),
+        (axes[1][1], "peak memory of the process tree (GiB)", "memory", lambda r: True),
+    ]
+    styles = {config: _style(rs[0]["case"]) for config, rs in by_config.items()}
+    sizes = sorted({r["case"]["rows"] for r in records})
+    for ax, title, metric, keep in panels:
+        ax.set_title(title, fontsize=10)
+        ax.set_xscale("log")
+        ax.set_xlim(sizes[0] / 2, sizes[-1] * 2)
+        ax.set_xlabel("rows")
+        if any(r["status"] == "ok" and keep(r) for r in records):
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "no finished case", transform=ax.transAxes, ha="center")
+        for config, rs in sorted(by_config.items()):
+            rs = sorted((r for r in rs if keep(r)), key=lambda r: r["case"]["rows"])
+            if not rs:
+                continue
+            colour, line, marker = styles[config]
+            ok = [r for r in rs if r["status"] == "ok"]
+            xs = [r["case"]["rows"] for r in ok]
+            if metric == "memory":
+                ys = [(r["peak_memory_bytes"] or 0) / 2**30 for r in ok]
+                ax.plot(xs, ys, line, marker=marker, color=colour, label=config)
+            else:
+                points = [analysis.Point.of(r, metric) for r in ok]
+                ys = [p.median for p in points]
+                err = [[p.median - p.fastest for p in points], [p.slowest - p.median for p in points]]
+                ax.errorbar(xs, ys, yerr=err, fmt=line, marker=marker, color=colour, capsize=3, label=config)
+            for r in rs:
+                if r["status"] != "ok" and r["status"] in FAILURE_MARKERS:
+                    ax.plot(r["case"]["rows"], 1, FAILURE_MARKERS[r["status"]], color=colour, markersize=10,
+                            transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+                    ax.annotate(r["status"], (r["case"]["rows"], 1), xycoords=ax.get_xaxis_transform(),
+                                textcoords="offset points", xytext=(4, -12), fontsize=7, color=colour)  # fmt: skip
+        ax.grid(True, which="both", alpha=0.3)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    handles, labels = axes[1][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8)
+    fig.savefig(path)  # the format follows the suffix: SVG for the site
+    plt.close(fig)
+
+
+ENGINE_COLOURS = {
+    "pandas": "#1f77b4",
+    "polars": "#2ca02c",
+    "duckdb": "#8c564b",
+    "dask": "#ff7f0e",
+    "spark": "#d62728",
+    "ray": "#9467bd",
+}
+MODE_MARKERS = {"single": "o", "eager": "o", "streaming": "s", "threads": "o", "processes": "s", "local": "o"}
+TOPOLOGY_MARKERS = ("^", "v", "<", ">", "*")
+
+
+def _style(case: dict[str, Any]) -> tuple[str, str, str]:
+    """Colour by engine, line by profile (tuned dashed), marker by mode (and cluster topology)."""
+    colour = ENGINE_COLOURS.get(case["engine"], "#7f7f7f")
+    line = "--" if case["profile"] == "tuned" else "-"
+    if case.get("topology"):
+        return colour, line, TOPOLOGY_MARKERS[sum(map(ord, case["topology"])) % len(TOPOLOGY_MARKERS)]
+    return colour, line, MODE_MARKERS.get(case["mode"], "o")
+
+
+def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> str:
+    records = [r for r in machine.records if r["family"] == family]
+    if not records:
+        return ""
+    by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_question[analysis.question_label(r["case"])].append(r)
+    parts = [f"<h2>{html.escape(machine.label)}</h2>"]
+    verdicts = analysis.matrix(records)
+    for question, rs in by_question.items():
+        chart = f"{prefix}-{_anchor(question)}.svg"
+        _chart(rs, folder / chart)
+        sizes = ", ".join(fmt_num(n) for n in sorted({r["case"]["rows"] for r in rs}))
+        failures = [r for r in rs if r["status"] not in ("ok",)]
+        listed = "".join(
+            f"<li>{html.escape(config_label(r['case']))} at {fmt_num(r['case']['rows'])} rows: "
+            f"<b>{html.escape(r['status'])}</b> {html.escape(r['reason'] or '')}</li>"
+            for r in failures
+        )
+        said = "".join(
+            f"<li>{html.escape(c)}: {html.escape(v.text)}</li>" for c, v in verdicts.get(question, {}).items()
+        )
+        parts.append(
+            f'<h3 id="{_anchor(question)}">{html.escape(question)}</h3>'
+            f"<p>{html.escape(get_workload(question.split()[0]).question)}; sizes {sizes}.</p>"
+            f"<ul>{said}</ul>"
+            f'<figure><img src="{chart}" alt="time and memory against rows for {html.escape(question)}"></figure>'
+            + (f"<p>Not finished (drawn as markers at the top of the charts):</p><ul>{listed}</ul>" if listed else "")
+        )
+    return "".join(parts)
+
+
+INTRO = (
+    "<p>Each distributed configuration against the best single-machine engine on the same machine, at each "
+    "size measured: <b>helps</b> (faster at every size), <b>hurts</b> (never breaks even in the range), or "
+    "<b>helps &gt; N</b>: the breakeven point, interpolated on log scale, with its range from the repeats' "
+    "extremes; <i>cliff</i> is the smallest size at which a single-machine engine ran out of its memory budget "
+    "while this one finished.</p>"
+)
+
+
+def build(stores: list[RunStore], out: Path) -> Path:
+    """Write the site to ``out``; returns its index."""
+    out.mkdir(parents=True, exist_ok=True)
+    machines = collect(stores)
+    asv = (out / "asv" / "index.html").exists()
+    sections = []
+    bodies: dict[str, list[str]] = {family: [] for family in FAMILIES}
+    for i, machine in enumerate(machines):
+        sections.append(
+            f"<h2>{html.escape(machine.label)}</h2>{INTRO}"
+            f"<h3>Compute</h3>{_verdict_table(machine.records, 'compute_median')}"
+            f"<h3>End-to-end</h3>{_verdict_table(machine.records, 'end_to_end')}"
+        )
+        for family in FAMILIES:
+            bodies[family].append(_family_page(family, machine, out, f"m{i}-{family}"))
+    for family, parts in bodies.items():
+        body = "".join(parts) or "<p>No cases of this family in these runs.</p>"
+        (out / f"{family}.html").write_text(_page(FAMILY_TITLES[family], body, machines, asv))
+    index = out / "index.html"
+    index.write_text(_page("When does distribution pay off?", "".join(sections), machines, asv))
+    return index

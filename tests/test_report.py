@@ -1,0 +1,74 @@
+"""The results site from records: the verdict matrix, a page per family with charts, failures
+shown, machine and versions on every page, and the CLI command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_analysis import record
+from typer.testing import CliRunner
+
+from breakeven.cli import app
+from breakeven.results import RunStore
+
+
+def _run(results: Path) -> RunStore:
+    meta = {
+        "created": "now",
+        "machine": {"hostname": "box", "cpu": "Test CPU", "cores": 2, "memory_bytes": 2**34, "os": "Linux"},
+        "versions": {"python": "3.11.7", "pandas": "3.1.1"},
+    }
+    store = RunStore.create(results, "r1", meta)
+    records = [
+        record("pandas", "single", 10**6, [1.0, 1.1, 0.9]),
+        record("pandas", "single", 10**7, None, status="memory"),
+        record("dask", "threads", 10**6, [2.0, 2.2, 1.8]),
+        record("dask", "threads", 10**7, [4.0, 4.1, 3.9]),
+        record("pandas", "single", 10**6, [0.5, 0.5, 0.5], workload="join_dim_inner", dim_rows=10**4),
+        record("dask", "threads", 10**6, None, status="timeout", workload="join_dim_inner", dim_rows=10**4),
+    ]
+    for i, r in enumerate(records):
+        r |= {
+            "case_id": f"case{i}",
+            "family": "join" if r["case"]["workload"].startswith("join") else "groupby",
+            "reason": {"memory": "over the budget", "timeout": "took too long"}.get(r["status"]),
+            "peak_memory_bytes": 2**30 if r["status"] == "ok" else None,
+            "finished_at": f"2026-11-23T10:00:0{i}+00:00",
+            "schema": 3,
+        }
+        store.write(r)
+    return store
+
+
+def test_the_site_has_the_verdicts_charts_failures_and_machine(tmp_path: Path) -> None:
+    store = _run(tmp_path / "results")
+    (tmp_path / "results" / "site" / "asv").mkdir(parents=True)
+    (tmp_path / "results" / "site" / "asv" / "index.html").write_text("<html></html>")
+    result = CliRunner().invoke(app, ["report", "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    site = tmp_path / "results" / "site"
+    index = (site / "index.html").read_text()
+    # pandas ran out of memory at 1e7 while Dask finished: a breakeven between the sizes, and the cliff
+    assert 'class="breaks_even"' in index and "cliff 1e7" in index
+    assert 'href="asv/index.html"' in index
+    groupby = (site / "groupby.html").read_text()
+    charts = [part.split('src="')[1].split('"')[0] for part in groupby.split("<img")[1:]]
+    assert charts and all((site / c).read_text().lstrip().startswith("<?xml") for c in charts)
+    join = (site / "join.html").read_text()
+    assert "timeout" in join and "took too long" in join  # the failure is shown, not dropped
+    for page in ("index.html", "groupby.html", "join.html", "transform.html"):
+        text = (site / page).read_text()
+        assert "Test CPU" in text and "pandas 3.1.1" in text
+    assert json.loads((store.root / "run.json").read_text())["run_id"] == "r1"
+
+
+def test_report_skips_unreadable_runs_and_names_them(tmp_path: Path) -> None:
+    _run(tmp_path / "results")
+    broken = tmp_path / "results" / "runs" / "old"
+    broken.mkdir(parents=True)
+    (broken / "run.json").write_text(json.dumps({"schema": 1}))
+    result = CliRunner().invoke(app, ["report", "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert "skipped run old" in result.output
+    assert (tmp_path / "results" / "site" / "index.html").exists()
