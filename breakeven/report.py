@@ -25,6 +25,19 @@ from breakeven.summary import config_label
 from breakeven.workloads import FAMILIES, get_workload
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
+# For a browser (and the site's test) to tell that the page is whole: how many charts loaded, and
+# any error the page met (a script error, or a chart or stylesheet that failed to load).
+CHECK_SCRIPT = """
+window.addEventListener("error", (e) => {
+  const root = document.documentElement;
+  root.dataset.errors = (root.dataset.errors || "") + (e.message || (e.target && e.target.src) || "error") + ";";
+}, true);
+window.addEventListener("load", () => {
+  const imgs = [...document.images];
+  const loaded = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
+  document.documentElement.dataset.charts = loaded + "/" + imgs.length;
+});
+"""
 FAILURE_MARKERS = {"timeout": "v", "memory": "X", "crashed": "P", "wrong_result": "D"}
 
 
@@ -104,6 +117,7 @@ footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid 
 <body><nav>{nav}</nav><h1>{html.escape(title)}</h1>
 {body}
 <footer><p>Measured on:</p>{footer}</footer>
+<script>{CHECK_SCRIPT}</script>
 </body></html>
 """
 
