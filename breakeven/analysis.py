@@ -83,14 +83,18 @@ class Verdict:
     direction: str = "above"  # distribution helps above the breakeven point (or below it)
 
     @property
+    def _band(self) -> str:
+        """``[low, high]`` of the breakeven point; ``?`` for a side the repeats leave open."""
+        low, high = (_fmt_rows(end) if end is not None else "?" for end in (self.low, self.high))
+        return f"[{low}, {high}]"
+
+    @property
     def text(self) -> str:
         span = f"{fmt_num(self.tested[0])}–{fmt_num(self.tested[-1])}" if self.tested else ""
         cliff = f"; memory cliff at {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
         if self.kind == "breaks_even" and self.rows is not None:
-            low = _fmt_rows(self.low) if self.low is not None else "?"
-            high = _fmt_rows(self.high) if self.high is not None else "?"
             side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
-            return f"breaks even at {_fmt_rows(self.rows)} rows [{low}, {high}], {side}{cliff}"
+            return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}"
         if self.kind == "helps":
             return f"helps at every size ({span}){cliff}"
         if self.kind == "hurts":
@@ -102,10 +106,8 @@ class Verdict:
         """For a table cell: ``helps``, ``hurts``, ``3.2e6 [2.1e6, 5.0e6]``, or the failure."""
         cliff = f", cliff {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
         if self.kind == "breaks_even" and self.rows is not None:
-            low = _fmt_rows(self.low) if self.low is not None else "?"
-            high = _fmt_rows(self.high) if self.high is not None else "?"
             arrow = ">" if self.direction == "above" else "<"
-            return f"helps {arrow} {_fmt_rows(self.rows)} [{low}, {high}]{cliff}"
+            return f"helps {arrow} {_fmt_rows(self.rows)} {self._band}{cliff}"
         if self.kind in ("helps", "hurts"):
             return self.kind + cliff
         return self.reason or self.kind

@@ -353,13 +353,11 @@ def report(
         stores = [RunStore.open(results, run_id) for run_id in run_ids]
     else:
         stores = []
-        runs = sorted(p for p in (results / "runs").glob("*") if (p / "run.json").exists())
-        for path in runs:
-            store = RunStore(path)
+        for store in RunStore.all(results):
             try:
                 store.meta(), store.records()
             except UsageError as exc:  # an old or damaged run: say so, build the rest
-                err.print(f"skipped run {path.name}: {exc}", markup=False, highlight=False)
+                err.print(f"skipped run {store.run_id}: {exc}", markup=False, highlight=False)
                 continue
             stores.append(store)
         if not stores:

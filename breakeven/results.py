@@ -94,11 +94,17 @@ class RunStore:
         return store
 
     @classmethod
+    def all(cls, results_dir: Path) -> list[RunStore]:
+        """Every run under ``results_dir``, in the order of their names."""
+        runs = results_dir / "runs"
+        return [cls(p) for p in sorted(runs.glob("*")) if (p / "run.json").exists()] if runs.exists() else []
+
+    @classmethod
     def open(cls, results_dir: Path, run_id: str | None) -> RunStore:
         """An existing run; ``None`` means the newest."""
         runs = results_dir / "runs"
         if run_id is None:
-            found = sorted(p.name for p in runs.glob("*") if (p / "run.json").exists()) if runs.exists() else []
+            found = [store.run_id for store in cls.all(results_dir)]
             if not found:
                 raise UsageError(f"no runs under {runs}: run `breakeven run` first")
             run_id = found[-1]
