@@ -172,9 +172,14 @@ class Grid:
 
 @dataclass(frozen=True)
 class Suite:
+    """Named grids; a suite may also set the run's memory budget and engine configurations
+    (``--memory-budget`` and ``--engine`` override them)."""
+
     name: str
     description: str
     grids: tuple[Grid, ...] = field(default_factory=tuple)
+    memory_budget: str | None = None  # e.g. "2GiB"; None: 80% of RAM
+    engines: tuple[str, ...] = ()  # engine specs; empty: every installed engine
 
     def cases(self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None) -> list[Case]:
         seen: dict[str, Case] = {}
@@ -183,6 +188,9 @@ class Suite:
                 seen.setdefault(case.id, case)
         return list(seen.values())
 
+
+BUDGET_ROWS = (10**6, 3 * 10**6, 10**7, 3 * 10**7)
+SCALEOUT_ROWS = (10**6, 3 * 10**6, 10**7)
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -226,6 +234,36 @@ SUITES: dict[str, Suite] = {
             (
                 Grid(("groupby_q1",), (10**6, 10**7)),
                 Grid(("join_dim_inner",), (10**6, 10**7), dim_rows=(10**4,)),
+            ),
+        ),
+        Suite(
+            "scaleout",
+            "q1 and a merge with a 10,000-row dimension at 1e6, 3e6 and 1e7 rows: run once per worker count "
+            "(--cluster E --cores W --topology Wx1) for the report's scale-out model",
+            (
+                Grid(("groupby_q1",), SCALEOUT_ROWS),
+                Grid(("join_dim_inner",), SCALEOUT_ROWS, dim_rows=(10**4,)),
+            ),
+        ),
+        Suite(
+            "budget",
+            "q1 and a merge with a 10,000-row dimension from 1e6 to 3e7 rows under a 2 GiB memory budget: "
+            "where single-process engines run out of memory while Dask, Spark or Ray finish by spilling",
+            (
+                Grid(("groupby_q1",), BUDGET_ROWS),
+                Grid(("join_dim_inner",), BUDGET_ROWS, dim_rows=(10**4,)),
+            ),
+            memory_budget="2GiB",
+            # The single-machine engines, and each distributed engine in its tuned profile, the one
+            # whose memory settings an expert would choose under a budget.
+            engines=(
+                "pandas",
+                "polars",
+                "duckdb",
+                "dask:threads:tuned",
+                "dask:processes:tuned",
+                "spark:local:tuned",
+                "ray:local:tuned",
             ),
         ),
         Suite(

@@ -74,10 +74,16 @@ def parse_rows(text: str) -> int:
     return int(value)
 
 
-def _engines(requested: list[str] | None, plan: ClusterPlan | None = None) -> list[EngineConfig]:
-    """Configurations to run: the named ones (each must be installed), or every installed engine.
-    With a cluster, its engine's cluster mode on each topology is added."""
+def _engines(
+    requested: list[str] | None, plan: ClusterPlan | None = None, suite_default: tuple[str, ...] = ()
+) -> list[EngineConfig]:
+    """Configurations to run: the named ones (each must be installed), else the suite's own
+    (those installed), else every installed engine. With a cluster, its engine's cluster mode on
+    each topology is added."""
     cluster, labels = (plan.engine, plan.labels) if plan else (None, ())
+    if not requested and suite_default:
+        installed = installed_engines()
+        requested = [spec for spec in suite_default if spec.split(":")[0] in installed]
     if requested:
         specs = list(requested) + ([f"{cluster}:cluster"] if cluster else [])
         configs = parse_engines(specs, cluster, labels)
@@ -155,7 +161,11 @@ def run(
     repeats: Annotated[int, typer.Option(help="timed repeats after the cold run")] = 3,
     timeout: Annotated[float, typer.Option(help="seconds per case (and for engine start-up plus loading)")] = 600.0,
     memory_budget: Annotated[
-        str | None, typer.Option(help="resident memory of a case's whole process tree, e.g. 8GiB; default 80% of RAM")
+        str | None,
+        typer.Option(
+            help="resident memory of a case's whole process tree, e.g. 8GiB; default: the suite's "
+            "(budget: 2GiB), else 80% of RAM"
+        ),
     ] = None,
     cores: Annotated[int, typer.Option(help="cores each engine may use")] = os.cpu_count() or 1,
     results: Annotated[Path, typer.Option(help="results folder", envvar="BREAKEVEN_RESULTS")] = Path("results"),
@@ -196,11 +206,12 @@ def run(
         raise UsageError(f"timeout must be positive, got {timeout}")
     if cores < 1:
         raise UsageError(f"cores must be at least 1, got {cores}")
+    chosen = get_suite(suite)
+    memory_budget = memory_budget or chosen.memory_budget
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
-    chosen = get_suite(suite)
     plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
-    configs = _engines(engine, plan)
+    configs = _engines(engine, plan, chosen.engines)
     cases = chosen.cases(configs, row_counts)
     if workload:
         names = {w.name for w in select_workloads(workload)}
@@ -323,9 +334,11 @@ def list_cmd() -> None:
     for wl in CATALOGUE.values():
         table.add_row(wl.name, wl.family, wl.data_kind, wl.question)
     console.print(table)
-    table = Table("suite", "cases per engine configuration", "description", title="suites")
+    table = Table("suite", "cases per engine configuration", "description", "defaults", title="suites")
     for s in SUITES.values():
-        table.add_row(s.name, str(len(s.cases(parse_engines(["pandas"])))), s.description)
+        defaults = [f"--memory-budget {s.memory_budget}"] if s.memory_budget else []
+        defaults += [f"-e {spec}" for spec in s.engines]
+        table.add_row(s.name, str(len(s.cases(parse_engines(["pandas"])))), s.description, " ".join(defaults))
     console.print(table)
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from breakeven import analysis
+from breakeven import analysis, scaleout
 from breakeven.data import fmt_num
 from breakeven.results import RunStore
 from breakeven.summary import config_label
@@ -56,20 +57,29 @@ def machine_label(meta: dict[str, Any]) -> str:
     return f"{m.get('hostname', '?')} ({m.get('cores', '?')} cores, {(m.get('memory_bytes') or 0) / 2**30:.0f} GiB)"
 
 
+def budget_note(meta: dict[str, Any]) -> str:
+    """`` under a 2 GiB memory budget`` for a run with a budget of its own (not the default 80% of RAM)."""
+    budget = meta.get("settings", {}).get("memory_budget")
+    memory = meta.get("machine", {}).get("memory_bytes") or 0
+    if not budget or abs(budget - 0.8 * memory) <= 0.01 * memory:
+        return ""
+    return f" under a {budget / 2**30:.3g} GiB memory budget"
+
+
 def collect(stores: list[RunStore]) -> list[Machine]:
-    """Records of the runs by machine and versions (verdicts never compare across either); a case
-    measured in several runs counts once, its newest. Runs with other engine versions than most
-    runs of their machine (an engine-version comparison) are a group of their own, named for the
-    versions that differ."""
-    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    metas: dict[tuple[str, str], dict[str, Any]] = {}
+    """Records of the runs by machine, versions and memory budget (verdicts never compare across
+    them); a case measured in several runs counts once, its newest. Runs with other engine
+    versions than most runs of their machine (an engine-version comparison) are a group of their
+    own, named for the versions that differ; so are runs with a memory budget of their own."""
+    groups: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    metas: dict[tuple[str, str, str], dict[str, Any]] = {}
     runs: dict[tuple[str, str], int] = defaultdict(int)
     for store in stores:
         meta = store.meta()
-        versions = {k: v for k, v in meta.get("versions", {}).items() if k != "breakeven"}
-        key = (machine_label(meta), json.dumps(versions, sort_keys=True))
+        versions = json.dumps({k: v for k, v in meta.get("versions", {}).items() if k != "breakeven"}, sort_keys=True)
+        key = (machine_label(meta), versions, budget_note(meta))
         metas.setdefault(key, meta)
-        runs[key] += 1
+        runs[key[:2]] += 1
         for record in store.records():
             kept = groups[key].get(record["case_id"])
             if kept is None or record["finished_at"] >= kept["finished_at"]:
@@ -84,9 +94,9 @@ def collect(stores: list[RunStore]) -> list[Machine]:
         memory = (m.get("memory_bytes") or 0) / 2**30
         description = f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {memory:.0f} GiB, {m.get('os', '?')}"
         differ = [f"{k} {v}" for k, v in sorted(versions.items()) if usual[key[0]].get(k) != v]
-        label = key[0] + (f" with {', '.join(differ)}" if differ else "")
+        label = key[0] + (f" with {', '.join(differ)}" if differ else "") + key[2]
         machines.append(Machine(label, description, meta.get("versions", {}), list(records.values())))
-    return sorted(machines, key=lambda m: (" with " in m.label, m.label))
+    return sorted(machines, key=lambda m: (" with " in m.label, " under " in m.label, m.label))
 
 
 def _page(title: str, body: str, machines: list[Machine], asv: bool) -> str:
@@ -260,8 +270,112 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
             f"<ul>{said}</ul>"
             f'<figure><img src="{chart}" alt="time and memory against rows for {html.escape(question)}"></figure>'
             + (f"<p>Not finished (drawn as markers at the top of the charts):</p><ul>{listed}</ul>" if listed else "")
+            + _scaleout_section(question, rs, folder, f"{prefix}-{_anchor(question)}-scaleout.svg")
         )
     return "".join(parts)
+
+
+EXTRAPOLATE_TO = 64  # workers: how far the model's curves go
+
+
+def _scaleout_section(question: str, rs: list[dict[str, Any]], folder: Path, chart: str) -> str:
+    """The scale-out model of each cluster configuration on one question (``rs``, its records):
+    its terms, its error on the measured points, and its curves beyond them, marked as a model."""
+    fits, skipped = scaleout.fit(rs)
+    if not fits and not skipped:
+        return ""
+    notes = "".join(f"<li>{html.escape(s.label)}: no model, {html.escape(s.reason)}</li>" for s in skipped)
+    if not fits:
+        return f"<h4>Scale-out model</h4><ul>{notes}</ul>"
+    baseline = _best_single(rs)
+    _scaleout_chart(fits, baseline, folder / chart)
+    head = (
+        "<tr><th>configuration</th><th>fixed (s)</th><th>per row (ns, per worker)</th><th>per worker (s)</th>"
+        "<th>points</th><th>error on them</th><th>leave-one-out error</th>"
+        + "".join(f"<th>model at {w} workers</th>" for w in (8, 32))
+        + "<th>best worker count</th></tr>"
+    )
+    rows = []
+    for f in fits:
+        n = f.measured_rows[-1]
+        best = f.best_workers(n)
+        best_text = "more is always faster" if math.isinf(best) else f"{best:.1f}"
+        rows.append(
+            f"<tr><td>{html.escape(f.label)}</td><td>{f.fixed:.3g}</td><td>{f.per_row * 1e9:.3g}</td>"
+            f"<td>{f.per_worker:.3g}</td><td>{len(f.points)}</td><td>{scaleout.summary(f.errors)}</td>"
+            f"<td>{scaleout.summary(f.loo_errors)}</td>"
+            + "".join(f"<td>{f.predict(n, w):.3g} s</td>" for w in (8, 32))
+            + f"<td>{best_text} (at {fmt_num(n)} rows)</td></tr>"
+        )
+    return (
+        "<h4>Scale-out model</h4>"
+        "<p>Fitted to the cluster runs above, per configuration: <i>T(n, w) = fixed + per_row &middot; n / w + "
+        "per_worker &middot; w</i> for <i>n</i> rows on <i>w</i> workers (compute phase, least squares on the "
+        "relative error, terms non-negative). Columns from 8 workers on, and the chart's shaded part, are the "
+        "<b>model, not measurements</b>: this machine ran the worker counts marked. The model times are at the "
+        "largest size measured.</p>"
+        f"<table>{head}{''.join(rows)}</table>"
+        + (f"<ul>{notes}</ul>" if notes else "")
+        + f'<figure><img src="{chart}" alt="scale-out model for {html.escape(question)}"></figure>'
+    )
+
+
+def _best_single(records: list[dict[str, Any]]) -> dict[int, tuple[str, float]]:
+    """rows -> the fastest single-machine configuration's name and median compute time."""
+    best: dict[int, tuple[str, float]] = {}
+    for r in records:
+        if r["distributed"] or r["status"] != "ok":
+            continue
+        n, t = r["case"]["rows"], r["times"]["compute_median"]
+        if n not in best or t < best[n][1]:
+            best[n] = (config_label(r["case"]), t)
+    return best
+
+
+def _scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, float]], path: Path) -> None:
+    """Per configuration: measured compute time against workers at each size, the model's curve
+    through them and on to larger clusters (dashed, shaded: a model), and the best single-machine
+    time at that size for comparison."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, axes = plt.subplots(1, len(fits), figsize=(6 * len(fits), 4.5), constrained_layout=True, squeeze=False)
+    colours = plt.get_cmap("viridis")
+    for ax, f in zip(axes[0], fits, strict=True):
+        sizes, top = f.measured_rows, max(f.measured_workers)
+        ax.axvspan(top, EXTRAPOLATE_TO, color="#999", alpha=0.12)
+        ax.text(math.sqrt(top * EXTRAPOLATE_TO), 0.97, "model only", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8, color="#555")  # fmt: skip
+        for i, n in enumerate(sizes):
+            colour = colours(i / max(1, len(sizes) - 1) * 0.85)
+            inside = [w / 10 for w in range(10, 10 * top + 1)]
+            beyond = [top * 2 ** (k / 8) for k in range(0, 8 * int(math.log2(EXTRAPOLATE_TO / top)) + 1)]
+            ax.plot(inside, [f.predict(n, w) for w in inside], "-", color=colour)
+            ax.plot(beyond, [f.predict(n, w) for w in beyond], ":", color=colour)
+            measured = [p for p in f.points if p.rows == n]
+            ax.plot([p.workers for p in measured], [p.seconds for p in measured], "o", color=colour,
+                    label=f"{fmt_num(n)} rows")  # fmt: skip
+            if n in baseline:
+                name, t = baseline[n]
+                ax.axhline(t, color=colour, linestyle="--", linewidth=0.8, alpha=0.7)
+                ax.annotate(f"best single machine ({name})", (1, t), fontsize=6, color=colour,
+                            textcoords="offset points", xytext=(2, 2))  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlim(1, EXTRAPOLATE_TO)
+        ax.set_title(f"{f.label}\nerror on the points: {scaleout.summary(f.errors)}", fontsize=9)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("compute (s)")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, title="measured (dots), model (lines)", title_fontsize=7)
+    fig.savefig(path)
+    plt.close(fig)
 
 
 INTRO = (

@@ -111,6 +111,26 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     assert cases[0].read_text() == "{not json"  # nothing was rewritten
 
 
+@pytest.mark.pandas
+def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
+    from breakeven.cases import SUITES
+
+    labels = [c.label for c in cli._engines(None, None, SUITES["budget"].engines)]
+    installed = cli.installed_engines()
+    assert ("dask:processes:tuned" in labels) == ("dask" in installed)
+    assert not any(label.endswith(":default") and label.split(":")[0] in ("dask", "spark", "ray") for label in labels)
+    done = _run_cli(tmp_path, "--suite", "budget", "--engine", "pandas", "--rows", "1e4", "--workload", "groupby_q1",
+                    "--run-id", "b")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((tmp_path / "results/runs/b/run.json").read_text())
+    assert meta["suite"] == "budget" and meta["settings"]["memory_budget"] == 2 * 2**30
+    assert meta["planned"] == ["groupby_q1.pandas-single-default.G1_1e4_1e2_0_0"]
+    override = _run_cli(tmp_path, "--suite", "budget", "-e", "pandas", "-n", "1e4", "-w", "groupby_q1",
+                        "--memory-budget", "3GiB", "--run-id", "c")  # fmt: skip
+    assert override.returncode == 0, override.stderr
+    assert json.loads((tmp_path / "results/runs/c/run.json").read_text())["settings"]["memory_budget"] == 3 * 2**30
+
+
 @pytest.mark.dask
 @pytest.mark.parametrize(
     ("engine", "sig", "least"),

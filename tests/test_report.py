@@ -72,3 +72,26 @@ def test_report_skips_unreadable_runs_and_names_them(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "skipped run old" in result.output
     assert (tmp_path / "results" / "site" / "index.html").exists()
+
+
+def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Path) -> None:
+    store = RunStore.create(tmp_path / "results", "scale", {"machine": {"hostname": "box"}, "versions": {}})
+    records = [record("pandas", "single", n, [0.1 * n / 1e6]) for n in (10**6, 10**7)]
+    records += [
+        record("dask", "cluster", n, [0.5 + 2e-7 * n / w + 0.1 * w], topology=f"{w}x1", profile="tuned")
+        for n in (10**6, 10**7)
+        for w in (1, 2)
+    ]
+    for i, r in enumerate(records):
+        r |= {"case_id": f"c{i}", "family": "groupby", "reason": None, "peak_memory_bytes": 2**30}
+        r |= {"finished_at": f"2026-11-23T10:00:0{i}+00:00", "schema": 3}
+        store.write(r)
+    result = CliRunner().invoke(app, ["report", "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "results" / "site" / "groupby.html").read_text()
+    assert "Scale-out model" in page and "model, not measurements" in page
+    assert "dask:cluster:tuned (workers of 1 core)" in page and "median 0%, max 0%" in page
+    chart = page.split('src="')[-1].split('"')[0]
+    assert chart.endswith("-scaleout.svg")
+    svg = (tmp_path / "results" / "site" / chart).read_text()
+    assert "model only" in svg and "best single machine" in svg
