@@ -98,7 +98,7 @@ class Verdict:
         if self.kind == "helps":
             return f"helps at every size ({span}){cliff}"
         if self.kind == "hurts":
-            return f"hurts: never breaks even in {span}"
+            return f"hurts: never breaks even in {span}{cliff}"
         return f"{self.kind}: {self.reason}" if self.reason else self.kind
 
     @property

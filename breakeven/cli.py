@@ -85,7 +85,9 @@ def _engines(
         installed = installed_engines()
         requested = [spec for spec in suite_default if spec.split(":")[0] in installed]
     if requested:
-        specs = list(requested) + ([f"{cluster}:cluster"] if cluster else [])
+        # The cluster's engine joins in its cluster mode, both profiles, unless a spec names that mode.
+        named = any(spec.split(":")[:2] == [cluster, "cluster"] for spec in requested)
+        specs = list(requested) + ([f"{cluster}:cluster"] if cluster and not named else [])
         configs = parse_engines(specs, cluster, labels)
         for name in dict.fromkeys(c.engine for c in configs):
             engine_class(name)  # raises EngineUnavailable with the extra to install

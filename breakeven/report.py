@@ -50,6 +50,7 @@ class Machine:
     description: str
     versions: dict[str, str]
     records: list[dict[str, Any]]
+    memory_budget: int | None = None  # a budget of the runs' own, drawn on the memory charts
 
 
 def machine_label(meta: dict[str, Any]) -> str:
@@ -80,7 +81,9 @@ def collect(stores: list[RunStore]) -> list[Machine]:
         key = (machine_label(meta), versions, budget_note(meta))
         metas.setdefault(key, meta)
         runs[key[:2]] += 1
+        cores = meta.get("settings", {}).get("cores")
         for record in store.records():
+            record["run_cores"] = cores  # the cores the run gave every engine
             kept = groups[key].get(record["case_id"])
             if kept is None or record["finished_at"] >= kept["finished_at"]:
                 groups[key][record["case_id"]] = record
@@ -95,7 +98,8 @@ def collect(stores: list[RunStore]) -> list[Machine]:
         description = f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {memory:.0f} GiB, {m.get('os', '?')}"
         differ = [f"{k} {v}" for k, v in sorted(versions.items()) if usual[key[0]].get(k) != v]
         label = key[0] + (f" with {', '.join(differ)}" if differ else "") + key[2]
-        machines.append(Machine(label, description, meta.get("versions", {}), list(records.values())))
+        budget = meta.get("settings", {}).get("memory_budget") if key[2] else None
+        machines.append(Machine(label, description, meta.get("versions", {}), list(records.values()), budget))
     return sorted(machines, key=lambda m: (" with " in m.label, " under " in m.label, m.label))
 
 
@@ -132,7 +136,31 @@ footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid 
 """
 
 
+def comparable(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records a verdict may compare: those of runs that gave every engine as many cores as
+    the single-machine engines had (a cluster of one core, run for the scale-out model, is not
+    compared with two-core DuckDB), and the configurations left out."""
+    counts: dict[Any, int] = defaultdict(int)
+    for r in records:
+        if not r["distributed"]:
+            counts[r.get("run_cores")] += 1
+    if not counts:
+        return records, []
+    cores = max(counts, key=lambda c: counts[c])
+    kept = [r for r in records if r.get("run_cores") == cores]
+    other = [r for r in records if r.get("run_cores") != cores]
+    left = sorted({f"{config_label(r['case'])} ({r.get('run_cores')} core{'s' * (r.get('run_cores') != 1)})" for r in other})
+    return kept, left
+
+
 def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True) -> str:
+    records, left = comparable(records)
+    note = (
+        f"<p>Not compared: runs with other cores than the single-machine engines had: {html.escape(', '.join(left))}"
+        ".</p>"
+        if left
+        else ""
+    )
     found = analysis.matrix(records, metric)
     configs = sorted({c for row in found.values() for c in row})
     if not configs:
@@ -150,15 +178,16 @@ def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True
             for c in configs
         )
         rows.append(f"<tr><td>{cell}</td>{cells}</tr>")
-    return f"<table><tr><th>question</th>{head}</tr>{''.join(rows)}</table>"
+    return f"<table><tr><th>question</th>{head}</tr>{''.join(rows)}</table>{note}"
 
 
 def _anchor(question: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in question)
 
 
-def _chart(records: list[dict[str, Any]], path: Path) -> None:
-    """Compute time vs rows (default | tuned), end-to-end vs rows, peak memory vs rows; log-log."""
+def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None) -> None:
+    """Compute time vs rows (default | tuned), end-to-end vs rows, peak memory vs rows (with the
+    memory budget, when the runs had one of their own); log-log."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -212,9 +241,17 @@ def _chart(records: list[dict[str, Any]], path: Path) -> None:
                             transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
                     ax.annotate(r["status"], (r["case"]["rows"], 1), xycoords=ax.get_xaxis_transform(),
                                 textcoords="offset points", xytext=(4, -12), fontsize=7, color=colour)  # fmt: skip
+        if metric == "memory" and budget:
+            ax.axhline(budget / 2**30, color="#444", linestyle=":", linewidth=1)
+            ax.annotate(f"memory budget {budget / 2**30:.3g} GiB", (sizes[0] / 2, budget / 2**30), fontsize=7,
+                        color="#444", textcoords="offset points", xytext=(3, -10))  # fmt: skip
         ax.grid(True, which="both", alpha=0.3)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        # Memory spans less than a decade: label 2 and 5 of each decade too.
+        minor = matplotlib.ticker.FormatStrFormatter("%g") if metric == "memory" else matplotlib.ticker.NullFormatter()
+        if metric == "memory":
+            ax.yaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(minor)
     handles, labels = axes[1][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=8)
     fig.savefig(path)  # the format follows the suffix: SVG for the site
@@ -250,10 +287,10 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
     for r in records:
         by_question[analysis.question_label(r["case"])].append(r)
     parts = [f"<h2>{html.escape(machine.label)}</h2>"]
-    verdicts = analysis.matrix(records)
+    verdicts = analysis.matrix(comparable(records)[0])
     for question, rs in by_question.items():
         chart = f"{prefix}-{_anchor(question)}.svg"
-        _chart(rs, folder / chart)
+        _chart(rs, folder / chart, machine.memory_budget)
         sizes = ", ".join(fmt_num(n) for n in sorted({r["case"]["rows"] for r in rs}))
         failures = [r for r in rs if r["status"] not in ("ok",)]
         listed = "".join(

@@ -119,6 +119,10 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
     installed = cli.installed_engines()
     assert ("dask:processes:tuned" in labels) == ("dask" in installed)
     assert not any(label.endswith(":default") and label.split(":")[0] in ("dask", "spark", "ray") for label in labels)
+    plan = cli.ClusterPlan("dask", (cli.Topology(2, 1, 2**31),))
+    both = [c.label for c in cli._engines(["pandas"], plan)]
+    assert both == ["pandas:single:default", "dask:cluster:default@2x1", "dask:cluster:tuned@2x1"]
+    assert [c.label for c in cli._engines(["dask:cluster:tuned"], plan)] == ["dask:cluster:tuned@2x1"]
     done = _run_cli(tmp_path, "--suite", "budget", "--engine", "pandas", "--rows", "1e4", "--workload", "groupby_q1",
                     "--run-id", "b")  # fmt: skip
     assert done.returncode == 0, done.stderr

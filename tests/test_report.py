@@ -75,23 +75,30 @@ def test_report_skips_unreadable_runs_and_names_them(tmp_path: Path) -> None:
 
 
 def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Path) -> None:
-    store = RunStore.create(tmp_path / "results", "scale", {"machine": {"hostname": "box"}, "versions": {}})
-    records = [record("pandas", "single", n, [0.1 * n / 1e6]) for n in (10**6, 10**7)]
-    records += [
+    results = tmp_path / "results"
+    machine = {"hostname": "box", "memory_bytes": 2**34}
+    one = RunStore.create(results, "w1", {"machine": machine, "versions": {}, "settings": {"cores": 1}})
+    two = RunStore.create(results, "w2", {"machine": machine, "versions": {}, "settings": {"cores": 2}})
+    cluster = [
         record("dask", "cluster", n, [0.5 + 2e-7 * n / w + 0.1 * w], topology=f"{w}x1", profile="tuned")
         for n in (10**6, 10**7)
         for w in (1, 2)
     ]
-    for i, r in enumerate(records):
+    singles = [record("pandas", "single", n, [0.1 * n / 1e6]) for n in (10**6, 10**7)]
+    for i, r in enumerate(cluster + singles):
         r |= {"case_id": f"c{i}", "family": "groupby", "reason": None, "peak_memory_bytes": 2**30}
         r |= {"finished_at": f"2026-11-23T10:00:0{i}+00:00", "schema": 3}
-        store.write(r)
-    result = CliRunner().invoke(app, ["report", "--results", str(tmp_path / "results")])
+        (one if r["case"]["topology"] == "1x1" else two).write(r)
+    result = CliRunner().invoke(app, ["report", "--results", str(results)])
     assert result.exit_code == 0, result.output
-    page = (tmp_path / "results" / "site" / "groupby.html").read_text()
+    page = (results / "site" / "groupby.html").read_text()
     assert "Scale-out model" in page and "model, not measurements" in page
     assert "dask:cluster:tuned (workers of 1 core)" in page and "median 0%, max 0%" in page
     chart = page.split('src="')[-1].split('"')[0]
     assert chart.endswith("-scaleout.svg")
-    svg = (tmp_path / "results" / "site" / chart).read_text()
+    svg = (results / "site" / chart).read_text()
     assert "model only" in svg and "best single machine" in svg
+    # The one-core cluster fits the model, but no verdict compares it with two-core pandas.
+    index = (results / "site" / "index.html").read_text()
+    assert "<th>dask:cluster:tuned@2x1</th>" in index and "<th>dask:cluster:tuned@1x1</th>" not in index
+    assert "Not compared" in index and "dask:cluster:tuned@1x1 (1 core)" in index
