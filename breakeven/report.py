@@ -149,8 +149,12 @@ def comparable(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     cores = max(counts, key=lambda c: counts[c])
     kept = [r for r in records if r.get("run_cores") == cores]
     other = [r for r in records if r.get("run_cores") != cores]
-    left = sorted({f"{config_label(r['case'])} ({r.get('run_cores')} core{'s' * (r.get('run_cores') != 1)})" for r in other})
+    left = sorted({f"{config_label(r['case'])} ({_cores(r.get('run_cores'))})" for r in other})
     return kept, left
+
+
+def _cores(n: Any) -> str:
+    return f"{n} core" if n == 1 else f"{n} cores"
 
 
 def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True) -> str:
