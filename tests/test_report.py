@@ -28,13 +28,18 @@ def _run(results: Path) -> RunStore:
         record("pandas", "single", 10**6, [0.5, 0.5, 0.5], workload="join_dim_inner", dim_rows=10**4),
         record("dask", "threads", 10**6, None, status="timeout", workload="join_dim_inner", dim_rows=10**4),
     ]
+    records += [  # cluster runs at one and two workers: the scale-out model
+        record("dask", "cluster", n, [0.5 + 2e-7 * n / w + 0.1 * w], topology=f"{w}x1", profile="tuned")
+        for n in (10**6, 10**7)
+        for w in (1, 2)
+    ]
     for i, r in enumerate(records):
         r |= {
             "case_id": f"case{i}",
             "family": "join" if r["case"]["workload"].startswith("join") else "groupby",
             "reason": {"memory": "over the budget", "timeout": "took too long"}.get(r["status"]),
             "peak_memory_bytes": 2**30 if r["status"] == "ok" else None,
-            "finished_at": f"2026-11-23T10:00:0{i}+00:00",
+            "finished_at": f"2026-11-23T10:00:{i:02d}+00:00",
             "schema": 3,
         }
         store.write(r)
@@ -55,6 +60,7 @@ def test_the_site_has_the_verdicts_charts_failures_and_machine(tmp_path: Path) -
     groupby = (site / "groupby.html").read_text()
     charts = [part.split('src="')[1].split('"')[0] for part in groupby.split("<img")[1:]]
     assert charts and all((site / c).read_text().lstrip().startswith("<?xml") for c in charts)
+    assert len(charts) == 2 and "Scale-out model" in groupby  # time and memory, and the model
     join = (site / "join.html").read_text()
     assert "timeout" in join and "took too long" in join  # the failure is shown, not dropped
     for page in ("index.html", "groupby.html", "join.html", "transform.html"):
@@ -87,7 +93,7 @@ def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Pa
     singles = [record("pandas", "single", n, [0.1 * n / 1e6]) for n in (10**6, 10**7)]
     for i, r in enumerate(cluster + singles):
         r |= {"case_id": f"c{i}", "family": "groupby", "reason": None, "peak_memory_bytes": 2**30}
-        r |= {"finished_at": f"2026-11-23T10:00:0{i}+00:00", "schema": 3}
+        r |= {"finished_at": f"2026-11-23T10:00:{i:02d}+00:00", "schema": 3}
         (one if r["case"]["topology"] == "1x1" else two).write(r)
     result = CliRunner().invoke(app, ["report", "--results", str(results)])
     assert result.exit_code == 0, result.output
