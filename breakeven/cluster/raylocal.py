@@ -17,6 +17,7 @@ spec when every node has joined, and shuts the cluster down on SIGTERM or SIGINT
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,11 @@ from breakeven.results import write_json_atomic
 
 def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
+    # ``Cluster`` writes the head's address to ``<system temp>/ray/ray_current_cluster`` whatever
+    # its temp_dir, and fails when that folder does not exist (a machine where Ray never ran
+    # with its defaults). RAY_TMPDIR moves that file into the cluster's own folder.
+    os.environ["RAY_TMPDIR"] = spec["workdir"]
+    (Path(spec["workdir"]) / "ray").mkdir(parents=True, exist_ok=True)
     from ray.cluster_utils import Cluster
 
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # handled below
