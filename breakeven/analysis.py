@@ -81,6 +81,7 @@ class Verdict:
     memory_cliff: int | None = None
     reason: str | None = None
     direction: str = "above"  # distribution helps above the breakeven point (or below it)
+    ratio: float | None = None  # time over the best single machine's at the largest size compared
 
     @property
     def _band(self) -> str:
@@ -95,10 +96,15 @@ class Verdict:
         if self.kind == "breaks_even" and self.rows is not None:
             side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
             return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}"
+        at = (
+            f" ({self.ratio:.2g}x the best single-machine time at {fmt_num(self.tested[-1])})"
+            if self.ratio and self.tested
+            else ""
+        )
         if self.kind == "helps":
-            return f"helps at every size ({span}){cliff}"
+            return f"helps at every size ({span}){at}{cliff}"
         if self.kind == "hurts":
-            return f"hurts: never breaks even in {span}{cliff}"
+            return f"hurts: never breaks even in {span}{at}{cliff}"
         return f"{self.kind}: {self.reason}" if self.reason else self.kind
 
     @property
@@ -109,7 +115,7 @@ class Verdict:
             arrow = ">" if self.direction == "above" else "<"
             return f"helps {arrow} {_fmt_rows(self.rows)} {self._band}{cliff}"
         if self.kind in ("helps", "hurts"):
-            return self.kind + cliff
+            return self.kind + (f" {self.ratio:.2g}x" if self.ratio else "") + cliff
         return self.reason or self.kind
 
 
@@ -174,11 +180,12 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
         if failed:
             return Verdict("failed", tested=tested, reason=", ".join(failed), memory_cliff=cliff)
         return Verdict("no_baseline", tested=tested, reason="no single-machine engine at these sizes")
+    last = ratios[-1] or None  # 0: the baseline failed there
     if all(r < 1 for r in ratios):
-        return Verdict("helps", tested=tuple(used), memory_cliff=cliff)
+        return Verdict("helps", tested=tuple(used), memory_cliff=cliff, ratio=last)
     found = crossing(used, ratios)
     if found is None:
-        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff)
+        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff, ratio=last)
     segment, at = found
     helps_above = ratios[segment] >= 1
     # The repeats' extremes bound the crossing; one that does not cross in range leaves that side open.

@@ -49,7 +49,8 @@ def test_never_breaking_even_and_always_helping() -> None:
     single = {"duckdb": [Point(10**6, "ok", 0.1, 0.1, 0.1), Point(10**7, "ok", 1.0, 1.0, 1.0)]}
     slow = [Point(10**6, "ok", 2.0, 2.0, 2.0), Point(10**7, "ok", 3.0, 3.0, 3.0)]
     assert verdict(slow, single).kind == "hurts"
-    assert verdict(slow, single).text == "hurts: never breaks even in 1e6–1e7"
+    assert verdict(slow, single).text == "hurts: never breaks even in 1e6–1e7 (3x the best single-machine time at 1e7)"
+    assert verdict(slow, single).short == "hurts 3x"
     fast = [Point(10**6, "ok", 0.05, 0.05, 0.05), Point(10**7, "ok", 0.5, 0.5, 0.5)]
     assert verdict(fast, single).kind == "helps"
 
