@@ -421,7 +421,8 @@ def _scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, flo
 
 INTRO = (
     "<p>Each distributed configuration against the best single-machine engine on the same machine, at each "
-    "size measured: <b>helps</b> (faster at every size), <b>hurts</b> (never breaks even in the range), or "
+    "size measured: <b>helps</b> (faster at every size), <b>hurts</b> (never breaks even in the range), both "
+    "with the ratio of its median time to the best single-machine engine's at the largest size, or "
     "<b>helps &gt; N</b>: the breakeven point, interpolated on log scale, with its range from the repeats' "
     "extremes; <i>cliff</i> is the smallest size at which a single-machine engine ran out of its memory budget "
     "while this one finished.</p>"
