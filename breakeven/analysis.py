@@ -97,7 +97,7 @@ class Verdict:
             side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
             return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}"
         at = (
-            f" ({self.ratio:.2g}x the best single-machine time at {fmt_num(self.tested[-1])})"
+            f" ({_fmt_ratio(self.ratio)} the best single-machine time at {fmt_num(self.tested[-1])})"
             if self.ratio and self.tested
             else ""
         )
@@ -115,8 +115,13 @@ class Verdict:
             arrow = ">" if self.direction == "above" else "<"
             return f"helps {arrow} {_fmt_rows(self.rows)} {self._band}{cliff}"
         if self.kind in ("helps", "hurts"):
-            return self.kind + (f" {self.ratio:.2g}x" if self.ratio else "") + cliff
+            return self.kind + (f" {_fmt_ratio(self.ratio)}" if self.ratio else "") + cliff
         return self.reason or self.kind
+
+
+def _fmt_ratio(ratio: float) -> str:
+    """``0.45x``, ``3.1x``, ``140x``."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
 
 
 def _fmt_rows(rows: float) -> str:
