@@ -125,7 +125,7 @@ th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 .helps {{ background: #d9f2d9; }} .hurts {{ background: #f8d7d7; }} .breaks_even {{ background: #fff3c4; }}
 .failed, .no_baseline {{ background: #eee; }}
-figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; }}
+figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; }} .wide {{ overflow-x: auto; }}
 footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid #ccc; }}
 </style></head>
 <body><nav>{nav}</nav><h1>{html.escape(title)}</h1>
@@ -169,20 +169,24 @@ def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True
     configs = sorted({c for row in found.values() for c in row})
     if not configs:
         return "<p>No distributed engine in these runs.</p>"
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in configs)
-    rows = []
-    for question, row in found.items():
+
+    def question_cell(question: str) -> str:
         family = get_workload(question.split()[0]).family
         name = html.escape(question)
-        cell = f'<a href="{family}.html#{_anchor(question)}">{name}</a>' if link else name
-        cells = "".join(
-            f'<td class="{v.kind}" title="{html.escape(v.text)}">{html.escape(v.short)}</td>'
-            if (v := row.get(c))
-            else "<td></td>"
-            for c in configs
-        )
-        rows.append(f"<tr><td>{cell}</td>{cells}</tr>")
-    return f"<table><tr><th>question</th>{head}</tr>{''.join(rows)}</table>{note}"
+        return f'<a href="{family}.html#{_anchor(question)}">{name}</a>' if link else name
+
+    def cell(question: str, config: str) -> str:
+        v = found[question].get(config)
+        return f'<td class="{v.kind}" title="{html.escape(v.text)}">{html.escape(v.short)}</td>' if v else "<td></td>"
+
+    # The longer list runs down the page, so that the table fits its width.
+    if len(configs) > len(found):
+        head = "<th>configuration</th>" + "".join(f"<th>{question_cell(q)}</th>" for q in found)
+        rows = [f"<tr><td>{html.escape(c)}</td>{''.join(cell(q, c) for q in found)}</tr>" for c in configs]
+    else:
+        head = "<th>question</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in configs)
+        rows = [f"<tr><td>{question_cell(q)}</td>{''.join(cell(q, c) for c in configs)}</tr>" for q in found]
+    return f'<div class="wide"><table><tr>{head}</tr>{"".join(rows)}</table></div>{note}'
 
 
 def _anchor(question: str) -> str:
@@ -383,9 +387,13 @@ def _scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, flo
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, axes = plt.subplots(1, len(fits), figsize=(6 * len(fits), 4.5), constrained_layout=True, squeeze=False)
+    columns = min(2, len(fits))
+    rows = math.ceil(len(fits) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 4.5 * rows), constrained_layout=True, squeeze=False)
+    for ax in axes.flat[len(fits) :]:
+        ax.set_visible(False)
     colours = plt.get_cmap("viridis")
-    for ax, f in zip(axes[0], fits, strict=True):
+    for ax, f in zip(axes.flat, fits, strict=False):
         sizes, top = f.measured_rows, max(f.measured_workers)
         ax.axvspan(top, EXTRAPOLATE_TO, color="#999", alpha=0.12)
         ax.text(math.sqrt(top * EXTRAPOLATE_TO), 0.97, "model only", transform=ax.get_xaxis_transform(),
