@@ -379,7 +379,7 @@ def _best_single(records: list[dict[str, Any]]) -> dict[int, tuple[str, float]]:
 
 def _scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, float]], path: Path) -> None:
     """Per configuration: measured compute time against workers at each size, the model's curve
-    through them and on to larger clusters (dashed, shaded: a model), and the best single-machine
+    through them and on to larger clusters (dotted, shaded: a model), and the best single-machine
     time at that size for comparison."""
     import matplotlib
 
