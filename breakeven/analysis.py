@@ -204,15 +204,27 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
 
 
 def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:
-    """question -> distributed configuration -> verdict, over all sizes the records hold."""
+    """question -> distributed configuration -> verdict, over all sizes the records hold.
+
+    An engine that chooses its own chunks (Polars, DuckDB) runs a chunked question once, without
+    a chunk size; it is in the baseline of that question at every chunk size."""
     points: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
+    unchunked: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
+    base: dict[str, str] = {}  # question -> the question without its chunk size
     distributed: dict[str, bool] = {}
     for record in records:
-        config = config_label(record["case"])
+        case = record["case"]
+        config, question = config_label(case), question_label(case)
         distributed[config] = record["distributed"]
-        points[question_label(record["case"])][config].append(Point.of(record, metric))
+        base[question] = question_label(case | {"chunk_rows": None})
+        point = Point.of(record, metric)
+        points[question][config].append(point)
+        if not record["distributed"] and not get_workload(case["workload"]).uses_chunks(case["engine"]):
+            unchunked[base[question]][config].append(point)
     out: dict[str, dict[str, Verdict]] = {}
     for question, by_config in points.items():
-        single = {c: p for c, p in by_config.items() if not distributed[c]}
-        out[question] = {c: verdict(p, single) for c, p in sorted(by_config.items()) if distributed[c]}
+        single = dict(unchunked.get(base[question], {})) | {c: p for c, p in by_config.items() if not distributed[c]}
+        found = {c: verdict(p, single) for c, p in sorted(by_config.items()) if distributed[c]}
+        if found:  # a question only single-machine engines ran (a chunk size they take) has no verdict
+            out[question] = found
     return out

@@ -97,3 +97,15 @@ def test_question_labels_keep_the_data_parameters_but_not_rows() -> None:
     assert analysis.question_label(case) == "join_dim_inner dim=1e4"
     case = {"workload": "groupby_q1", "rows": 10**7, "k": 10**5, "nas": 5, "chunk_rows": 10**5}
     assert analysis.question_label(case) == "groupby_q1 k=1e5 nas=5% chunk=1e5"
+
+
+def test_engines_that_choose_their_own_chunks_are_the_baseline_at_every_chunk_size() -> None:
+    chunked = {"workload": "transform_udf", "chunk_rows": 10**5}
+    records = [
+        record("pandas", "single", 10**6, [1.0], **chunked),
+        record("dask", "threads", 10**6, [0.5], **chunked),
+        record("duckdb", "single", 10**6, [0.1], workload="transform_udf"),  # DuckDB takes no chunk size
+    ]
+    found = analysis.matrix(records)
+    assert list(found) == ["transform_udf chunk=1e5"]  # no verdict row for the question only DuckDB ran
+    assert found["transform_udf chunk=1e5"]["dask:threads:default"].short == "hurts 5x"  # against DuckDB, not pandas
