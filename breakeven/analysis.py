@@ -203,6 +203,12 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
     return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction="above" if helps_above else "below")
 
 
+def own_chunks(record: dict[str, Any]) -> bool:
+    """A single-machine engine that chooses its own chunks for this workload (Polars, DuckDB)."""
+    case = record["case"]
+    return not record["distributed"] and not get_workload(case["workload"]).uses_chunks(case["engine"])
+
+
 def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:
     """question -> distributed configuration -> verdict, over all sizes the records hold.
 
@@ -219,7 +225,7 @@ def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dic
         base[question] = question_label(case | {"chunk_rows": None})
         point = Point.of(record, metric)
         points[question][config].append(point)
-        if not record["distributed"] and not get_workload(case["workload"]).uses_chunks(case["engine"]):
+        if own_chunks(record):
             unchunked[base[question]][config].append(point)
     out: dict[str, dict[str, Verdict]] = {}
     for question, by_config in points.items():

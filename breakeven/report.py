@@ -294,6 +294,14 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
     by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_question[analysis.question_label(r["case"])].append(r)
+    # Engines that choose their own chunks ran a chunked question once, without a chunk size: they
+    # are drawn with every chunk size (as the verdicts count them), not on a page of their own.
+    for question, rs in list(by_question.items()):
+        chunked = [q for q in by_question if q.startswith(question + " chunk=")]
+        for q in chunked:
+            by_question[q].extend(r for r in rs if analysis.own_chunks(r))
+        if chunked and all(analysis.own_chunks(r) for r in rs):
+            del by_question[question]
     parts = [f"<h2>{html.escape(machine.label)}</h2>"]
     verdicts = analysis.matrix(comparable(records)[0])
     for question, rs in by_question.items():

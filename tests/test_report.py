@@ -9,6 +9,7 @@ from pathlib import Path
 from test_analysis import record
 from typer.testing import CliRunner
 
+from breakeven import report
 from breakeven.cli import app
 from breakeven.results import RunStore
 
@@ -108,3 +109,21 @@ def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Pa
     index = (results / "site" / "index.html").read_text()
     assert "<th>dask:cluster:tuned@2x1</th>" in index and "<th>dask:cluster:tuned@1x1</th>" not in index
     assert "Not compared" in index and "dask:cluster:tuned@1x1 (1 core)" in index
+
+
+def test_engines_that_choose_their_own_chunks_are_drawn_with_every_chunk_size(tmp_path: Path) -> None:
+    store = RunStore.create(tmp_path / "results", "t", {"machine": {"hostname": "box"}, "versions": {}})
+    chunked = {"workload": "transform_udf", "chunk_rows": 10**5}
+    records = [
+        record("pandas", "single", 10**6, [1.0], **chunked),
+        record("dask", "threads", 10**6, [0.5], **chunked),
+        record("duckdb", "single", 10**6, [0.1], workload="transform_udf"),
+    ]
+    for i, r in enumerate(records):
+        r |= {"case_id": f"c{i}", "family": "transform", "reason": None, "peak_memory_bytes": 2**30}
+        store.write(r | {"finished_at": f"2026-11-23T10:00:{i:02d}+00:00", "schema": 3})
+    report.build([store], tmp_path / "site")
+    page = (tmp_path / "site" / "transform.html").read_text()
+    assert page.count("<h3") == 1 and 'id="transform-udf-chunk-1e5"' in page  # no section of DuckDB alone
+    chart = (tmp_path / "site" / page.split('src="')[1].split('"')[0]).read_text()
+    assert "duckdb:single:default" in chart and "pandas:single:default" in chart
