@@ -203,6 +203,11 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
     return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction="above" if helps_above else "below")
 
 
+def unchunked_label(case: dict[str, Any]) -> str:
+    """The case's question without its chunk size: where engines that choose their own chunks ran it."""
+    return question_label(case | {"chunk_rows": None})
+
+
 def own_chunks(record: dict[str, Any]) -> bool:
     """A single-machine engine that chooses its own chunks for this workload (Polars, DuckDB)."""
     case = record["case"]
@@ -222,7 +227,7 @@ def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dic
         case = record["case"]
         config, question = config_label(case), question_label(case)
         distributed[config] = record["distributed"]
-        base[question] = question_label(case | {"chunk_rows": None})
+        base[question] = unchunked_label(case)
         point = Point.of(record, metric)
         points[question][config].append(point)
         if own_chunks(record):

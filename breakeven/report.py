@@ -292,12 +292,15 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
     if not records:
         return ""
     by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    base: dict[str, str] = {}  # question -> the question without its chunk size
     for r in records:
-        by_question[analysis.question_label(r["case"])].append(r)
+        question = analysis.question_label(r["case"])
+        by_question[question].append(r)
+        base[question] = analysis.unchunked_label(r["case"])
     # Engines that choose their own chunks ran a chunked question once, without a chunk size: they
     # are drawn with every chunk size (as the verdicts count them), not on a page of their own.
     for question, rs in list(by_question.items()):
-        chunked = [q for q in by_question if q.startswith(question + " chunk=")]
+        chunked = [q for q in by_question if q != question and base[q] == question]
         for q in chunked:
             by_question[q].extend(r for r in rs if analysis.own_chunks(r))
         if chunked and all(analysis.own_chunks(r) for r in rs):

@@ -73,6 +73,11 @@ def _solve(points: list[Measured]) -> tuple[float, float, float]:
     return float(fixed), float(per_row), float(per_worker)
 
 
+def label(config: str, cores: int) -> str:
+    """``dask:cluster:tuned (workers of 1 core)``."""
+    return f"{config} (workers of {cores} core{'s' if cores > 1 else ''})"
+
+
 @dataclass(frozen=True)
 class Fit:
     """The model of one configuration on one question, with the points it was fitted to."""
@@ -87,7 +92,7 @@ class Fit:
 
     @property
     def label(self) -> str:
-        return f"{self.config} (workers of {self.cores} core{'s' if self.cores > 1 else ''})"
+        return label(self.config, self.cores)
 
     def predict(self, rows: float, workers: float) -> float:
         return self.fixed + self.per_row * rows / workers + self.per_worker * workers
@@ -145,12 +150,12 @@ def fit(records: list[dict[str, Any]]) -> tuple[list[Fit], list[Skipped]]:
         groups[(config, cores, question_label(case))].append(Measured(case["rows"], workers, seconds))
     fits, skipped = [], []
     for (config, cores, question), points in sorted(groups.items()):
-        label = f"{config} (workers of {cores} core{'s' if cores > 1 else ''})"
         if len({p.workers for p in points}) < 2:
-            skipped.append(Skipped(label, question, "measured at one worker count only"))
+            skipped.append(Skipped(label(config, cores), question, "measured at one worker count only"))
             continue
         if len(points) < MIN_POINTS:
-            skipped.append(Skipped(label, question, f"{len(points)} finished points, the model needs {MIN_POINTS}"))
+            reason = f"{len(points)} finished points, the model needs {MIN_POINTS}"
+            skipped.append(Skipped(label(config, cores), question, reason))
             continue
         ordered = tuple(sorted(points, key=lambda p: (p.rows, p.workers)))
         fits.append(Fit(config, cores, question, *_solve(list(ordered)), ordered))
