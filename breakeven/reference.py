@@ -1,12 +1,21 @@
 """Reference answers, computed with pyarrow and NumPy in a process of their own and cached
-as Parquet beside the data (``<data>/<set>/ref/<workload>.parquet``)."""
+as Parquet beside the data (``<data>/<set>/ref/<workload>-<key>.parquet``).
+
+The key hashes the data's parameters and the source of the reference function with every
+function and module of breakeven that it reaches: a changed question, or a changed helper of
+its reference, computes a new answer instead of reusing a stale one.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import subprocess
 import sys
+import types
 from dataclasses import asdict
+from functools import cache
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,8 +24,39 @@ from breakeven.data import DataSpec, dataset_paths
 from breakeven.workloads import get_workload, load_plugins
 
 
+def _sources(fn: types.FunctionType, seen: set[object]) -> list[str]:
+    """The source of ``fn`` and of the breakeven functions and modules it names, recursively."""
+    if fn in seen:
+        return []
+    seen.add(fn)
+    found = [f"{fn.__module__}.{fn.__qualname__}", inspect.getsource(fn)]
+    code_names = set(fn.__code__.co_names)
+    for const in fn.__code__.co_consts:  # names used by nested functions and comprehensions
+        if isinstance(const, types.CodeType):
+            code_names |= set(const.co_names)
+    for name in sorted(code_names):
+        value = fn.__globals__.get(name)
+        if isinstance(value, types.FunctionType) and value.__module__.startswith("breakeven"):
+            found += _sources(value, seen)
+        elif isinstance(value, types.ModuleType) and value.__name__.startswith("breakeven") and value not in seen:
+            seen.add(value)
+            found.append(inspect.getsource(value))
+    return found
+
+
+@cache
+def reference_key(workload: str) -> str:
+    """A hash of the workload's reference function and everything of breakeven it calls."""
+    wl = get_workload(workload)
+    if wl.reference is None:
+        raise ValueError(f"{workload} has no reference")
+    return hashlib.sha256("\n".join(_sources(wl.reference, set())).encode()).hexdigest()[:12]
+
+
 def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
-    return data_dir / spec.name / "ref" / f"{workload}.parquet"
+    """Where the reference answer of ``workload`` on ``spec`` is cached: a key per data and source."""
+    key = hashlib.sha256(f"{json.dumps(asdict(spec), sort_keys=True)} {reference_key(workload)}".encode())
+    return data_dir / spec.name / "ref" / f"{workload}-{key.hexdigest()[:12]}.parquet"
 
 
 def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:

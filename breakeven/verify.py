@@ -1,8 +1,16 @@
-"""Check an engine's answer against the reference: same columns, same rows, same values.
+"""Check an engine's answer against the reference: the same columns, rows and values.
 
-Rows are compared after sorting by the workload's key columns (no engine promises an order);
-numbers are compared as float64 with a relative tolerance (summation order differs between
-engines); null and NaN are the same missing value.
+Rows are compared after sorting by the workload's key columns (no engine promises an order).
+The reference's column types decide how a column is compared:
+
+- integers (counts, integer sums, integer keys) exactly, as int64: an answer may hold them in
+  any integer type, or in floats whose values are whole numbers (an engine that sums integers
+  in float64 is exact below 2**53, far above any sum of the data here); one count off by one
+  is a wrong answer;
+- floats (means, medians, deviations, correlations) with a relative tolerance, see ``RTOL``;
+- everything else (strings, booleans, dates) exactly.
+
+Null and NaN are the same missing value. A column the reference lacks is a wrong answer too.
 """
 
 from __future__ import annotations
@@ -13,7 +21,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# Floats are sums (or functions of sums) whose order of summation differs between engines. The
+# rounding error of a float64 sum of n values is at most about n * 2**-53 of the sum of their
+# magnitudes (pairwise and blocked summation, which every engine here uses, far less): 1.1e-7
+# at 1e9 rows. 1e-6 leaves a margin for the two-pass and one-pass variance formulas, whose
+# results differ more than sums do. A real error that hides under it (one row dropped from a
+# mean of 1e8 values) is caught by the integer columns of the same answer, compared exactly.
 RTOL = 1e-6
+# Below this, values are equal whatever their relative difference: a correlation of about 0
+# (q9's r2 of independent columns) is a difference of two near-equal sums, and its relative
+# error is unbounded where its absolute error is not.
 ATOL = 1e-9
 
 
@@ -23,31 +40,65 @@ class Verdict:
     reason: str | None = None
 
 
-def _normalise(table: pa.Table, keys: list[str]) -> pa.Table:
-    cols = {}
-    for name in table.column_names:
-        col = table[name].combine_chunks() if table.num_rows else table[name]
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
-            col = col.cast(pa.string())
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
-            col = pc.cast(col, pa.float64())
-            col = pc.if_else(pc.is_nan(col), pa.scalar(None, pa.float64()), col)
-        cols[name] = col
-    out = pa.table(cols)
-    return out.sort_by([(k, "ascending") for k in keys]) if keys else out
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
-def checksum(table: pa.Table) -> dict[str, float]:
-    """Sum of each numeric column, db-benchmark style: a quick fingerprint stored with results."""
-    sums = {}
-    for name in table.column_names:
-        col = table[name]
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
-            value = pc.sum(pc.cast(col, pa.float64())).as_py()
-            sums[name] = float(value) if value is not None else 0.0
-    return sums
+def _plain(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One chunk; dictionaries decoded and string kinds unified, so that types compare by kind."""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if pa.types.is_large_string(col.type) or pa.types.is_string_view(col.type):
+        col = col.cast(pa.string())
+    return col
+
+
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
+    table = pa.table({name: _plain(table[name]) for name in table.column_names})
+    return table.sort_by([(k, "ascending") for k in keys]) if keys else table
+
+
+def _missing(col: pa.Array) -> np.ndarray:
+    """Null or NaN, per value."""
+    missing = col.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_floating(col.type):
+        missing |= pc.fill_null(pc.is_nan(col), False).to_numpy(zero_copy_only=False)
+    return missing
+
+
+def _as_integers(col: pa.Array, missing: np.ndarray) -> np.ndarray | str:
+    """The column's values as int64 (missing ones as 0), or why they are not integers."""
+    if pa.types.is_integer(col.type):
+        return pc.fill_null(col, 0).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    if _is_number(col.type):
+        values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+        values = np.where(missing, 0.0, values)
+        if not np.all(np.isfinite(values) & (values == np.round(values))):
+            return f"type {col.type} with values that are not whole numbers, reference is integer"
+        return values.astype(np.int64)
+    return f"type {col.type}, reference is integer"
+
+
+def _column_diff(a: pa.Array, b: pa.Array) -> tuple[np.ndarray, None] | tuple[None, str]:
+    """Per row, whether answer ``a`` differs from reference ``b``; or why they cannot be compared."""
+    a_miss, b_miss = _missing(a), _missing(b)
+    if pa.types.is_integer(b.type):
+        got = _as_integers(a, a_miss)
+        if isinstance(got, str):
+            return None, got
+        want = pc.fill_null(b, 0).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return (a_miss != b_miss) | (~a_miss & (got != want)), None
+    if pa.types.is_floating(b.type) or pa.types.is_decimal(b.type):
+        if not _is_number(a.type):
+            return None, f"type {a.type}, reference {b.type}"
+        av = np.where(a_miss, 0.0, pc.cast(a, pa.float64()).to_numpy(zero_copy_only=False))
+        bv = np.where(b_miss, 0.0, pc.cast(b, pa.float64()).to_numpy(zero_copy_only=False))
+        return (a_miss != b_miss) | (~a_miss & ~np.isclose(av, bv, rtol=RTOL, atol=ATOL)), None
+    if a.type != b.type:
+        return None, f"type {a.type}, reference {b.type}"
+    same = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
+    return (a_miss != b_miss) | (~a_miss & ~b_miss & ~same), None
 
 
 def compare(answer: pa.Table, reference: pa.Table, keys: list[str]) -> Verdict:
@@ -56,29 +107,34 @@ def compare(answer: pa.Table, reference: pa.Table, keys: list[str]) -> Verdict:
     missing = [c for c in want if c not in answer.column_names]
     if missing:
         return Verdict(False, f"columns {missing} missing (answer has {answer.column_names})")
+    extra = [c for c in answer.column_names if c not in want]
+    if extra:
+        return Verdict(False, f"extra columns {extra} (reference has {want})")
     if answer.num_rows != reference.num_rows:
         return Verdict(False, f"{answer.num_rows} rows, reference has {reference.num_rows}")
-    got = _normalise(answer.select(want), keys)
-    ref = _normalise(reference, keys)
+    got = _sorted(answer.select(want), keys)
+    ref = _sorted(reference, keys)
     for name in want:
-        a, b = got[name], ref[name]
-        if a.type != b.type:
-            return Verdict(False, f"column {name}: type {a.type}, reference {b.type}")
-        a_null = a.is_null().to_numpy(zero_copy_only=False)
-        b_null = b.is_null().to_numpy(zero_copy_only=False)
-        if pa.types.is_floating(a.type):
-            av = a.to_numpy(zero_copy_only=False).astype(float)
-            bv = b.to_numpy(zero_copy_only=False).astype(float)
-            bad = (a_null != b_null) | (~a_null & ~b_null & ~np.isclose(av, bv, rtol=RTOL, atol=ATOL))
-        else:
-            same = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
-            bad = (a_null != b_null) | (~a_null & ~b_null & ~same)
+        bad, why = _column_diff(got[name].combine_chunks(), ref[name].combine_chunks())
+        if bad is None:
+            return Verdict(False, f"column {name}: {why}")
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             row = {k: got[k][i].as_py() for k in keys}
             return Verdict(
                 False,
                 f"column {name}: {int(bad.sum())} of {len(bad)} values differ; first at {row}: "
-                f"{a[i].as_py()!r} != reference {b[i].as_py()!r}",
+                f"{got[name][i].as_py()!r} != reference {ref[name][i].as_py()!r}",
             )
     return Verdict(True)
+
+
+def checksum(table: pa.Table) -> dict[str, float]:
+    """Sum of each numeric column, db-benchmark style: a quick fingerprint stored with results."""
+    sums = {}
+    for name in table.column_names:
+        col = table[name]
+        if _is_number(col.type):
+            value = pc.sum(pc.cast(col, pa.float64())).as_py()
+            sums[name] = float(value) if value is not None else 0.0
+    return sums
