@@ -323,8 +323,9 @@ class FamilyBenchmarks(ABC):
     track_load.unit = "seconds"  # type: ignore[attr-defined]
 
     def track_peak_memory(self, run: str, engine: str, case: str, rows: str) -> int:
-        """Peak memory (PSS) of the whole process tree during the case: driver, workers, JVM,
-        Ray's processes, and a local cluster's servers."""
+        """Peak memory of the session during the case (driver, workers, JVM, Ray's processes, a
+        local cluster's servers): its control group's peak where the machine allows one, else
+        the sampled PSS of its process tree; the record's ``memory_method`` says which."""
         return self._value(self.record["peak_memory_bytes"])
 
     track_peak_memory.unit = "bytes"  # type: ignore[attr-defined]

@@ -1,4 +1,12 @@
-"""Breakeven points, computed from result records rather than eyeballed.
+"""Every comparison breakeven prints or publishes, in one place: the baseline rule, the ratio
+convention, and breakeven points computed from result records rather than eyeballed.
+
+The baseline of a distributed configuration is the fastest single-machine configuration that
+ran the same question at the same size; for a chunked question (a chunk size given), that
+includes the single-machine engines that choose their own chunks (Polars, DuckDB), measured
+once without a chunk size. The ratio is the distributed configuration's time over its
+baseline's, and is written as a factor of at least 1 with its direction: ``hurts 4x`` (four
+times as long as the baseline), ``helps 2.5x`` (the baseline takes 2.5 times as long).
 
 A *question* is one workload on one kind of data (key cardinality, nulls, dimension size,
 chunk size), measured at several row counts. For each distributed configuration and question,
@@ -16,14 +24,35 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from breakeven.data import fmt_num
-from breakeven.summary import config_label
 from breakeven.workloads import get_workload
 
 FAILED_BASELINE = ("timeout", "memory", "crashed")  # the single machine could not do it
+
+
+def config_label(case: dict[str, Any]) -> str:
+    """``engine:mode:profile``, with ``@topology`` in the cluster mode."""
+    at = f"@{case['topology']}" if case.get("topology") else ""
+    return f"{case['engine']}:{case['mode']}:{case['profile']}{at}"
+
+
+def short_config(label: str) -> str:
+    """``duckdb:single:default`` -> ``duckdb``, ``polars:eager:default`` -> ``polars:eager``."""
+    return ":".join(p for p in label.split(":") if p not in ("single", "default"))
+
+
+def fmt_ratio(ratio: float) -> str:
+    """A time over its baseline's as a factor of at least 1: ``4x``, ``2.5x``, ``140x``."""
+    factor = ratio if ratio >= 1 else 1 / ratio
+    return f"{factor:.0f}x" if factor >= 10 else f"{factor:.2g}x"
+
+
+def direction(ratio: float) -> str:
+    """``helps`` (faster than the baseline) or ``hurts`` (as slow or slower)."""
+    return "helps" if ratio < 1 else "hurts"
 
 
 def question_label(case: dict[str, Any]) -> str:
@@ -82,6 +111,7 @@ class Verdict:
     reason: str | None = None
     direction: str = "above"  # distribution helps above the breakeven point (or below it)
     ratio: float | None = None  # time over the best single machine's at the largest size compared
+    baseline: str | None = None  # the best single-machine configuration there
 
     @property
     def _band(self) -> str:
@@ -96,11 +126,12 @@ class Verdict:
         if self.kind == "breaks_even" and self.rows is not None:
             side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
             return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}"
-        at = (
-            f" ({_fmt_ratio(self.ratio)} the best single-machine time at {fmt_num(self.tested[-1])})"
-            if self.ratio and self.tested
-            else ""
-        )
+        at = ""
+        if self.ratio and self.tested:
+            faster = "faster" if self.ratio < 1 else "slower"
+            whom = f", {short_config(self.baseline)}," if self.baseline else ""
+            at = f" ({fmt_ratio(self.ratio)} {faster} than the best single-machine engine{whom}"
+            at += f" at {fmt_num(self.tested[-1])})"
         if self.kind == "helps":
             return f"helps at every size ({span}){at}{cliff}"
         if self.kind == "hurts":
@@ -115,13 +146,8 @@ class Verdict:
             arrow = ">" if self.direction == "above" else "<"
             return f"helps {arrow} {_fmt_rows(self.rows)} {self._band}{cliff}"
         if self.kind in ("helps", "hurts"):
-            return self.kind + (f" {_fmt_ratio(self.ratio)}" if self.ratio else "") + cliff
+            return self.kind + (f" {fmt_ratio(self.ratio)}" if self.ratio else "") + cliff
         return self.reason or self.kind
-
-
-def _fmt_ratio(ratio: float) -> str:
-    """``0.45x``, ``3.1x``, ``140x``."""
-    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
 
 
 def _fmt_rows(rows: float) -> str:
@@ -163,6 +189,7 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
         None,
     )
     ratios, pessimistic, optimistic, used = [], [], [], []
+    baseline = None
     for n in sizes:
         point = by_size[n]
         if point.status != "ok" or point.median is None:
@@ -176,6 +203,7 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
                 used.append(n)
             continue
         best = min(ok, key=lambda p: p.median or math.inf)
+        baseline = next((c for c, points in single.items() if best in points), None)
         ratios.append(point.median / (best.median or math.inf))
         pessimistic.append((point.slowest or point.median) / (best.fastest or best.median or math.inf))
         optimistic.append((point.fastest or point.median) / (best.slowest or best.median or math.inf))
@@ -187,10 +215,10 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
         return Verdict("no_baseline", tested=tested, reason="no single-machine engine at these sizes")
     last = ratios[-1] or None  # 0: the baseline failed there
     if all(r < 1 for r in ratios):
-        return Verdict("helps", tested=tuple(used), memory_cliff=cliff, ratio=last)
+        return Verdict("helps", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline)
     found = crossing(used, ratios)
     if found is None:
-        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff, ratio=last)
+        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline)
     segment, at = found
     helps_above = ratios[segment] >= 1
     # The repeats' extremes bound the crossing; one that does not cross in range leaves that side open.
@@ -200,7 +228,8 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
         low, high = float(used[segment]), float(used[segment + 1])
     if low is not None and high is not None and low > high:
         low, high = high, low
-    return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction="above" if helps_above else "below")
+    side = "above" if helps_above else "below"
+    return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction=side, baseline=baseline)
 
 
 def unchunked_label(case: dict[str, Any]) -> str:
@@ -239,3 +268,69 @@ def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dic
         if found:  # a question only single-machine engines ran (a chunk size they take) has no verdict
             out[question] = found
     return out
+
+
+@dataclass
+class Scenario:
+    """One question at one size: every configuration's record, with the single-machine engines
+    that choose their own chunks added to a chunked question (the baseline rule above)."""
+
+    question: str
+    rows: int
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # configuration -> record
+    borrowed: set[str] = field(default_factory=set)  # configurations measured without the chunk size
+
+    @property
+    def label(self) -> str:
+        return f"{self.question}, {fmt_num(self.rows)} rows"
+
+    def _ok(self, distributed: bool | None, metric: str) -> dict[str, float]:
+        return {
+            config: r["times"][metric]
+            for config, r in self.cells.items()
+            if r["status"] == "ok"
+            and r["times"].get(metric) is not None
+            and (distributed is None or r["distributed"] == distributed)
+        }
+
+    def fastest(self, metric: str = "compute_median", distributed: bool | None = None) -> str | None:
+        found = self._ok(distributed, metric)
+        return min(found, key=found.__getitem__) if found else None
+
+    def baseline(self, metric: str = "compute_median") -> str | None:
+        """The best single-machine configuration."""
+        return self.fastest(metric, distributed=False)
+
+    def ratio(self, config: str, metric: str = "compute_median") -> float | None:
+        """``config``'s time over the baseline's; None where either has none."""
+        best, found = self.baseline(metric), self._ok(None, metric)
+        if best is None or config not in found or not found[best]:
+            return None
+        return found[config] / found[best]
+
+
+def scenarios(records: list[dict[str, Any]]) -> list[Scenario]:
+    """Records by question (in the order measured) and size."""
+    found: dict[tuple[str, int], Scenario] = {}
+    base: dict[str, str] = {}  # question -> the question without its chunk size
+    for record in records:
+        case = record["case"]
+        key = (question_label(case), case["rows"])
+        base[key[0]] = unchunked_label(case)
+        found.setdefault(key, Scenario(*key)).cells[config_label(case)] = record
+    for (question, rows), scen in found.items():
+        if base[question] == question:
+            continue
+        for record in records:  # a chunked question: borrow the engines that choose their own chunks
+            case = record["case"]
+            if case["rows"] == rows and own_chunks(record) and question_label(case) == base[question]:
+                scen.cells.setdefault(config_label(case), record)
+                scen.borrowed.add(config_label(case))
+    order = list(dict.fromkeys(question for question, _ in found))
+    return sorted(found.values(), key=lambda scen: (order.index(scen.question), scen.rows))
+
+
+def configs(records: list[dict[str, Any]]) -> list[str]:
+    """Configuration labels, single-machine first, in a stable order."""
+    labels = {config_label(r["case"]): r["distributed"] for r in records}
+    return sorted(labels, key=lambda label: (labels[label], label))

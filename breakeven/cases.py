@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from breakeven.data import DataSpec, fmt_num
@@ -187,6 +187,31 @@ class Suite:
             for case in grid.cases(configs, rows):
                 seen.setdefault(case.id, case)
         return list(seen.values())
+
+    def family_grid(self, family: str) -> Grid | None:
+        """The suite's first grid with a workload of ``family``."""
+        for grid in self.grids:
+            if any(wl.family == family for wl in select_workloads(list(grid.workloads))):
+                return grid
+        return None
+
+    def select(
+        self, names: list[str], configs: list[EngineConfig], rows: tuple[int, ...] | None = None
+    ) -> tuple[list[Case], list[str]]:
+        """The cases of the named workloads (or families): the suite's own, and for a named
+        workload the suite leaves out, the grid the suite uses for its family (else the full
+        suite's), at that grid's sizes or ``rows``. Also returns the workloads so added."""
+        wanted = select_workloads(names)
+        covered = {c.workload for c in self.cases(configs, rows)}
+        cases = [c for c in self.cases(configs, rows) if c.workload in {w.name for w in wanted}]
+        added = [wl.name for wl in wanted if wl.name not in covered]
+        for name in added:
+            family = get_workload(name).family
+            grid = self.family_grid(family) or SUITES["full"].family_grid(family)
+            if grid is None:
+                raise UsageError(f"no suite has a grid for {name}")
+            cases += replace(grid, workloads=(name,)).cases(configs, rows)
+        return cases, added
 
 
 BUDGET_ROWS = (10**6, 3 * 10**6, 10**7, 3 * 10**7)

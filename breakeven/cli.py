@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from breakeven import analysis, summary
+from breakeven import analysis
 from breakeven import data as datagen
+from breakeven.accounting import METHODS
 from breakeven.cases import SUITES, EngineConfig, get_suite, parse_engines
 from breakeven.cluster import cli as cluster_cli
 from breakeven.cluster.launcher import ENGINES, ClusterError, ClusterPlan, Topology, known_secret, same_resources
@@ -25,13 +26,14 @@ from breakeven.engines import REGISTRY, engine_class, installed_engines
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
 from breakeven.results import RunStore, check_writable, new_run_id, now_iso
-from breakeven.runner import Options, Runner, run_meta
-from breakeven.workloads import CATALOGUE, select_workloads
+from breakeven.runner import Options, Runner, choose_memory_method, run_meta, runner_cpu
+from breakeven.workloads import CATALOGUE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(cluster_cli.app, name="cluster")
-# Written to a file or a pipe, the wide results tables keep their columns instead of 80 (rich's default).
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 240)
+SHOW_WIDTH = 100  # every table fits a terminal of this many columns
+# Written to a file or a pipe, the tables keep their columns instead of 80 (rich's default).
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else SHOW_WIDTH)
 err = Console(stderr=True)
 
 SIZE_UNITS = {
@@ -170,6 +172,13 @@ def run(
         ),
     ] = None,
     cores: Annotated[int, typer.Option(help="cores each engine may use")] = os.cpu_count() or 1,
+    memory_method: Annotated[
+        str,
+        typer.Option(
+            help="how memory is counted and the budget enforced: cgroup (the kernel, per session), sampled "
+            "(PSS of the process tree, sampled), auto (cgroup where the machine allows it)"
+        ),
+    ] = "auto",
     results: Annotated[Path, typer.Option(help="results folder", envvar="BREAKEVEN_RESULTS")] = Path("results"),
     data: Annotated[Path, typer.Option(help="cache folder for generated data", envvar="BREAKEVEN_DATA")] = Path("data"),
     run_id: Annotated[str | None, typer.Option(help="name of the run (default: the UTC time)")] = None,
@@ -208,22 +217,32 @@ def run(
         raise UsageError(f"timeout must be positive, got {timeout}")
     if cores < 1:
         raise UsageError(f"cores must be at least 1, got {cores}")
+    if memory_method not in METHODS:
+        raise UsageError(f"unknown --memory-method {memory_method!r}: use one of {', '.join(METHODS)}")
     chosen = get_suite(suite)
     memory_budget = memory_budget or chosen.memory_budget
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
     plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
     configs = _engines(engine, plan, chosen.engines)
-    cases = chosen.cases(configs, row_counts)
+    added: list[str] = []
     if workload:
-        names = {w.name for w in select_workloads(workload)}
-        cases = [c for c in cases if c.workload in names]
-        if not cases:  # not in this suite: take the full suite's variants at the given rows (or 1e6)
-            cases = [c for c in get_suite("full").cases(configs, row_counts or (10**6,)) if c.workload in names]
+        cases, added = chosen.select(workload, configs, row_counts)
+    else:
+        cases = chosen.cases(configs, row_counts)
     if not cases:
         raise UsageError("nothing to run: the suite, engines, workloads and rows select no case")
     check_writable(results)
-    options = Options(repeats=repeats, timeout=timeout, memory_budget=budget, cores=cores, data_dir=data, cluster=plan)
+    options = Options(
+        repeats=repeats,
+        timeout=timeout,
+        memory_budget=budget,
+        cores=cores,
+        data_dir=data,
+        cluster=plan,
+        memory_method=memory_method,
+    )
+    method, why_not_cgroup = choose_memory_method(options)  # before any folder is made: --memory-method cgroup may fail
     if resume:
         store = RunStore.open(results, run_id)
         done = store.done_ids()
@@ -243,6 +262,15 @@ def run(
         f"run {store.run_id}: {len(cases)} cases of suite {suite!r} "
         f"on {len(configs)} engine configurations -> {store.root}"
     )
+    if added:
+        sizes = sorted({c.rows for c in cases if c.workload in added})
+        console.print(
+            f"not in suite {suite!r}, run on its grid for their family at {', '.join(map(datagen.fmt_num, sizes))} "
+            f"rows: {', '.join(added)}",
+            highlight=False,
+        )
+    why = f" ({why_not_cgroup})" if why_not_cgroup else ""
+    console.print(f"memory: {method}{why}, budget {budget / 2**30:.1f} GiB per session", highlight=False)
     started = time.monotonic()
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -254,6 +282,7 @@ def run(
         TextColumn("{task.fields[current]}"),
         console=console,
         transient=False,
+        refresh_per_second=2,  # the runner's CPU is taken from the engines: draw little
     ) as progress:
         task = progress.add_task("cases", total=len(cases), current="")
 
@@ -266,6 +295,8 @@ def run(
                 progress.console.print(
                     f"{info['engine']} cluster {info['topology']} up in {info['seconds']:.1f} s (127.0.0.1)"
                 )
+            elif kind == "memory_method":
+                progress.console.print(f"[yellow]memory: from now on {info['method']}[/] ({escape(info['why'])})")
             elif kind == "case_start":
                 progress.update(task, current=info["case_id"])
             elif kind == "case":
@@ -281,7 +312,7 @@ def run(
             progress.stop()
             err.print(f"interrupted: finished cases are kept in {store.root}; continue with --resume")
             raise typer.Exit(130) from None
-    store.update_meta(finished=now_iso(), wall_seconds=time.monotonic() - started)
+    store.update_meta(finished=now_iso(), wall_seconds=time.monotonic() - started, runner_cpu_seconds=runner_cpu())
     _show(store)
 
 
@@ -392,103 +423,115 @@ def _fmt(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
-def _short(label: str) -> str:
-    """'duckdb:single:default' -> 'duckdb', 'polars:eager:default' -> 'polars:eager'."""
-    return ":".join(p for p in label.split(":") if p not in ("single", "default"))
+def _fmt_bytes(value: int | None) -> str:
+    if not value:
+        return "–"
+    return f"{value / 2**20:.0f} MiB" if value < 10 * 2**30 else f"{value / 2**30:.1f} GiB"
 
 
-def _header(label: str) -> str:
-    return label.replace(":", "\n")
+def _vs(scen: analysis.Scenario, config: str, metric: str) -> str:
+    """A configuration's time against the scenario's baseline, as every table writes it."""
+    if config == scen.baseline(metric):
+        return "baseline"
+    ratio = scen.ratio(config, metric)
+    if ratio is None or not scen.cells[config]["distributed"]:
+        return ""
+    kind = analysis.direction(ratio)
+    return f"[{'green' if kind == 'helps' else 'red'}]{kind} {analysis.fmt_ratio(ratio)}[/]"
+
+
+def show_tables(store: RunStore) -> list[Any]:
+    """What ``breakeven show`` prints, as rich renderables no wider than ``SHOW_WIDTH``."""
+    meta, records = store.meta(), store.records()
+    if not records:
+        return [f"run {store.run_id} has no finished case yet"]
+    machine = meta.get("machine", {})
+    method = meta.get("settings", {}).get("memory_method", "?")
+    out: list[Any] = [
+        f"\nrun [bold]{store.run_id}[/]: {escape(str(machine.get('cpu', '?')))}, {machine.get('cores', '?')} cores, "
+        f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB; memory counted by {method}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+    ]
+    scens = analysis.scenarios(records)
+    table = Table(
+        title="per question and size: median compute and end to end (start-up + load + compute),\n"
+        "peak memory; each distributed configuration vs the best single-machine one (baseline)",
+        show_lines=False,
+    )
+    table.add_column("question / configuration", no_wrap=True)
+    for head in ("compute", "end to end", "memory", "vs best", "vs best e2e"):
+        table.add_column(head, justify="right", no_wrap=True)
+    for scen in scens:
+        table.add_row(f"[bold]{escape(scen.question)}[/]", f"[bold]{datagen.fmt_num(scen.rows)} rows[/]")
+        fastest = scen.fastest()
+        for config in sorted(scen.cells, key=lambda c: (scen.cells[c]["distributed"], c)):
+            r = scen.cells[config]
+            name = analysis.short_config(config) + (" *" if config == fastest else "")
+            name += " (no chunks)" if config in scen.borrowed else ""
+            if r["status"] != "ok":
+                table.add_row(f"  {name}", f"[red]{r['status']}[/]", "", _fmt_bytes(r.get("peak_memory_bytes")), "", "")
+                continue
+            times = r["times"]
+            compute = _fmt(times["compute_median"]) + (" ~" if r["noisy"] else "")
+            table.add_row(
+                f"  {name}",
+                compute,
+                _fmt(times["end_to_end"]),
+                _fmt_bytes(r.get("peak_memory_bytes")),
+                _vs(scen, config, "compute_median"),
+                _vs(scen, config, "end_to_end"),
+            )
+        table.add_section()
+    out.append(table)
+    tally: dict[str, list[int]] = {}
+    for scen in scens:
+        for config, r in scen.cells.items():
+            ratio = scen.ratio(config)
+            if r["distributed"] and ratio is not None:
+                tally.setdefault(config, [0, 0])[0 if analysis.direction(ratio) == "helps" else 1] += 1
+    for config, (helps, hurts) in sorted(tally.items()):
+        out.append(f"{config}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
+    out.append(_verdict_table(records))
+    out.append(
+        "* fastest compute; ~ a spread between repeats above 10%: noisy, rerun before trusting it; "
+        "helps/hurts Nx: N times faster/slower than the baseline"
+    )
+    return [x for x in out if x is not None]
 
 
 def _show(store: RunStore) -> None:
-    meta, records = store.meta(), store.records()
-    if not records:
-        console.print(f"run {store.run_id} has no finished case yet")
-        return
-    machine = meta.get("machine", {})
-    console.print(
-        f"\nrun [bold]{store.run_id}[/]: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
-        f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB; "
-        + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
-    )
-    scens = summary.scenarios(records)
-    labels = summary.configs(records)
-    table = Table(title="median compute / end-to-end (start-up + load + compute); * fastest compute", show_lines=False)
-    table.add_column("scenario", no_wrap=True)
-    for label in labels:
-        table.add_column(_header(label), justify="right")
-    for scen in scens:
-        best = scen.fastest()
-        cells = []
-        for label in labels:
-            r = scen.cells.get(label)
-            if r is None:
-                cells.append("")
-            elif r["status"] != "ok":
-                cells.append(f"[red]{r['status']}[/]")
-            else:
-                text = f"{_fmt(r['times']['compute_median'])} / {_fmt(r['times']['end_to_end'])}"
-                if r["noisy"]:
-                    text += " [dim]~[/]"
-                cells.append(f"[bold green]*{text}[/]" if label == best else text)
-        table.add_row(scen.label, *cells)
-    console.print(table)
-    dist = [label for label in labels if any(r["distributed"] for s in scens if (r := s.cells.get(label)))]
-    if not dist:
-        return
-    table = Table(title="distributed vs best single-machine engine: speed-up of compute / end-to-end")
-    table.add_column("scenario", no_wrap=True)
-    table.add_column("best single", justify="right")
-    for label in dist:
-        table.add_column(_header(label), justify="right")
-    tally = {label: [0, 0] for label in dist}
-    for scen in scens:
-        best = scen.fastest(distributed=False)
-        cells = []
-        for label in dist:
-            verdict, ratio = scen.verdict(label)
-            _, e2e_ratio = scen.verdict(label, "end_to_end")
-            if ratio is None:
-                cells.append(f"[red]{verdict}[/]" if verdict not in ("–", "no baseline") else verdict)
-                continue
-            tally[label][0 if verdict == "helps" else 1] += 1
-            colour = "green" if verdict == "helps" else "red"
-            cells.append(
-                f"[{colour}]{verdict} {ratio:.2f}x[/] / {e2e_ratio:.2f}x"
-                if e2e_ratio
-                else f"[{colour}]{verdict} {ratio:.2f}x[/]"
-            )
-        table.add_row(scen.label, _short(best) if best else "–", *cells)
-    console.print(table)
-    for label, (helps, hurts) in tally.items():
-        console.print(f"{label}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
-    _show_verdicts(records)
-    _show_clusters(records)
-    console.print(f"~ marks a spread between repeats above 10%: noisy, rerun before trusting it. Records: {store.root}")
+    for item in show_tables(store):
+        console.print(item)
+    _show_clusters(store.records())
+    console.print(f"Records: {store.root}")
 
 
-def _show_verdicts(records: list[dict[str, Any]]) -> None:
-    """The verdict matrix: per question and distributed configuration, helps, hurts, or the
-    breakeven point in rows (with its range from the repeats) over the sizes measured."""
+def _verdict_table(records: list[dict[str, Any]]) -> Table | None:
+    """The verdict matrix as a list: per question and distributed configuration, helps, hurts,
+    or the breakeven point in rows (with its range from the repeats) over the sizes measured."""
     found = analysis.matrix(records)
-    configs = sorted({c for row in found.values() for c in row})
+    if not found:
+        return None
     sizes = sorted({r["case"]["rows"] for r in records})
     table = Table(
-        title=f"verdict vs the best single-machine engine (compute), sizes {', '.join(map(datagen.fmt_num, sizes))}: "
-        "helps, hurts, or helps > N rows [range from the repeats]"
+        title=escape(
+            f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts,\n"
+            "or helps > N rows [range from the repeats], against the best single-machine engine"
+        )
     )
-    table.add_column("question", no_wrap=True)
-    for config in configs:
-        table.add_column(_header(config), justify="right")
+    table.add_column("configuration", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("baseline", no_wrap=True)
     colours = {"helps": "green", "hurts": "red", "breaks_even": "yellow"}
     for question, row in found.items():
-        cells = []
-        for config in configs:
-            verdict = row.get(config)
-            cells.append(f"[{colours.get(verdict.kind, 'red')}]{verdict.short}[/]" if verdict else "")
-        table.add_row(question, *cells)
-    console.print(table)
+        table.add_row(f"[bold]{escape(question)}[/]")
+        for config, verdict in sorted(row.items()):
+            baseline = analysis.short_config(verdict.baseline) if verdict.baseline else ""
+            text = escape(verdict.short)
+            colour = colours.get(verdict.kind, "red")
+            table.add_row(f"  {analysis.short_config(config)}", f"[{colour}]{text}[/]", baseline)
+        table.add_section()
+    return table
 
 
 def _show_clusters(records: list[dict[str, Any]]) -> None:
@@ -499,7 +542,7 @@ def _show_clusters(records: list[dict[str, Any]]) -> None:
             seen.setdefault(f"{r['case']['engine']}@{r['case']['topology']}", r["cluster"])
     if not seen:
         return
-    table = Table("cluster", "kind", "address", "workers x cores, memory per worker (the engine's view)", "start-up")
+    table = Table("cluster", "kind", "address", "workers x cores, memory each", "start-up", title="clusters")
     for label, info in seen.items():
         view = info.get("engine_view") or {}
         cores = view.get("cores_per_worker") or ["?"]

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from breakeven import analysis, scaleout
+from breakeven.analysis import config_label
 from breakeven.data import fmt_num
 from breakeven.results import RunStore
-from breakeven.summary import config_label
 from breakeven.workloads import FAMILIES, get_workload
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
@@ -206,6 +206,8 @@ def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None)
     for r in records:
         by_config[config_label(r["case"])].append(r)
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
+    # How memory was counted (README, "Memory"): cgroup memory and PSS differ by the page cache.
+    methods = " + ".join(sorted({r.get("memory_method") or "?" for r in records}))
     panels = [
         (axes[0][0], "compute (s), default profiles", "compute_median", lambda r: r["case"]["profile"] == "default"),
         (
@@ -215,7 +217,7 @@ def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None)
             lambda r: not r["distributed"] or r["case"]["profile"] == "tuned",
         ),
         (axes[1][0], "end-to-end: start-up + load + compute (s)", "end_to_end", lambda r: True),
-        (axes[1][1], "peak memory of the process tree (GiB)", "memory", lambda r: True),
+        (axes[1][1], f"peak memory of the session (GiB), {methods}", "memory", lambda r: True),
     ]
     styles = {config: _style(rs[0]["case"]) for config, rs in by_config.items()}
     sizes = sorted({r["case"]["rows"] for r in records})
@@ -441,7 +443,8 @@ def _scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, flo
 INTRO = (
     "<p>Each distributed configuration against the best single-machine engine on the same machine, at each "
     "size measured: <b>helps</b> (faster at every size), <b>hurts</b> (never breaks even in the range), both "
-    "with the ratio of its median time to the best single-machine engine's at the largest size, or "
+    "with a factor at the largest size (<i>hurts 4x</i>: four times the best single-machine engine's median "
+    "time; <i>helps 2.5x</i>: the best single-machine engine takes 2.5 times as long), or "
     "<b>helps &gt; N</b>: the breakeven point, interpolated on log scale, with its range from the repeats' "
     "extremes; <i>cliff</i> is the smallest size at which a single-machine engine ran out of its memory budget "
     "while this one finished.</p>"

@@ -19,7 +19,11 @@ from breakeven.errors import UsageError
 
 # 2: memory is the tree's PSS (peak_memory_bytes), was a sum of RSS
 # 3: the cluster mode: ``case.topology`` and ``cluster`` (kind, address, topology, engine's view, start-up)
-SCHEMA_VERSION = 3
+# 4: ``memory_method`` (what counted ``peak_memory_bytes``: ``cgroup-v1``, ``cgroup-v2``, ``sampled-pss``;
+#    ``pss-50ms`` for the older records, PSS of every process every 50 ms) and ``runner_cpu_seconds``
+#    (the runner's own CPU during the timed phase); run.json's ``settings.memory_method``
+SCHEMA_VERSION = 4
+OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
 
@@ -54,12 +58,20 @@ def read_json(path: Path) -> Any:
 
 
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode."""
+    """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode,
+    version 3 measured memory only one way and not the runner's own CPU."""
     version = record.get("schema")
     if version == 2:
         if "case" in record:
             record["case"].setdefault("topology", None)
             record.setdefault("cluster", None)
+        record["schema"] = version = 3
+    if version == 3:
+        if "case" in record:
+            record.setdefault("memory_method", OLD_MEMORY_METHOD)
+            record.setdefault("runner_cpu_seconds", None)
+        elif "settings" in record:
+            record["settings"].setdefault("memory_method", OLD_MEMORY_METHOD)
         record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")

@@ -2,10 +2,11 @@
 
 Cases are grouped into engine sessions (same engine configuration, data set and chunk size):
 each session is a worker process (``breakeven.worker``) that starts the engine, loads the
-tables once and runs its cases. The runner watches the worker's whole process tree: it
-samples resident memory and CPU time, enforces the timeout and the memory budget, and kills
-the tree when either is exceeded or the worker dies. The failed case is recorded with its
-status and reason, and the remaining cases go on in a fresh session.
+tables once and runs its cases. The runner watches the worker's whole process tree through a
+meter (``breakeven.accounting``: a control group of the session's where the machine allows
+it, a cheap sampler where not): peak memory, CPU time, the memory budget; it enforces the
+timeout, and kills the tree when a limit is exceeded or the worker dies. The failed case is
+recorded with its status and reason, and the remaining cases go on in a fresh session.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -27,19 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from breakeven import data as datagen
 from breakeven import reference
+from breakeven.accounting import SAMPLED, CgroupMeter, ControlGroup, Meter, OverBudget, ProcessTree, SampledMeter
+from breakeven.accounting import control_group as make_control_group
 from breakeven.cases import CLUSTER_MODE, Case
 from breakeven.cluster.launcher import ClusterPlan, LocalCluster
 from breakeven.engines import engine_class
-from breakeven.errors import EngineUnavailable
+from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.machine import machine_info, versions
 from breakeven.results import SCHEMA_VERSION, STATUSES, RunStore, now_iso
 
 NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy
-POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Options:
     data_dir: Path = Path("data")
     plugins: tuple[str, ...] = ()  # modules the workers import first (extra workloads, e.g. breakeven.testing)
     cluster: ClusterPlan | None = None  # for the cases in the cluster mode
+    memory_method: str = "auto"  # auto (a control group where possible, else sampled), cgroup, sampled
 
 
 class WorkerFailure(Exception):
@@ -61,119 +63,8 @@ class WorkerFailure(Exception):
         self.status, self.reason = status, reason
 
 
-class ProcessTree:
-    """Memory and CPU seconds of a process and all its descendants, sampled.
-
-    Memory is the sum of each process's proportional set size (PSS): a page shared by several
-    processes (Ray's object store, forked Dask workers, shared libraries) is split among them,
-    so the tree's total counts it once, where a sum of RSS would count it in every process.
-    """
-
-    def __init__(self, pid: int, shared: list[int] | None = None) -> None:
-        self.root = psutil.Process(pid)
-        self.procs: dict[int, psutil.Process] = {pid: self.root}
-        # Processes that serve this tree but are not its own (a local cluster's servers and their
-        # children): measured with it, never killed with it.
-        self.shared_roots = [p for pid in shared or [] if (p := _alive(pid)) is not None]
-        self.shared: dict[int, psutil.Process] = {}
-        self.cpu: dict[int, float] = {}
-        self.cpu_base: dict[int, float] = {}
-        self.memory = 0
-        self.peak = 0
-
-    def sample(self) -> int:
-        try:
-            for child in self.root.children(recursive=True):
-                self.procs.setdefault(child.pid, child)
-        except psutil.NoSuchProcess:
-            pass
-        for root in self.shared_roots:
-            self.shared.setdefault(root.pid, root)
-            with contextlib.suppress(psutil.NoSuchProcess):
-                for child in root.children(recursive=True):
-                    self.shared.setdefault(child.pid, child)
-        total = 0
-        for pid, proc in list(self.procs.items()) + list(self.shared.items()):
-            try:
-                with proc.oneshot():
-                    total += _pss(proc)
-                    times = proc.cpu_times()
-                self.cpu[pid] = times.user + times.system
-            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-                continue
-        self.memory = total
-        self.peak = max(self.peak, total)
-        return total
-
-    def mark(self) -> None:
-        """Start a new accounting window: peak and CPU are counted from here."""
-        self.peak = self.sample()
-        self.cpu_base = dict(self.cpu)
-
-    def cpu_seconds(self) -> float:
-        self.sample()
-        return sum(max(0.0, t - self.cpu_base.get(pid, 0.0)) for pid, t in self.cpu.items())
-
-    def pids(self) -> set[int]:
-        return set(self.procs)
-
-    def kill(self) -> None:
-        """Freeze the tree, find every descendant, then SIGKILL them all.
-
-        Killing while a process is still starting others would orphan a child born after the
-        last sample. So first SIGSTOP the worker's process group (the worker leads its own
-        session) and every process seen, again until no new one appears; then SIGKILL every
-        process ever seen that still runs (psutil checks the creation time, so a recycled pid
-        is never hit)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.root.pid, signal.SIGSTOP)
-        known = -1
-        while len(self.procs) != known:  # a process that left the group (setsid) is stopped too
-            known = len(self.procs)
-            self.sample()
-            self._add_session()
-            for proc in list(self.procs.values()):
-                with contextlib.suppress(psutil.Error):
-                    proc.suspend()
-        alive = []
-        for proc in self.procs.values():
-            try:
-                if proc.is_running():
-                    proc.kill()
-                    alive.append(proc)
-            except psutil.NoSuchProcess:
-                continue
-        psutil.wait_procs(alive, timeout=10)
-
-    def _add_session(self) -> None:
-        """Add every process of the worker's session (it leads its own) to the tree, also those
-        whose parent died and left them to init: a JVM that exits while spawning leaves its
-        ``jspawnhelper`` so, and the group's SIGSTOP would leave it stopped for ever."""
-        started = self.root.create_time()
-        for proc in psutil.process_iter():
-            with contextlib.suppress(psutil.Error, OSError):
-                mine = os.getsid(proc.pid) == self.root.pid and proc.create_time() >= started
-                if mine and proc.pid not in self.procs:
-                    self.procs[proc.pid] = proc
-
-
-def _alive(pid: int) -> psutil.Process | None:
-    try:
-        return psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return None
-
-
-def _pss(proc: psutil.Process) -> int:
-    """PSS from /proc/PID/smaps_rollup (about 0.2 ms a process); RSS where that is unreadable."""
-    try:
-        return proc.memory_full_info().pss
-    except (psutil.AccessDenied, AttributeError):
-        return proc.memory_info().rss
-
-
 class WorkerSession:
-    """One worker process and the socket to it."""
+    """One worker process, the socket to it, and the meter of its memory and CPU."""
 
     def __init__(
         self,
@@ -182,14 +73,18 @@ class WorkerSession:
         log_path: Path,
         memory_budget: int | None,
         shared: list[int] | None = None,
+        group: ControlGroup | None = None,
+        owns_group: bool = True,
     ) -> None:
         plan_path.write_text(json.dumps(plan))
         parent, child = socket.socketpair()
         self.sock, self.buffer, self.memory_budget = parent, b"", memory_budget
         self.log_path = log_path
+        self.leaf = f"session-{plan_path.stem}"
+        prefix = group.join(self.leaf) if group else []  # the worker enters its control group before it starts
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "breakeven.worker", str(plan_path), str(child.fileno())],
+                [*prefix, sys.executable, "-m", "breakeven.worker", str(plan_path), str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -199,6 +94,16 @@ class WorkerSession:
             )
         child.close()
         self.tree = ProcessTree(self.proc.pid, shared)
+        self.group, self.owns_group = group, owns_group
+        self.meter: Meter = CgroupMeter(group, memory_budget) if group else SampledMeter(self.tree, memory_budget)
+
+    @property
+    def method(self) -> str:
+        return self.meter.method
+
+    def own_pids(self) -> list[int]:
+        """The session's processes by its control group (none without one): a cheap read."""
+        return self.group.pids(self.leaf) if self.group else []
 
     def _line(self) -> dict[str, Any] | None:
         if b"\n" in self.buffer:
@@ -206,24 +111,25 @@ class WorkerSession:
             return json.loads(line)
         return None
 
-    def next_event(self, deadline: float, limit_what: str) -> dict[str, Any]:
-        """The worker's next event; raises WorkerFailure on timeout, memory or death."""
+    def next_event(self, expected: str, deadline: float, limit_what: str) -> dict[str, Any]:
+        """The worker's next event, which must be ``expected``; raises WorkerFailure on timeout,
+        memory or death."""
         while True:
             event = self._line()
             if event is not None:
                 if event["ev"] == "fatal":
                     self.proc.wait(timeout=30)
                     raise WorkerFailure(event.get("status", "crashed"), event["reason"])
+                if event["ev"] != expected:
+                    self.stop()
+                    raise WorkerFailure("crashed", f"{limit_what}: the worker sent {event['ev']!r}, not {expected!r}")
                 return event
-            ready, _, _ = select.select([self.sock], [], [], POLL_SECONDS)
-            used = self.tree.sample()
-            if self.memory_budget and used > self.memory_budget:
+            ready, _, _ = select.select([self.sock], [], [], self.meter.interval)
+            try:
+                self.meter.poll()
+            except OverBudget as over:
                 self.stop()
-                raise WorkerFailure(
-                    "memory",
-                    f"{limit_what}: process tree used {used / 2**20:.0f} MiB, over the budget of "
-                    f"{self.memory_budget / 2**20:.0f} MiB",
-                )
+                raise WorkerFailure("memory", f"{limit_what}: {over}") from None
             if time.monotonic() > deadline:
                 self.stop()
                 raise WorkerFailure("timeout", f"{limit_what} exceeded the timeout")
@@ -245,7 +151,7 @@ class WorkerSession:
         if code < 0:
             what = f"worker killed by {signal.Signals(-code).name}"
             if -code == signal.SIGKILL:
-                what += f" (out of memory? the tree last used {self.tree.memory / 2**20:.0f} MiB)"
+                what += f" (out of memory? the session's peak was {self.meter.peak() / 2**20:.0f} MiB)"
         else:
             what = f"worker exited with code {code}"
         return f"{what}; see {self.log_path.name}: {log_tail(self.log_path)}"
@@ -255,10 +161,23 @@ class WorkerSession:
 
     def stop(self) -> None:
         """Kill whatever is left of the tree and close the channel."""
-        self.tree.kill()
+        self.tree.kill(self.own_pids())
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         self.sock.close()
+
+    def close(self) -> None:
+        """After ``stop``: release the meter and remove the session's control group (a cluster's
+        stays with the cluster)."""
+        self.meter.close()
+        if self.group and self.owns_group:
+            self.group.remove()
+
+
+def runner_cpu() -> float:
+    """CPU seconds the runner process (all its threads) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def keep_logs(scratch: Path, dest: Path) -> None:
@@ -351,7 +270,9 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         "noisy": stats["noisy"],
         "peak_memory_bytes": found.get("peak_memory_bytes"),
         "load_peak_memory_bytes": found.get("load_peak_memory_bytes"),
+        "memory_method": found.get("memory_method"),
         "cpu_seconds": found.get("cpu_seconds"),
+        "runner_cpu_seconds": found.get("runner_cpu_seconds"),
         "rows_out": found.get("rows_out"),
         "checksum": found.get("checksum"),
         "log": found.get("log"),
@@ -360,9 +281,24 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
     }
 
 
+def choose_memory_method(options: Options) -> tuple[str, str | None]:
+    """The method that will measure the run (``cgroup-v1``, ``cgroup-v2`` or ``sampled-pss``),
+    and why it is not a control group, if it is not. ``cgroup`` that cannot be is an error."""
+    if options.memory_method == "sampled":
+        return SAMPLED, "asked for (--memory-method sampled)"
+    probe = make_control_group(options.memory_budget)
+    if isinstance(probe, str):
+        if options.memory_method == "cgroup":
+            raise UsageError(f"--memory-method cgroup: {probe}; use --memory-method sampled (or auto)")
+        return SAMPLED, probe
+    probe.remove()
+    return probe.method, None
+
+
 def run_meta(suite: str, options: Options, cases: list[Case]) -> dict[str, Any]:
     """What a run's ``run.json`` says: the machine, every version, the settings and the planned cases."""
     plan = options.cluster
+    method, why = choose_memory_method(options)
     return {
         "created": now_iso(),
         "machine": machine_info(),
@@ -373,6 +309,8 @@ def run_meta(suite: str, options: Options, cases: list[Case]) -> dict[str, Any]:
             "timeout": options.timeout,
             "memory_budget": options.memory_budget,
             "cores": options.cores,
+            "memory_method": method,
+            "memory_method_why": why,
             "cluster": {"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address}
             if plan
             else None,
@@ -396,6 +334,8 @@ class Runner:
         self.cluster: LocalCluster | None = None  # the local cluster that is up, if any
         self.cluster_info: dict[str, Any] | None = None  # what the plan and the records say of it
         self.cluster_roots: list[int] = []
+        self.cluster_group: ControlGroup | None = None  # the local cluster's control group, its sessions join it
+        self.memory_method, self.memory_fallback = choose_memory_method(options)
 
     def run(self, cases: list[Case]) -> list[dict[str, Any]]:
         records = []
@@ -408,6 +348,7 @@ class Runner:
         finally:
             if self.session is not None:  # interrupted: leave nothing running
                 self.session.stop()
+                self.session.close()
                 self.session = None
             self._cluster_down()
         return records
@@ -431,12 +372,15 @@ class Runner:
             return None
         self._cluster_down()
         topo = plan.topology(topology)
-        cluster = LocalCluster(plan.engine, topo, Path(tempfile.mkdtemp(prefix="breakeven-state-")))
+        self.cluster_group = self._control_group()
+        prefix = self.cluster_group.join("servers") if self.cluster_group else []
+        cluster = LocalCluster(plan.engine, topo, Path(tempfile.mkdtemp(prefix="breakeven-state-")), argv_prefix=prefix)
         self.emit("cluster_start", {"engine": plan.engine, "topology": topology})
         try:
             state = cluster.up()
         except Exception as exc:  # recorded on every case that needed it (ClusterError: one line)
             self._keep_cluster_logs(cluster, topology)
+            self._remove_cluster_group()
             return f"the {plan.engine} cluster {topology} did not start: {exc}"
         self.cluster = cluster
         self.cluster_roots = [p["pid"] for p in state.processes if not p.get("child")]
@@ -460,6 +404,12 @@ class Runner:
         self.seen_pids |= set(self.cluster.down())
         self._keep_cluster_logs(self.cluster, label)
         self.cluster, self.cluster_info, self.cluster_roots = None, None, []
+        self._remove_cluster_group()
+
+    def _remove_cluster_group(self) -> None:
+        if self.cluster_group is not None:
+            self.cluster_group.remove()
+            self.cluster_group = None
 
     def _keep_cluster_logs(self, cluster: LocalCluster, label: str) -> None:
         """The servers' and the engine's logs go to the run's logs; the state folder is deleted."""
@@ -537,6 +487,17 @@ class Runner:
             ],
         }
 
+    def _control_group(self) -> ControlGroup | None:
+        """A control group for a new session or cluster, if this run measures with them."""
+        if self.memory_method == SAMPLED:
+            return None
+        group = make_control_group(self.options.memory_budget)
+        if isinstance(group, str):  # worked at the start of the run, not now: say so, go on sampling
+            self.memory_method, self.memory_fallback = SAMPLED, group
+            self.emit("memory_method", {"method": SAMPLED, "why": group})
+            return None
+        return group
+
     def _session(self, group: Group, pending: list[Case]) -> Iterator[dict[str, Any]]:
         """Run ``pending`` in one worker; returns the cases left after a failure."""
         opts = self.options
@@ -545,38 +506,47 @@ class Runner:
         log_path = self.store.log_dir / f"{name}.log"
         scratch = Path(tempfile.mkdtemp(prefix="breakeven-"))  # short: Ray puts Unix sockets there
         in_cluster = group.mode == CLUSTER_MODE
+        # A local cluster's sessions join the cluster's control group: its memory is theirs.
+        cgroup = self.cluster_group if in_cluster and self.cluster_group else self._control_group()
         session = self.session = WorkerSession(
             self._plan(group, pending, scratch),
             self.store.log_dir / f"{name}.plan.json",
             log_path,
             opts.memory_budget,
             self.cluster_roots if in_cluster else None,
+            cgroup,
+            owns_group=cgroup is not self.cluster_group,
         )
-        found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root))}
+        session.meter.mark()  # a cluster's group has served earlier sessions: its peak starts here
+        found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root)), "memory_method": session.method}
         if in_cluster and self.cluster_info:
             found["cluster"] = {k: v for k, v in self.cluster_info.items() if k != "secret_file"}
         remaining = list(pending)
         started = False  # whether a case has begun: before it, a failure is the whole session's
         try:
             deadline = time.monotonic() + opts.timeout
-            found["startup"] = session.next_event(deadline, "engine startup")["seconds"]
-            loaded = session.next_event(deadline, "loading the data")
+            found["startup"] = session.next_event("startup", deadline, "engine startup")["seconds"]
+            loaded = session.next_event("load", deadline, "loading the data")
             found["load"] = loaded["seconds"]
             if "cluster" in found:  # the cluster as the engine saw it
                 found["cluster"] = found["cluster"] | {"engine_view": loaded.get("topology")}
-            found["load_peak_memory_bytes"] = session.tree.peak
+            found["load_peak_memory_bytes"] = session.meter.peak()
             started = True
             while remaining:
                 case = remaining[0]
                 deadline = time.monotonic() + opts.timeout
                 self.emit("case_start", {"case_id": case.id})
-                session.next_event(deadline, "the case")  # case_start
-                session.tree.mark()
+                session.next_event("case_start", deadline, "the case")
+                session.meter.mark()
+                session.tree.add(session.own_pids())
+                runner_start = runner_cpu()
                 session.ack()
-                session.next_event(deadline, "the case")  # timed_end
-                peak, cpu = session.tree.peak, session.tree.cpu_seconds()
+                session.next_event("timed_end", deadline, "the case")
+                runner_used = runner_cpu() - runner_start
+                peak, cpu = session.meter.peak(), session.meter.cpu_seconds()
+                session.tree.add(session.own_pids())
                 session.ack()
-                done = session.next_event(deadline, "the case")
+                done = session.next_event("case_done", deadline, "the case")
                 remaining.pop(0)
                 yield self._record(
                     case,
@@ -584,18 +554,19 @@ class Runner:
                     done["reason"],
                     peak_memory_bytes=peak,
                     cpu_seconds=cpu,
+                    runner_cpu_seconds=runner_used,
                     cold=done["cold"],
                     repeats=done["repeats"],
                     rows_out=done["rows_out"],
                     checksum=done["checksum"],
                     **found,
                 )
-            session.next_event(time.monotonic() + opts.timeout, "closing the engine")
+            session.next_event("session_done", time.monotonic() + opts.timeout, "closing the engine")
             session.proc.wait(timeout=60)
             return []
         except WorkerFailure as failure:
             if not started:  # startup or load failed: every case of the group shares the cause
-                peak = session.tree.peak
+                peak = session.meter.peak()
                 for case in remaining:
                     yield self._record(case, failure.status, failure.reason, peak_memory_bytes=peak, **found)
                 return []
@@ -605,13 +576,14 @@ class Runner:
                 remaining[0],
                 failure.status,
                 failure.reason,
-                peak_memory_bytes=session.tree.peak,
-                cpu_seconds=session.tree.cpu_seconds(),
+                peak_memory_bytes=session.meter.peak(),
+                cpu_seconds=session.meter.cpu_seconds(),
                 **found,
             )
             return remaining[1:]
         finally:
             session.stop()
+            session.close()
             self.seen_pids |= session.tree.pids()
             keep_logs(scratch, self.store.log_dir / f"{name}.engine")
             self.session = None

@@ -47,6 +47,8 @@ CRASH = _fault("fault_crash", "the worker dies of a segmentation fault")
 HANG = _fault("fault_hang", "never returns")
 HOG = _fault("fault_hog", "allocates memory until stopped")
 RAISE = _fault("fault_raise", "the engine raises an exception")
+SPIKE = _fault("fault_spike", "touches 512 MiB for a few milliseconds, then q1")
+SPIKE_BYTES = 512 * 2**20
 
 
 @WRONG.implement("pandas")
@@ -109,6 +111,13 @@ def _hog(c: Ctx) -> Any:
         blocks.append(np.ones(2**25))  # 256 MiB, touched
         time.sleep(0.05)
     time.sleep(3600)
+
+
+@SPIKE.implement("pandas")
+def _spike(c: Ctx) -> Any:
+    block = np.ones(SPIKE_BYTES // 8)  # touched, then freed at once: shorter than a sampling interval
+    del block
+    return _q1_pandas(c)
 
 
 @RAISE.implement("pandas")

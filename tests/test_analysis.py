@@ -49,10 +49,30 @@ def test_never_breaking_even_and_always_helping() -> None:
     single = {"duckdb": [Point(10**6, "ok", 0.1, 0.1, 0.1), Point(10**7, "ok", 1.0, 1.0, 1.0)]}
     slow = [Point(10**6, "ok", 2.0, 2.0, 2.0), Point(10**7, "ok", 3.0, 3.0, 3.0)]
     assert verdict(slow, single).kind == "hurts"
-    assert verdict(slow, single).text == "hurts: never breaks even in 1e6–1e7 (3x the best single-machine time at 1e7)"
+    assert verdict(slow, single).text == (
+        "hurts: never breaks even in 1e6–1e7 (3x slower than the best single-machine engine, duckdb, at 1e7)"
+    )
     assert verdict(slow, single).short == "hurts 3x"
-    fast = [Point(10**6, "ok", 0.05, 0.05, 0.05), Point(10**7, "ok", 0.5, 0.5, 0.5)]
+    fast = [Point(10**6, "ok", 0.05, 0.05, 0.05), Point(10**7, "ok", 0.4, 0.4, 0.4)]
     assert verdict(fast, single).kind == "helps"
+    assert verdict(fast, single).short == "helps 2.5x"  # one convention: a factor of at least 1, and its direction
+    assert verdict(fast, single).baseline == "duckdb"
+
+
+def test_show_and_the_verdicts_take_one_baseline_and_one_ratio() -> None:
+    """The per-size table and the verdict matrix compare a chunked question with the same
+    engines (own-chunk ones included) and write the same number."""
+    records = [
+        record("pandas", "single", 10**6, [1.0], workload="transform_udf", chunk_rows=10**5),
+        record("duckdb", "single", 10**6, [0.25], workload="transform_udf"),
+        record("dask", "threads", 10**6, [2.0], workload="transform_udf", chunk_rows=10**5),
+    ]
+    (chunked,) = [s for s in analysis.scenarios(records) if "chunk" in s.question]
+    assert chunked.baseline() == "duckdb:single:default" and "duckdb:single:default" in chunked.borrowed
+    ratio = chunked.ratio("dask:threads:default")
+    assert ratio == 8.0 and analysis.direction(ratio) == "hurts"
+    found = analysis.matrix(records)["transform_udf chunk=1e5"]["dask:threads:default"]
+    assert found.short == f"hurts {analysis.fmt_ratio(ratio)}" == "hurts 8x"
 
 
 def test_a_baseline_that_runs_out_of_memory_is_a_win_and_the_memory_cliff() -> None:

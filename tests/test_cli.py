@@ -97,7 +97,7 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
                  "--workload", "join_small_inner", "--run-id", "r1")  # fmt: skip
     done = _run_cli(tmp_path, *selection)
     assert done.returncode == 0, done.stderr
-    assert "groupby_q1 G1_1e4_1e2_0_0" in done.stdout and "*" in done.stdout
+    assert "groupby_q1" in done.stdout and "1e4 rows" in done.stdout and "*" in done.stdout
     cases = sorted((tmp_path / "results/runs/r1/cases").glob("*.json"))
     assert len(cases) == 4
     again = _run_cli(tmp_path, *selection, "--resume")
@@ -168,3 +168,41 @@ def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig,
     left = [p.pid for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not left, f"left behind: {left}"
     assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) <= scratch_before, "scratch folders left behind"
+
+
+EXAMPLE = Path(__file__).parents[1] / "results" / "example"
+
+
+@pytest.mark.parametrize("run_id", ["budget-2gib", "scaleout-dask-2x1", "scaleout-spark-2x1"])
+def test_show_fits_100_columns_and_names_the_baseline(run_id: str, monkeypatch) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from breakeven.results import RunStore
+
+    store = RunStore.open(EXAMPLE, run_id)
+    wide = Console(width=400)
+    for item in cli.show_tables(store):
+        if isinstance(item, Table):  # laid out at its natural width, not squeezed into the terminal
+            assert wide.measure(item).maximum <= cli.SHOW_WIDTH
+    narrow = Console(width=cli.SHOW_WIDTH, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    monkeypatch.setattr(cli, "console", narrow)
+    cli._show(store)
+    text = narrow.export_text()
+    assert max(len(line) for line in text.splitlines()) <= cli.SHOW_WIDTH
+    if run_id == "budget-2gib":  # one row of each table, whole: nothing wrapped
+        assert "│   dask:threads:tuned   │ hurts 1.4x            │ polars:eager     │" in text
+        assert "│   dask:threads:tuned     │    237ms │      4.77s │ 1436 MiB │ hurts 1.4x │   hurts 14x │" in text
+
+
+def test_a_named_family_runs_every_question_of_it_and_says_which_the_suite_lacks() -> None:
+    from breakeven.cases import SUITES, parse_engines
+    from breakeven.workloads import select_workloads
+
+    cases, added = SUITES["quick"].select(["groupby"], parse_engines(["pandas"]), (10**7,))
+    every = [w.name for w in select_workloads(["groupby"])]
+    assert sorted({c.workload for c in cases}) == sorted(every) and len(every) == 10
+    assert {c.rows for c in cases} == {10**7}
+    assert added == [w for w in every if w not in ("groupby_q1", "groupby_q3")]
+    cases, added = SUITES["quick"].select(["join_dim_left"], parse_engines(["pandas"]))
+    assert [c.id for c in cases] == ["join_dim_left.pandas-single-default.D1_1e6_1e4"] and added == ["join_dim_left"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import breakeven.testing  # noqa: F401  (registers the fault workloads here; workers import it by plugin)
+from breakeven.accounting import SAMPLED, control_group
 from breakeven.cases import Case
 from breakeven.runner import summarise
 
@@ -19,13 +20,16 @@ def case(workload: str, engine: str = "pandas", mode: str = "single", profile: s
 
 
 @pytest.mark.pandas
-def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans) -> None:
+@pytest.mark.parametrize("method", ["auto", "sampled"])
+def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, method: str) -> None:
     cases = [
         case(w)
         for w in ("fault_wrong", "fault_crash", "groupby_q1", "fault_hang", "fault_hog", "fault_raise", "groupby_q2")
     ]
-    records, runner = run_cases(cases, timeout=8, memory_budget=1536 * 2**20, plugins=PLUGIN)
+    records, runner = run_cases(cases, timeout=8, memory_budget=1536 * 2**20, plugins=PLUGIN, memory_method=method)
     status = {r["case"]["workload"]: r for r in records}
+    assert {r["memory_method"] for r in records} == {runner.memory_method}
+    assert (runner.memory_method == SAMPLED) == (method == "sampled" or runner.memory_fallback is not None)
     assert [r["case"]["workload"] for r in records] == [c.workload for c in cases]
     assert status["fault_wrong"]["status"] == "wrong_result"
     assert "v1" in status["fault_wrong"]["reason"] and "differ" in status["fault_wrong"]["reason"]
@@ -33,7 +37,7 @@ def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans) -> N
     assert "SIGSEGV" in status["fault_crash"]["reason"]
     assert status["fault_hang"]["status"] == "timeout"
     assert status["fault_hog"]["status"] == "memory"
-    assert status["fault_hog"]["peak_memory_bytes"] > 1536 * 2**20
+    assert status["fault_hog"]["peak_memory_bytes"] >= 1536 * 2**20
     assert status["fault_raise"]["status"] == "crashed"
     assert "ValueError: injected failure" in status["fault_raise"]["reason"]
     assert status["groupby_q1"]["status"] == "ok" and status["groupby_q2"]["status"] == "ok"
@@ -52,6 +56,23 @@ def test_a_hang_inside_dask_workers_kills_the_whole_tree(run_cases, no_orphans) 
     assert records[0]["peak_memory_bytes"] > 100 * 2**20  # the scheduler and worker processes were counted
     assert len(runner.seen_pids) >= 4  # worker, and the LocalCluster's worker processes
     no_orphans(runner.seen_pids)
+
+
+@pytest.mark.pandas
+def test_a_control_group_catches_a_spike_shorter_than_a_sample_and_leaves_no_group(run_cases) -> None:
+    from breakeven.testing import SPIKE_BYTES
+
+    probe = control_group(None)
+    if isinstance(probe, str):
+        pytest.skip(f"this machine gives no control group: {probe}")  # the sampler is tested above
+    parent = probe.memory.parent
+    probe.remove()
+    before = set(parent.glob("breakeven-*"))
+    records, runner = run_cases([case("fault_spike")], memory_method="cgroup", plugins=PLUGIN)
+    assert records[0]["status"] == "ok" and records[0]["memory_method"].startswith("cgroup")
+    assert records[0]["peak_memory_bytes"] >= SPIKE_BYTES
+    assert 0 <= records[0]["runner_cpu_seconds"] < records[0]["times"]["cold"] + sum(records[0]["times"]["repeats"])
+    assert set(parent.glob("breakeven-*")) == before
 
 
 def test_unsupported_and_unavailable_are_recorded_without_running(run_cases, monkeypatch) -> None:

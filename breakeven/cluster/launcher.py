@@ -143,11 +143,13 @@ class LocalCluster:
         state_dir: Path,
         port: int | None = None,
         dashboard_port: int | None = None,
+        argv_prefix: list[str] | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown cluster engine {engine!r}: use one of {', '.join(ENGINES)}")
         self.engine, self.topology, self.dir = engine, topology, state_dir
         self.port, self.dashboard_port = port, dashboard_port
+        self.argv_prefix = argv_prefix or []  # e.g. entering the runner's control group for the cluster
         self.state: ClusterState | None = None
 
     @property
@@ -255,7 +257,7 @@ class LocalCluster:
         log = self.dir / "logs" / f"{name}.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                argv,
+                [*self.argv_prefix, *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,473 @@
+"""What a case's processes use: peak memory, CPU seconds, and the memory budget, at (almost) no
+cost to the engine being measured.
+
+On a 2-core machine every CPU-second the runner spends is taken from an engine, so the runner
+does not walk the process tree to measure it. Where the machine allows it, each engine session
+runs in a control group of its own, below the runner's own (``/proc/self/cgroup``): the kernel
+counts every page the session's processes are charged for, keeps the peak (every spike, not
+just those a sample sees), enforces the budget, and counts CPU time, also of processes that
+have exited. The runner only reads a few small files. Where it does not (no cgroup tree the
+runner may write, as in most containers), a sampler reads each process's resident size from
+``/proc/PID/statm`` every poll and its proportional set size (PSS, a page-table walk in the
+kernel) only when the total grows.
+
+The two count different things (README, "Memory"): cgroup memory is what a container's limit
+counts (anonymous memory, shared memory, and the page cache of files the session wrote or was
+first to read); PSS is the resident memory of the processes, with shared pages split among
+them, and no page cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+METHODS = ("auto", "cgroup", "sampled")
+# Methods as the records name them.
+CGROUP_V1, CGROUP_V2, SAMPLED = "cgroup-v1", "cgroup-v2", "sampled-pss"
+TREE_REFRESH_SECONDS = 1.0  # the sampler looks for new processes this often
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PSS_GROWTH = 1.05  # ... and measures PSS when the resident total grew by this factor since it last did
+
+
+class OverBudget(Exception):
+    """The session used more memory than its budget: the reason says how much."""
+
+
+class ProcessTree:
+    """A process and its descendants: found, and killed, as a whole."""
+
+    def __init__(self, pid: int, shared: list[int] | None = None) -> None:
+        self.root = psutil.Process(pid)
+        self.procs: dict[int, psutil.Process] = {pid: self.root}
+        # Processes that serve this tree but are not its own (a local cluster's servers and their
+        # children): measured with it, never killed with it.
+        self.shared_roots = [p for pid in shared or [] if (p := _alive(pid)) is not None]
+        self.shared: dict[int, psutil.Process] = {}
+
+    def refresh(self) -> None:
+        """Find the processes born since the last look (a walk over /proc: not every poll)."""
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in self.root.children(recursive=True):
+                self.procs.setdefault(child.pid, child)
+        for root in self.shared_roots:
+            self.shared.setdefault(root.pid, root)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for child in root.children(recursive=True):
+                    self.shared.setdefault(child.pid, child)
+
+    def add(self, pids: list[int]) -> None:
+        for pid in pids:
+            if pid not in self.procs and (proc := _alive(pid)) is not None:
+                self.procs[pid] = proc
+
+    def measured(self) -> list[psutil.Process]:
+        return list(self.procs.values()) + list(self.shared.values())
+
+    def pids(self) -> set[int]:
+        return set(self.procs)
+
+    def kill(self, extra: list[int] | None = None) -> None:
+        """Freeze the tree, find every descendant, then SIGKILL them all.
+
+        Killing while a process is still starting others would orphan a child born after the
+        last look. So first SIGSTOP the worker's process group (the worker leads its own
+        session) and every process seen, again until no new one appears; then SIGKILL every
+        process ever seen that still runs (psutil checks the creation time, so a recycled pid
+        is never hit). ``extra`` lists more of the tree's processes (its control group's)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.root.pid, signal.SIGSTOP)
+        known = -1
+        while len(self.procs) != known:  # a process that left the group (setsid) is stopped too
+            known = len(self.procs)
+            self.refresh()
+            self.add(extra or [])
+            self._add_session()
+            for proc in list(self.procs.values()):
+                with contextlib.suppress(psutil.Error):
+                    proc.suspend()
+        alive = []
+        for proc in self.procs.values():
+            try:
+                if proc.is_running():
+                    proc.kill()
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(alive, timeout=10)
+
+    def _add_session(self) -> None:
+        """Add every process of the worker's session (it leads its own) to the tree, also those
+        whose parent died and left them to init: a JVM that exits while spawning leaves its
+        ``jspawnhelper`` so, and the group's SIGSTOP would leave it stopped for ever."""
+        started = self.root.create_time()
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                mine = os.getsid(proc.pid) == self.root.pid and proc.create_time() >= started
+                if mine and proc.pid not in self.procs:
+                    self.procs[proc.pid] = proc
+
+
+def _alive(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
+# -- control groups ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Hierarchy:
+    """Where the runner's own control group is, for memory and for CPU accounting."""
+
+    version: int
+    memory: Path  # the runner's own memory cgroup (v2: its only cgroup)
+    cpu: Path | None  # v1: the runner's own cpuacct cgroup, if that controller is mounted
+
+    @classmethod
+    def find(cls) -> Hierarchy | str:
+        """The runner's control groups, or why they cannot be used."""
+        own: dict[str, str] = {}
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                own[name] = path.lstrip("/")
+        mounts = _cgroup_mounts()
+        if "memory" in own and "memory" in mounts:  # v1 (or hybrid) with the memory controller
+            cpu = mounts["cpuacct"] / own["cpuacct"] if "cpuacct" in own and "cpuacct" in mounts else None
+            return cls(1, mounts["memory"] / own["memory"], cpu)
+        if "" in own and "" in mounts:  # v2: one tree; memory must be delegated to our children
+            base = mounts[""] / own[""]
+            controllers = (base / "cgroup.controllers").read_text().split() if base.exists() else []
+            if "memory" not in controllers:
+                return "the memory controller is not available in this control group"
+            return cls(2, base, None)
+        return "no cgroup memory controller is mounted"
+
+
+def _cgroup_mounts() -> dict[str, Path]:
+    """Controller name ('' for the v2 tree) -> mount point."""
+    found: dict[str, Path] = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fstype, _, options = right.split(" ", 2)
+        mount = Path(left.split(" ")[4])
+        if fstype == "cgroup2":
+            found.setdefault("", mount)
+        elif fstype == "cgroup":
+            for opt in options.split(","):
+                if opt in ("memory", "cpuacct"):
+                    found.setdefault(opt, mount)
+    return found
+
+
+_names = itertools.count(1)
+
+
+class ControlGroup:
+    """A memory (and CPU accounting) control group of breakeven's, below the runner's own.
+
+    Processes join its leaves (``join``), never the group itself: cgroup v2 allows processes
+    only in leaves of a tree with controllers. The group's memory limit is the budget; its
+    peak, CPU time and count of out-of-memory kills cover every leaf."""
+
+    def __init__(self, hierarchy: Hierarchy, memory_limit: int | None) -> None:
+        self.h = hierarchy
+        name = f"breakeven-{os.getpid()}-{next(_names)}"
+        self.dirs: list[Path] = []
+        if hierarchy.version == 2:
+            _enable_memory(hierarchy.memory)
+        self.memory = self._mkdir(hierarchy.memory / name)
+        self.cpu = self._mkdir(hierarchy.cpu / name) if hierarchy.cpu else None
+        if hierarchy.version == 2:
+            _enable_memory(self.memory)
+        if memory_limit:
+            self._write(self.memory, "memory.max" if hierarchy.version == 2 else "memory.limit_in_bytes", memory_limit)
+        if hierarchy.version == 2:  # no swap: a session over its budget is killed, not swapped out
+            with contextlib.suppress(OSError):
+                self._write(self.memory, "memory.swap.max", 0)
+        self.leaves: list[Path] = []
+        self._peak_fd: int | None = None
+        self.oom_base = self.oom_kills()
+        self.cpu_base = self.cpu_seconds()
+
+    @property
+    def method(self) -> str:
+        return CGROUP_V2 if self.h.version == 2 else CGROUP_V1
+
+    def _mkdir(self, path: Path) -> Path:
+        path.mkdir()
+        self.dirs.append(path)
+        return path
+
+    @staticmethod
+    def _write(folder: Path, name: str, value: object) -> None:
+        (folder / name).write_text(f"{value}\n")
+
+    def join(self, leaf: str) -> list[str]:
+        """A command prefix that puts the command's process into leaf ``leaf`` before it starts,
+        so that everything it allocates, and every process it starts, is counted here."""
+        procs = [self._mkdir(self.memory / leaf) / "cgroup.procs"]
+        if self.cpu:
+            procs.append(self._mkdir(self.cpu / leaf) / "cgroup.procs")
+        self.leaves.append(self.memory / leaf)
+        script = (
+            'for f in "$@"; do case $f in --) break;; esac; echo $$ > "$f" || exit 97; shift; done; shift; exec "$@"'
+        )
+        return ["/bin/sh", "-c", script, "cgroup-join", *map(str, procs), "--"]
+
+    def pids(self, leaf: str | None = None) -> list[int]:
+        """The processes in leaf ``leaf``, or in every leaf."""
+        found = []
+        for path in [self.memory / leaf] if leaf else self.leaves:
+            with contextlib.suppress(OSError):
+                found += [int(p) for p in (path / "cgroup.procs").read_text().split()]
+        return found
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed in this group for want of memory. v2 counts them in every
+        ancestor of the victim's group; v1 only in the victim's own (a leaf), so leaves are added."""
+        if self.h.version == 2:
+            return _counter(self.memory / "memory.events", "oom_kill")
+        return sum(_counter(path / "memory.oom_control", "oom_kill") for path in [self.memory, *self.leaves])
+
+    def usage(self) -> int:
+        return int((self.memory / ("memory.current" if self.h.version == 2 else "memory.usage_in_bytes")).read_text())
+
+    def reset_peak(self) -> None:
+        """Start a new peak at the current usage."""
+        if self.h.version == 1:
+            self._write(self.memory, "memory.max_usage_in_bytes", 0)
+            return
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+        # A write resets the peak for reads through the same descriptor (Linux 6.12 and newer).
+        self._peak_fd = os.open(self.memory / "memory.peak", os.O_RDWR)
+        with contextlib.suppress(OSError):
+            os.write(self._peak_fd, b"reset\n")
+
+    def peak(self) -> int:
+        if self.h.version == 1:
+            return int((self.memory / "memory.max_usage_in_bytes").read_text())
+        if self._peak_fd is None:
+            return int((self.memory / "memory.peak").read_text())
+        return int(os.pread(self._peak_fd, 64, 0))
+
+    def cpu_seconds(self) -> float:
+        if self.h.version == 1:
+            return int((self.cpu / "cpuacct.usage").read_text()) / 1e9 if self.cpu else 0.0
+        for line in (self.memory / "cpu.stat").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+        return 0.0
+
+    def remove(self) -> None:
+        """Remove the group once its processes are gone (they are killed before this)."""
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
+        for path in reversed(self.dirs):
+            for _ in range(50):  # a killed process leaves its group a moment after it died
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def _counter(path: Path, name: str) -> int:
+    """The value of ``name`` in a flat-keyed cgroup file; 0 if absent (or the leaf is gone)."""
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == name:
+                return int(value)
+    return 0
+
+
+def _enable_memory(folder: Path) -> None:
+    """cgroup v2: let ``folder``'s children have the memory (and cpu) controllers."""
+    control = folder / "cgroup.subtree_control"
+    if "memory" not in control.read_text().split():
+        control.write_text("+memory\n")
+
+
+def remove_stale(hierarchy: Hierarchy) -> None:
+    """Remove the groups of breakeven runners that died without removing them (SIGKILL): only
+    empty ones, named for a process that no longer runs."""
+    for base in filter(None, (hierarchy.memory, hierarchy.cpu)):
+        for group in base.glob("breakeven-*-*"):
+            pid = group.name.split("-")[1]
+            if not pid.isdigit() or psutil.pid_exists(int(pid)):
+                continue
+            for leaf in sorted(group.glob("*/"), reverse=True):
+                with contextlib.suppress(OSError):
+                    leaf.rmdir()
+            with contextlib.suppress(OSError):
+                group.rmdir()
+
+
+def control_group(memory_limit: int | None) -> ControlGroup | str:
+    """A new control group for a session, or why there cannot be one here."""
+    found = Hierarchy.find()
+    if isinstance(found, str):
+        return found
+    try:
+        remove_stale(found)
+        return ControlGroup(found, memory_limit)
+    except OSError as exc:
+        return f"cannot make a control group below {found.memory} ({exc.strerror or exc})"
+
+
+# -- meters -----------------------------------------------------------------------------------
+class Meter:
+    """Peak memory and CPU seconds of a session, from ``mark()`` on; ``poll()`` raises
+    :class:`OverBudget` when the session is over its budget."""
+
+    method: str
+    interval: float  # seconds between polls, while the worker is silent
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    def mark(self) -> None:
+        raise NotImplementedError
+
+    def peak(self) -> int:
+        raise NotImplementedError
+
+    def cpu_seconds(self) -> float:
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027  (an optional hook)
+        """Release what the meter holds open."""
+
+
+class CgroupMeter(Meter):
+    """Everything from the kernel's counters, which enforces the budget itself: a poll only looks
+    for a process it killed (one small file per leaf), and need not come often."""
+
+    interval = 0.25
+
+    def __init__(self, group: ControlGroup, budget: int | None) -> None:
+        self.group, self.budget, self.method = group, budget, group.method
+        self.cpu_base = group.cpu_seconds()
+
+    def poll(self) -> None:
+        if self.group.oom_kills() > self.group.oom_base:
+            self.group.oom_base = self.group.oom_kills()
+            raise OverBudget(
+                f"the kernel killed a process of the session at its memory limit of {_mib(self.budget)} "
+                f"(control group peak {_mib(self.group.peak())})"
+            )
+
+    def mark(self) -> None:
+        self.group.reset_peak()
+        self.cpu_base = self.group.cpu_seconds()
+
+    def peak(self) -> int:
+        return self.group.peak()
+
+    def cpu_seconds(self) -> float:
+        return max(0.0, self.group.cpu_seconds() - self.cpu_base)
+
+
+
+class SampledMeter(Meter):
+    """Resident size from ``statm`` of every known process each poll (a few microseconds each);
+    the tree's PSS only when the resident total grew by ``PSS_GROWTH`` since PSS was last
+    measured, or passed the budget (so a kill is decided on PSS); new processes looked for once
+    a second. The peak is the highest PSS so measured: a spike shorter than a poll is missed."""
+
+    method = SAMPLED
+    interval = 0.05  # a spike shorter than this is missed
+
+    def __init__(self, tree: ProcessTree, budget: int | None) -> None:
+        self.tree, self.budget = tree, budget
+        self.statm: dict[int, int] = {}  # pid -> an open /proc/PID/statm: a read is then a few microseconds
+        self.cpu: dict[int, float] = {}
+        self.cpu_base: dict[int, float] = {}
+        self.high = 0  # peak PSS in the window
+        self.rss_checked = 0  # resident total when PSS was last measured
+        self.refreshed = 0.0
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        if now - self.refreshed > TREE_REFRESH_SECONDS:
+            self.tree.refresh()
+            self._cpu()
+            self.refreshed = now
+        rss = self._resident()
+        over = self.budget is not None and rss > self.budget
+        if rss > self.rss_checked * PSS_GROWTH or over:
+            pss = self._pss()
+            self.rss_checked, self.high = rss, max(self.high, pss)
+            if self.budget is not None and pss > self.budget:
+                raise OverBudget(f"process tree used {_mib(pss)} (PSS), over the budget of {_mib(self.budget)}")
+
+    def _resident(self) -> int:
+        """The resident size of every known process, from ``statm`` (its second field, in pages)."""
+        total = 0
+        for proc in self.tree.measured():
+            fd = self.statm.get(proc.pid)
+            if fd is None:
+                try:
+                    fd = self.statm[proc.pid] = os.open(f"/proc/{proc.pid}/statm", os.O_RDONLY)
+                except OSError:
+                    continue
+            try:
+                total += int(os.pread(fd, 128, 0).split()[1]) * PAGE
+            except (OSError, IndexError, ValueError):  # the process has exited
+                continue
+        return total
+
+    def close(self) -> None:
+        for fd in self.statm.values():
+            os.close(fd)
+        self.statm.clear()
+
+    def _pss(self) -> int:
+        total = 0
+        for proc in self.tree.measured():
+            with contextlib.suppress(psutil.Error):
+                try:
+                    total += proc.memory_full_info().pss
+                except (psutil.AccessDenied, AttributeError):
+                    total += proc.memory_info().rss
+        return total
+
+    def _cpu(self) -> None:
+        for proc in self.tree.measured():
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                self.cpu[proc.pid] = times.user + times.system
+
+    def mark(self) -> None:
+        self.tree.refresh()
+        self._cpu()
+        self.cpu_base = dict(self.cpu)
+        self.high = self._pss()
+        self.rss_checked = 0
+
+    def peak(self) -> int:
+        return max(self.high, self._pss())
+
+    def cpu_seconds(self) -> float:
+        self.tree.refresh()
+        self._cpu()
+        return sum(max(0.0, t - self.cpu_base.get(pid, 0.0)) for pid, t in self.cpu.items())
+
+
+def _mib(value: int | None) -> str:
+    return f"{value / 2**20:.0f} MiB" if value else "none"
