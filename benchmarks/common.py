@@ -40,7 +40,7 @@ from breakeven import data as datagen
 from breakeven.analysis import question_label
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
-from breakeven.engines import REGISTRY
+from breakeven.engines import registry
 from breakeven.results import RunStore, new_run_id
 from breakeven.runner import Options, Runner, run_meta
 from breakeven.workloads import CATALOGUE
@@ -73,7 +73,7 @@ class Target:
         if engine and engine not in ENGINES:
             raise ValueError(f"BREAKEVEN_ASV_CLUSTER={engine!r}: use one of {', '.join(ENGINES)}")
         if address:
-            from breakeven.cli import SCHEMES
+            from breakeven.cluster.launcher import SCHEMES
 
             engine = engine or SCHEMES.get(address.split("://")[0] if "://" in address else "")
             if engine is None:
@@ -146,7 +146,7 @@ def check_machine() -> None:
 
 def all_configs() -> list[EngineConfig]:
     """Every engine configuration, installed or not, with the cluster mode on every named topology."""
-    configs = parse_engines(list(REGISTRY))
+    configs = parse_engines(list(registry()))
     for engine in ENGINES:
         configs += parse_engines([f"{engine}:{CLUSTER_MODE}"], engine, TOPOLOGIES)
     return configs
@@ -235,7 +235,7 @@ def results_dir() -> Path:
 def options() -> Options:
     plan = None
     if TARGET.kind != "laptop":
-        from breakeven.cli import cluster_plan
+        from breakeven.cluster.launcher import cluster_plan
 
         secret = os.environ.get("BREAKEVEN_SECRET_FILE")
         plan = cluster_plan(TARGET.engine, TARGET.address, Path(secret) if secret else None, None, CORES, MEMORY_BUDGET)

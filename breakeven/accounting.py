@@ -22,105 +22,27 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from breakeven.errors import UsageError
+from breakeven.processes import ProcessTree
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 METHODS = ("auto", "cgroup", "sampled")
 # Methods as the records name them.
 CGROUP_V1, CGROUP_V2, SAMPLED = "cgroup-v1", "cgroup-v2", "sampled-pss"
-TREE_REFRESH_SECONDS = 1.0  # the sampler looks for new processes this often
 PAGE = os.sysconf("SC_PAGE_SIZE")
-PSS_GROWTH = 1.05  # ... and measures PSS when the resident total grew by this factor since it last did
+TREE_REFRESH_SECONDS = 1.0  # the sampler looks for new processes this often
+PSS_GROWTH = 1.05  # ... and measures PSS when the resident total grew by this factor since it last did,
+PSS_SHARE = 0.01  # ... if PSS walks have so far taken at most this share of the time
 
 
 class OverBudget(Exception):
     """The session used more memory than its budget: the reason says how much."""
-
-
-class ProcessTree:
-    """A process and its descendants: found, and killed, as a whole."""
-
-    def __init__(self, pid: int, shared: list[int] | None = None) -> None:
-        self.root = psutil.Process(pid)
-        self.procs: dict[int, psutil.Process] = {pid: self.root}
-        # Processes that serve this tree but are not its own (a local cluster's servers and their
-        # children): measured with it, never killed with it.
-        self.shared_roots = [p for pid in shared or [] if (p := _alive(pid)) is not None]
-        self.shared: dict[int, psutil.Process] = {}
-
-    def refresh(self) -> None:
-        """Find the processes born since the last look (a walk over /proc: not every poll)."""
-        with contextlib.suppress(psutil.NoSuchProcess):
-            for child in self.root.children(recursive=True):
-                self.procs.setdefault(child.pid, child)
-        for root in self.shared_roots:
-            self.shared.setdefault(root.pid, root)
-            with contextlib.suppress(psutil.NoSuchProcess):
-                for child in root.children(recursive=True):
-                    self.shared.setdefault(child.pid, child)
-
-    def add(self, pids: list[int]) -> None:
-        for pid in pids:
-            if pid not in self.procs and (proc := _alive(pid)) is not None:
-                self.procs[pid] = proc
-
-    def measured(self) -> list[psutil.Process]:
-        return list(self.procs.values()) + list(self.shared.values())
-
-    def pids(self) -> set[int]:
-        return set(self.procs)
-
-    def kill(self, extra: list[int] | None = None) -> None:
-        """Freeze the tree, find every descendant, then SIGKILL them all.
-
-        Killing while a process is still starting others would orphan a child born after the
-        last look. So first SIGSTOP the worker's process group (the worker leads its own
-        session) and every process seen, again until no new one appears; then SIGKILL every
-        process ever seen that still runs (psutil checks the creation time, so a recycled pid
-        is never hit). ``extra`` lists more of the tree's processes (its control group's)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.root.pid, signal.SIGSTOP)
-        known = -1
-        while len(self.procs) != known:  # a process that left the group (setsid) is stopped too
-            known = len(self.procs)
-            self.refresh()
-            self.add(extra or [])
-            self._add_session()
-            for proc in list(self.procs.values()):
-                with contextlib.suppress(psutil.Error):
-                    proc.suspend()
-        alive = []
-        for proc in self.procs.values():
-            try:
-                if proc.is_running():
-                    proc.kill()
-                    alive.append(proc)
-            except psutil.NoSuchProcess:
-                continue
-        psutil.wait_procs(alive, timeout=10)
-
-    def _add_session(self) -> None:
-        """Add every process of the worker's session (it leads its own) to the tree, also those
-        whose parent died and left them to init: a JVM that exits while spawning leaves its
-        ``jspawnhelper`` so, and the group's SIGSTOP would leave it stopped for ever."""
-        started = self.root.create_time()
-        for proc in psutil.process_iter():
-            with contextlib.suppress(psutil.Error, OSError):
-                mine = os.getsid(proc.pid) == self.root.pid and proc.create_time() >= started
-                if mine and proc.pid not in self.procs:
-                    self.procs[proc.pid] = proc
-
-
-def _alive(pid: int) -> psutil.Process | None:
-    try:
-        return psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return None
 
 
 # -- control groups ---------------------------------------------------------------------------
@@ -330,6 +252,22 @@ def control_group(memory_limit: int | None) -> ControlGroup | str:
         return f"cannot make a control group below {found.memory} ({exc.strerror or exc})"
 
 
+def choose_method(asked: str, budget: int | None) -> tuple[str, str | None]:
+    """The method that will measure a run asked for ``asked`` (``auto``, ``cgroup``, ``sampled``):
+    ``cgroup-v1``, ``cgroup-v2`` or ``sampled-pss``, and why it is not a control group, if it is
+    not. ``cgroup`` that cannot be is an error."""
+    if asked == "sampled":
+        return SAMPLED, "asked for (--memory-method sampled)"
+    probe = control_group(budget)
+    if isinstance(probe, str):
+        if asked == "cgroup":
+            raise UsageError(f"--memory-method cgroup: {probe}; use --memory-method sampled (or auto)")
+        return SAMPLED, probe
+    probe.remove()
+    return probe.method, None
+
+
+
 # -- meters -----------------------------------------------------------------------------------
 class Meter:
     """Peak memory and CPU seconds of a session, from ``mark()`` on; ``poll()`` raises
@@ -386,9 +324,12 @@ class CgroupMeter(Meter):
 
 class SampledMeter(Meter):
     """Resident size from ``statm`` of every known process each poll (a few microseconds each);
-    the tree's PSS only when the resident total grew by ``PSS_GROWTH`` since PSS was last
-    measured, or passed the budget (so a kill is decided on PSS); new processes looked for once
-    a second. The peak is the highest PSS so measured: a spike shorter than a poll is missed."""
+    the tree's PSS (a page-table walk: milliseconds for a JVM) when the resident total grew by
+    ``PSS_GROWTH`` since PSS was last measured, as long as PSS walks have taken at most
+    ``PSS_SHARE`` of the time so far, and always when the resident total passed the budget (so
+    that a kill is decided on PSS); new processes looked for once a second. The cost is so
+    bounded; the peak is the highest PSS measured: a spike shorter than a poll, or while the
+    walks are over their share, is missed."""
 
     method = SAMPLED
     interval = 0.05  # a spike shorter than this is missed
@@ -401,6 +342,8 @@ class SampledMeter(Meter):
         self.high = 0  # peak PSS in the window
         self.rss_checked = 0  # resident total when PSS was last measured
         self.refreshed = 0.0
+        self.started = time.monotonic()
+        self.pss_seconds = 0.0  # spent in PSS walks since ``started``
 
     def poll(self) -> None:
         now = time.monotonic()
@@ -410,7 +353,8 @@ class SampledMeter(Meter):
             self.refreshed = now
         rss = self._resident()
         over = self.budget is not None and rss > self.budget
-        if rss > self.rss_checked * PSS_GROWTH or over:
+        affordable = self.pss_seconds <= PSS_SHARE * (now - self.started)
+        if over or (rss > self.rss_checked * PSS_GROWTH and affordable):
             pss = self._pss()
             self.rss_checked, self.high = rss, max(self.high, pss)
             if self.budget is not None and pss > self.budget:
@@ -438,6 +382,7 @@ class SampledMeter(Meter):
         self.statm.clear()
 
     def _pss(self) -> int:
+        start = time.monotonic()
         total = 0
         for proc in self.tree.measured():
             with contextlib.suppress(psutil.Error):
@@ -445,6 +390,7 @@ class SampledMeter(Meter):
                     total += proc.memory_full_info().pss
                 except (psutil.AccessDenied, AttributeError):
                     total += proc.memory_info().rss
+        self.pss_seconds += time.monotonic() - start
         return total
 
     def _cpu(self) -> None:
@@ -458,7 +404,7 @@ class SampledMeter(Meter):
         self._cpu()
         self.cpu_base = dict(self.cpu)
         self.high = self._pss()
-        self.rss_checked = 0
+        self.rss_checked = self._resident()
 
     def peak(self) -> int:
         return max(self.high, self._pss())

@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from breakeven.data import fmt_num
+from breakeven.data import fmt_num, get_kind
 from breakeven.workloads import get_workload
 
 FAILED_BASELINE = ("timeout", "memory", "crashed")  # the single machine could not do it
@@ -57,17 +57,8 @@ def direction(ratio: float) -> str:
 
 def question_label(case: dict[str, Any]) -> str:
     """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``."""
-    parts = [case["workload"]]
-    kind = get_workload(case["workload"]).data_kind
-    if kind in ("G1", "T1"):
-        if case.get("k", 100) != 100:
-            parts.append(f"k={fmt_num(case['k'])}")
-        if case.get("nas"):
-            parts.append(f"nas={case['nas']}%")
-        if case.get("sorted"):
-            parts.append("sorted")
-    if kind == "D1":
-        parts.append(f"dim={fmt_num(case.get('dim_rows') or 0)}")
+    kind = case.get("data_kind") or get_workload(case["workload"]).data_kind  # a record has its own
+    parts = [case["workload"], *get_kind(kind).describe(case)]
     if case.get("chunk_rows"):
         parts.append(f"chunk={fmt_num(case['chunk_rows'])}")
     return " ".join(parts)
@@ -239,8 +230,7 @@ def unchunked_label(case: dict[str, Any]) -> str:
 
 def own_chunks(record: dict[str, Any]) -> bool:
     """A single-machine engine that chooses its own chunks for this workload (Polars, DuckDB)."""
-    case = record["case"]
-    return not record["distributed"] and not get_workload(case["workload"]).uses_chunks(case["engine"])
+    return not record["distributed"] and not record["takes_chunks"]
 
 
 def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from breakeven.data import DataSpec, fmt_num
+from breakeven.data import DataSpec, fmt_num, get_kind
+from breakeven.engines import engine_class, engine_meta, installed_engines
 from breakeven.errors import UsageError
 from breakeven.workloads import Workload, get_workload, select_workloads
 
-
-def engine_meta(name: str) -> Any:
-    """The engine's class without checking that its packages are installed."""
-    from breakeven.engines import REGISTRY
-
-    if name not in REGISTRY:
-        raise UsageError(f"unknown engine {name!r}: use one of {', '.join(REGISTRY)}")
-    module_name, cls_name = REGISTRY[name]
-    return getattr(importlib.import_module(module_name), cls_name)
+if TYPE_CHECKING:
+    from breakeven.cluster.launcher import ClusterPlan
 
 
 CLUSTER_MODE = "cluster"  # a distributed engine's client on a cluster of separate processes
@@ -82,6 +75,29 @@ def parse_engines(specs: list[str], cluster: str | None = None, topologies: tupl
     return configs
 
 
+def select_configs(
+    requested: list[str] | None, plan: ClusterPlan | None = None, suite_default: tuple[str, ...] = ()
+) -> list[EngineConfig]:
+    """Configurations to run: the named ones (each must be installed), else the suite's own
+    (those installed), else every installed engine. With a cluster, its engine's cluster mode on
+    each topology is added."""
+    cluster, labels = (plan.engine, plan.labels) if plan else (None, ())
+    if not requested and suite_default:
+        installed = installed_engines()
+        requested = [spec for spec in suite_default if spec.split(":")[0] in installed]
+    if requested:
+        # The cluster's engine joins in its cluster mode, both profiles, unless a spec names that mode.
+        named = any(spec.split(":")[:2] == [cluster, "cluster"] for spec in requested)
+        specs = list(requested) + ([f"{cluster}:cluster"] if cluster and not named else [])
+        configs = parse_engines(specs, cluster, labels)
+        for name in dict.fromkeys(c.engine for c in configs):
+            engine_class(name)  # raises EngineUnavailable with the extra to install
+        return configs
+    if cluster:
+        engine_class(cluster)
+    return parse_engines(list(installed_engines()), cluster, labels)
+
+
 @dataclass(frozen=True)
 class Case:
     """One measured unit; its ``id`` names everything that determines the measurement."""
@@ -103,7 +119,7 @@ class Case:
         wl = get_workload(self.workload)
         EngineConfig(self.engine, self.mode, self.profile, self.topology)
         _ = self.data  # validates the data parameters
-        if (wl.data_kind == "D1") != (self.dim_rows is not None):
+        if ("dim_rows" in get_kind(wl.data_kind).params) != (self.dim_rows is not None):
             raise UsageError(f"dim_rows applies to the join_dim workloads only (got {self.dim_rows} for {wl.name})")
         if self.chunk_rows is not None and self.chunk_rows <= 0:
             raise UsageError(f"chunk_rows must be positive, got {self.chunk_rows}")
@@ -118,12 +134,8 @@ class Case:
 
     @property
     def data(self) -> DataSpec:
-        kind = self.wl.data_kind
-        if kind == "J1":
-            return DataSpec("J1", self.rows, seed=self.seed)
-        if kind == "D1":
-            return DataSpec("D1", self.rows, dim_rows=self.dim_rows or 0, seed=self.seed)
-        return DataSpec(kind, self.rows, self.k, self.nas, self.sorted, seed=self.seed)
+        kind = get_kind(self.wl.data_kind)
+        return DataSpec(kind.name, self.rows, seed=self.seed, **{p: getattr(self, p) for p in kind.params})
 
     @property
     def id(self) -> str:
@@ -155,12 +167,13 @@ class Grid:
         return out
 
     def _for(self, wl: Workload, n: int, cfg: EngineConfig) -> list[Case]:
-        if wl.data_kind == "D1":
+        params = get_kind(wl.data_kind).params
+        if "dim_rows" in params:
             data = [{"dim_rows": d} for d in self.dim_rows if d <= n]
-        elif wl.data_kind == "J1":
-            data = [{}]
-        else:
+        elif "k" in params:
             data = [{"k": k, "nas": nas} for k in self.k for nas in self.nas]
+        else:
+            data = [{}]
         chunks = self.chunk_rows if wl.uses_chunks(cfg.engine) else (None,)
         return [
             Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, topology=cfg.topology, **params)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import time
@@ -16,129 +15,26 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from breakeven import analysis
 from breakeven import data as datagen
-from breakeven.accounting import METHODS
-from breakeven.cases import SUITES, EngineConfig, get_suite, parse_engines
+from breakeven.accounting import METHODS, choose_method
+from breakeven.cases import SUITES, get_suite, parse_engines, select_configs
 from breakeven.cluster import cli as cluster_cli
-from breakeven.cluster.launcher import ENGINES, ClusterError, ClusterPlan, Topology, known_secret, same_resources
-from breakeven.engines import REGISTRY, engine_class, installed_engines
+from breakeven.cluster.launcher import ClusterError, cluster_plan
+from breakeven.engines import engine_class, engine_meta, registry
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
 from breakeven.results import RunStore, check_writable, new_run_id, now_iso
-from breakeven.runner import Options, Runner, choose_memory_method, run_meta, runner_cpu
+from breakeven.runner import Options, Runner, run_meta
+from breakeven.supervision import runner_cpu
+from breakeven.tables import SHOW_WIDTH, cluster_table, show_tables
+from breakeven.units import parse_rows, parse_size
 from breakeven.workloads import CATALOGUE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(cluster_cli.app, name="cluster")
-SHOW_WIDTH = 100  # every table fits a terminal of this many columns
 # Written to a file or a pipe, the tables keep their columns instead of 80 (rich's default).
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else SHOW_WIDTH)
 err = Console(stderr=True)
-
-SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 2**10,
-    "kb": 10**3,
-    "kib": 2**10,
-    "m": 2**20,
-    "mb": 10**6,
-    "mib": 2**20,
-    "g": 2**30,
-    "gb": 10**9,
-    "gib": 2**30,
-    "t": 2**40,
-    "tb": 10**12,
-    "tib": 2**40,
-}
-
-
-def parse_size(text: str) -> int:
-    """'4GiB', '500MB', '2g' -> bytes."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
-    if not match or match.group(2).lower() not in SIZE_UNITS:
-        raise UsageError(f"bad size {text!r}: write e.g. 4GiB, 500MB or 2G")
-    value = int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
-    if value <= 0:
-        raise UsageError(f"size must be positive, got {text!r}")
-    return value
-
-
-def parse_rows(text: str) -> int:
-    """'1e7' or '10000000' -> 10000000; must be positive."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"bad row count {text!r}: write e.g. 1e6 or 1000000") from None
-    if value <= 0 or value != int(value):
-        raise UsageError(f"rows must be a positive whole number, got {text!r}")
-    return int(value)
-
-
-def _engines(
-    requested: list[str] | None, plan: ClusterPlan | None = None, suite_default: tuple[str, ...] = ()
-) -> list[EngineConfig]:
-    """Configurations to run: the named ones (each must be installed), else the suite's own
-    (those installed), else every installed engine. With a cluster, its engine's cluster mode on
-    each topology is added."""
-    cluster, labels = (plan.engine, plan.labels) if plan else (None, ())
-    if not requested and suite_default:
-        installed = installed_engines()
-        requested = [spec for spec in suite_default if spec.split(":")[0] in installed]
-    if requested:
-        # The cluster's engine joins in its cluster mode, both profiles, unless a spec names that mode.
-        named = any(spec.split(":")[:2] == [cluster, "cluster"] for spec in requested)
-        specs = list(requested) + ([f"{cluster}:cluster"] if cluster and not named else [])
-        configs = parse_engines(specs, cluster, labels)
-        for name in dict.fromkeys(c.engine for c in configs):
-            engine_class(name)  # raises EngineUnavailable with the extra to install
-        return configs
-    if cluster:
-        engine_class(cluster)
-    return parse_engines(list(installed_engines()), cluster, labels)
-
-
-SCHEMES = {"tcp": "dask", "spark": "spark"}
-
-
-def cluster_plan(
-    cluster: str | None,
-    address: str | None,
-    secret_file: Path | None,
-    topologies: list[str] | None,
-    cores: int,
-    memory_total: int,
-) -> ClusterPlan | None:
-    """The run's cluster: local ones of the given (or same-resource) topologies, or an address."""
-    if not cluster and not address:
-        if topologies:
-            raise UsageError("--topology needs --cluster ENGINE")
-        return None
-    if cluster and cluster not in ENGINES:
-        raise UsageError(f"unknown cluster engine {cluster!r}: use one of {', '.join(ENGINES)}")
-    if address:
-        scheme = address.split("://")[0] if "://" in address else None
-        engine = cluster or SCHEMES.get(scheme or "")
-        if engine is None:
-            raise UsageError(f"which engine is at {address}? add --cluster dask, spark or ray")
-        if topologies:
-            raise UsageError("--topology is for clusters breakeven starts; a given address has its own")
-        if secret_file is None:  # a cluster started by ``breakeven cluster up`` has its secret on file
-            secret_file = known_secret(engine, address)
-        return ClusterPlan(engine, address=address, secret_file=str(secret_file) if secret_file else None)
-    assert cluster is not None
-    shapes = (
-        [Topology.parse(t, memory_total) for t in topologies] if topologies else same_resources(cores, memory_total)
-    )
-    for topo in shapes:
-        if topo.workers * topo.cores != cores:
-            raise UsageError(
-                f"topology {topo.label} has {topo.workers * topo.cores} cores, the run has {cores} (--cores): "
-                "every topology gets the same total, so that none is credited for more hardware"
-            )
-    return ClusterPlan(cluster, tuple(dict.fromkeys(shapes)))
-
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
@@ -224,7 +120,7 @@ def run(
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
     plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
-    configs = _engines(engine, plan, chosen.engines)
+    configs = select_configs(engine, plan, chosen.engines)
     added: list[str] = []
     if workload:
         cases, added = chosen.select(workload, configs, row_counts)
@@ -242,7 +138,8 @@ def run(
         cluster=plan,
         memory_method=memory_method,
     )
-    method, why_not_cgroup = choose_memory_method(options)  # before any folder is made: --memory-method cgroup may fail
+    # Before any folder is made: --memory-method cgroup may fail here.
+    method, why_not_cgroup = choose_method(memory_method, budget)
     if resume:
         store = RunStore.open(results, run_id)
         done = store.done_ids()
@@ -351,13 +248,11 @@ def datagen_cmd(
 def list_cmd() -> None:
     """Installed engines with versions, the workloads and the suites."""
     table = Table("engine", "installed", "modes", "profiles", "distributed", title="engines")
-    for name in REGISTRY:
+    for name in registry():
         try:
             cls = engine_class(name)
             ver = ", ".join(f"{k} {v}" for k, v in cls.versions().items())
         except EngineUnavailable as exc:
-            from breakeven.cases import engine_meta
-
             cls, ver = engine_meta(name), f"[red]no[/] ({escape(str(exc))})"
         table.add_row(name, ver, ", ".join(cls.modes), ", ".join(cls.profiles), "yes" if cls.distributed else "no")
     console.print(table)
@@ -417,145 +312,13 @@ def report(
     )
 
 
-def _fmt(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
-
-
-def _fmt_bytes(value: int | None) -> str:
-    if not value:
-        return "–"
-    return f"{value / 2**20:.0f} MiB" if value < 10 * 2**30 else f"{value / 2**30:.1f} GiB"
-
-
-def _vs(scen: analysis.Scenario, config: str, metric: str) -> str:
-    """A configuration's time against the scenario's baseline, as every table writes it."""
-    if config == scen.baseline(metric):
-        return "baseline"
-    ratio = scen.ratio(config, metric)
-    if ratio is None or not scen.cells[config]["distributed"]:
-        return ""
-    kind = analysis.direction(ratio)
-    return f"[{'green' if kind == 'helps' else 'red'}]{kind} {analysis.fmt_ratio(ratio)}[/]"
-
-
-def show_tables(store: RunStore) -> list[Any]:
-    """What ``breakeven show`` prints, as rich renderables no wider than ``SHOW_WIDTH``."""
-    meta, records = store.meta(), store.records()
-    if not records:
-        return [f"run {store.run_id} has no finished case yet"]
-    machine = meta.get("machine", {})
-    method = meta.get("settings", {}).get("memory_method", "?")
-    out: list[Any] = [
-        f"\nrun [bold]{store.run_id}[/]: {escape(str(machine.get('cpu', '?')))}, {machine.get('cores', '?')} cores, "
-        f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB; memory counted by {method}",
-        "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
-    ]
-    scens = analysis.scenarios(records)
-    table = Table(
-        title="per question and size: median compute and end to end (start-up + load + compute),\n"
-        "peak memory; each distributed configuration vs the best single-machine one (baseline)",
-        show_lines=False,
-    )
-    table.add_column("question / configuration", no_wrap=True)
-    for head in ("compute", "end to end", "memory", "vs best", "vs best e2e"):
-        table.add_column(head, justify="right", no_wrap=True)
-    for scen in scens:
-        table.add_row(f"[bold]{escape(scen.question)}[/]", f"[bold]{datagen.fmt_num(scen.rows)} rows[/]")
-        fastest = scen.fastest()
-        for config in sorted(scen.cells, key=lambda c: (scen.cells[c]["distributed"], c)):
-            r = scen.cells[config]
-            name = analysis.short_config(config) + (" *" if config == fastest else "")
-            name += " (no chunks)" if config in scen.borrowed else ""
-            if r["status"] != "ok":
-                table.add_row(f"  {name}", f"[red]{r['status']}[/]", "", _fmt_bytes(r.get("peak_memory_bytes")), "", "")
-                continue
-            times = r["times"]
-            compute = _fmt(times["compute_median"]) + (" ~" if r["noisy"] else "")
-            table.add_row(
-                f"  {name}",
-                compute,
-                _fmt(times["end_to_end"]),
-                _fmt_bytes(r.get("peak_memory_bytes")),
-                _vs(scen, config, "compute_median"),
-                _vs(scen, config, "end_to_end"),
-            )
-        table.add_section()
-    out.append(table)
-    tally: dict[str, list[int]] = {}
-    for scen in scens:
-        for config, r in scen.cells.items():
-            ratio = scen.ratio(config)
-            if r["distributed"] and ratio is not None:
-                tally.setdefault(config, [0, 0])[0 if analysis.direction(ratio) == "helps" else 1] += 1
-    for config, (helps, hurts) in sorted(tally.items()):
-        out.append(f"{config}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
-    out.append(_verdict_table(records))
-    out.append(
-        "* fastest compute; ~ a spread between repeats above 10%: noisy, rerun before trusting it; "
-        "helps/hurts Nx: N times faster/slower than the baseline"
-    )
-    return [x for x in out if x is not None]
-
-
 def _show(store: RunStore) -> None:
     for item in show_tables(store):
         console.print(item)
-    _show_clusters(store.records())
+    clusters = cluster_table(store.records())
+    if clusters is not None:
+        console.print(clusters)
     console.print(f"Records: {store.root}")
-
-
-def _verdict_table(records: list[dict[str, Any]]) -> Table | None:
-    """The verdict matrix as a list: per question and distributed configuration, helps, hurts,
-    or the breakeven point in rows (with its range from the repeats) over the sizes measured."""
-    found = analysis.matrix(records)
-    if not found:
-        return None
-    sizes = sorted({r["case"]["rows"] for r in records})
-    table = Table(
-        title=escape(
-            f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts,\n"
-            "or helps > N rows [range from the repeats], against the best single-machine engine"
-        )
-    )
-    table.add_column("configuration", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("baseline", no_wrap=True)
-    colours = {"helps": "green", "hurts": "red", "breaks_even": "yellow"}
-    for question, row in found.items():
-        table.add_row(f"[bold]{escape(question)}[/]")
-        for config, verdict in sorted(row.items()):
-            baseline = analysis.short_config(verdict.baseline) if verdict.baseline else ""
-            text = escape(verdict.short)
-            colour = colours.get(verdict.kind, "red")
-            table.add_row(f"  {analysis.short_config(config)}", f"[{colour}]{text}[/]", baseline)
-        table.add_section()
-    return table
-
-
-def _show_clusters(records: list[dict[str, Any]]) -> None:
-    """The clusters a run used: topology, the engine's own view of it, and start-up time."""
-    seen: dict[str, dict[str, Any]] = {}
-    for r in records:
-        if r.get("cluster"):
-            seen.setdefault(f"{r['case']['engine']}@{r['case']['topology']}", r["cluster"])
-    if not seen:
-        return
-    table = Table("cluster", "kind", "address", "workers x cores, memory each", "start-up", title="clusters")
-    for label, info in seen.items():
-        view = info.get("engine_view") or {}
-        cores = view.get("cores_per_worker") or ["?"]
-        shown = [f"{m / 2**30:.1f} GiB" for m in view.get("memory_per_worker") or []]
-        startup = info.get("startup_seconds")
-        table.add_row(
-            label,
-            info["kind"],
-            info["address"],
-            f"{view.get('workers', '?')} x {'/'.join(map(str, cores))}, {'/'.join(shown)}",
-            f"{startup:.1f} s" if startup else "–",
-        )
-    console.print(table)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +34,6 @@ import pyarrow.parquet as pq
 
 from breakeven.errors import UsageError
 
-KINDS = ("G1", "J1", "D1", "T1")
 MAX_CHUNK_ROWS = 1_000_000
 CHUNKS_TARGET = 8  # at least this many files per table above 8e4 rows, for parallel reads
 JOIN_MATCH = 1.1  # left keys drawn from 1.1x the right table's keys: ~91% of rows match
@@ -50,6 +50,62 @@ def fmt_num(n: int) -> str:
 
 
 @dataclass(frozen=True)
+class DataKind:
+    """A kind of table set: its name, the parameters that vary it beyond rows and seed, the rows
+    of each of its tables, and how its sets and questions are labelled."""
+
+    name: str
+    seed_index: int  # mixed into every chunk's seed: fixed once data was published with it
+    params: tuple[str, ...]  # of DataSpec: ``k``, ``nas``, ``sorted``, ``dim_rows``
+    tables: Callable[[int, int], dict[str, int]]  # (rows, dim_rows) -> rows of each table, by role
+    keyed: bool = False  # string and integer key columns of cardinality k (G1-like)
+
+    def label(self, spec: DataSpec) -> str:
+        """db-benchmark style: ``G1_1e7_1e2_0_0`` is N, K, percent nulls, sorted."""
+        parts = [self.name, fmt_num(spec.rows)]
+        if "dim_rows" in self.params:
+            parts.append(fmt_num(spec.dim_rows))
+        if "k" in self.params:
+            parts += [fmt_num(spec.k), str(spec.nas), str(int(spec.sorted))]
+        return "_".join(parts)
+
+    def describe(self, params: dict[str, Any]) -> list[str]:
+        """A question's data parameters other than rows, where they differ from the usual:
+        ``k=1e5``, ``nas=5%``, ``sorted``, ``dim=1e4``."""
+        parts = []
+        if "k" in self.params:
+            if params.get("k", 100) != 100:
+                parts.append(f"k={fmt_num(params['k'])}")
+            if params.get("nas"):
+                parts.append(f"nas={params['nas']}%")
+            if params.get("sorted"):
+                parts.append("sorted")
+        if "dim_rows" in self.params:
+            parts.append(f"dim={fmt_num(params.get('dim_rows') or 0)}")
+        return parts
+
+
+KINDS: dict[str, DataKind] = {
+    kind.name: kind
+    for kind in (
+        DataKind("G1", 0, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True),
+        DataKind(
+            "J1", 1, (), lambda n, d: {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n}
+        ),
+        DataKind("D1", 2, ("dim_rows",), lambda n, d: {"x": n, "dim": d}),
+        DataKind("T1", 3, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True),
+    )
+}
+
+
+def get_kind(name: str) -> DataKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise UsageError(f"unknown data kind {name!r}: use one of {', '.join(KINDS)}") from None
+
+
+@dataclass(frozen=True)
 class DataSpec:
     """One table set: its kind and the parameters that determine every value in it."""
 
@@ -62,38 +118,27 @@ class DataSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise UsageError(f"unknown data kind {self.kind!r}: use one of {', '.join(KINDS)}")
+        kind = get_kind(self.kind)
         if self.rows <= 0:
             raise UsageError(f"rows must be positive, got {self.rows}")
         if self.k <= 0:
             raise UsageError(f"key cardinality k must be positive, got {self.k}")
         if not 0 <= self.nas <= 100:
             raise UsageError(f"nas is a percentage of nulls from 0 to 100, got {self.nas}")
-        if self.kind == "D1" and self.dim_rows <= 0:
-            raise UsageError("the D1 merge sweep needs dim_rows > 0")
-        if self.kind in ("J1", "D1") and (self.nas or self.sorted):
+        if "dim_rows" in kind.params and self.dim_rows <= 0:
+            raise UsageError(f"the {self.kind} merge sweep needs dim_rows > 0")
+        if "nas" not in kind.params and (self.nas or self.sorted):
             raise UsageError(f"{self.kind} tables have no nulls and are not sorted")
 
     @property
     def name(self) -> str:
         """db-benchmark style: G1_1e7_1e2_0_0 is N, K, percent nulls, sorted."""
-        if self.kind == "J1":
-            base = f"J1_{fmt_num(self.rows)}"
-        elif self.kind == "D1":
-            base = f"D1_{fmt_num(self.rows)}_{fmt_num(self.dim_rows)}"
-        else:
-            base = f"{self.kind}_{fmt_num(self.rows)}_{fmt_num(self.k)}_{self.nas}_{int(self.sorted)}"
+        base = get_kind(self.kind).label(self)
         return base if self.seed == 0 else f"{base}_s{self.seed}"
 
     def table_rows(self) -> dict[str, int]:
         """Rows of each table in the set, by role."""
-        n = self.rows
-        if self.kind == "J1":
-            return {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n}
-        if self.kind == "D1":
-            return {"x": n, "dim": self.dim_rows}
-        return {"x": n}
+        return get_kind(self.kind).tables(self.rows, self.dim_rows)
 
 
 def chunk_rows_for(rows: int) -> int:
@@ -124,12 +169,12 @@ class _Generator:
         self.spec, self.role, self.rows = spec, role, rows
         k = spec.k
         self.groups = max(spec.rows // k, 1)  # cardinality of id3 and id6: N/K
-        if spec.kind in ("G1", "T1"):
+        if get_kind(spec.kind).keyed:
             self.small_labels = _labels(k, 3)
             self.big_labels = _labels(self.groups, 10)
 
     def chunk(self, index: int, start: int, n: int) -> pa.Table:
-        rng = np.random.default_rng([self.spec.seed, KINDS.index(self.spec.kind), hash_role(self.role), index])
+        rng = np.random.default_rng([self.spec.seed, get_kind(self.spec.kind).seed_index, hash_role(self.role), index])
         make: Callable[[np.random.Generator, int, int], dict[str, pa.Array]] = getattr(
             self, f"_{self.spec.kind.lower()}_{self.role}"
         )

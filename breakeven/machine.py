@@ -12,7 +12,12 @@ from typing import Any
 
 import psutil
 
-PACKAGES = ("pandas", "polars", "duckdb", "dask", "distributed", "pyspark", "ray", "pyarrow", "numpy")
+
+def packages() -> tuple[str, ...]:
+    """Every engine's distributions, and the data libraries under them."""
+    from breakeven.engines import registry
+
+    return tuple(dict.fromkeys(p for cls in registry().values() for p in cls.packages)) + ("pyarrow", "numpy")
 
 
 def cpu_model() -> str:
@@ -37,7 +42,7 @@ def machine_info() -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     found = {"python": sys.version.split()[0]}
-    for pkg in PACKAGES:
+    for pkg in packages():
         try:
             found[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:

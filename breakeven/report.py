@@ -22,8 +22,9 @@ from typing import Any
 from breakeven import analysis, scaleout
 from breakeven.analysis import config_label
 from breakeven.data import fmt_num
+from breakeven.engines import registry
 from breakeven.results import RunStore
-from breakeven.workloads import FAMILIES, get_workload
+from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
 # For a browser (and the site's test) to tell that the page is whole: how many charts loaded, and
@@ -170,8 +171,10 @@ def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True
     if not configs:
         return "<p>No distributed engine in these runs.</p>"
 
+    families = {analysis.question_label(r["case"]): r["family"] for r in records}
+
     def question_cell(question: str) -> str:
-        family = get_workload(question.split()[0]).family
+        family = families[question]
         name = html.escape(question)
         return f'<a href="{family}.html#{_anchor(question)}">{name}</a>' if link else name
 
@@ -268,21 +271,14 @@ def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None)
     plt.close(fig)
 
 
-ENGINE_COLOURS = {
-    "pandas": "#1f77b4",
-    "polars": "#2ca02c",
-    "duckdb": "#8c564b",
-    "dask": "#ff7f0e",
-    "spark": "#d62728",
-    "ray": "#9467bd",
-}
 MODE_MARKERS = {"single": "o", "eager": "o", "streaming": "s", "threads": "o", "processes": "s", "local": "o"}
 TOPOLOGY_MARKERS = ("^", "v", "<", ">", "*")
 
 
 def _style(case: dict[str, Any]) -> tuple[str, str, str]:
     """Colour by engine, line by profile (tuned dashed), marker by mode (and cluster topology)."""
-    colour = ENGINE_COLOURS.get(case["engine"], "#7f7f7f")
+    engine = registry().get(case["engine"])
+    colour = engine.colour if engine else "#7f7f7f"  # an engine of an old run that is no longer here
     line = "--" if case["profile"] == "tuned" else "-"
     if case.get("topology"):
         return colour, line, TOPOLOGY_MARKERS[sum(map(ord, case["topology"])) % len(TOPOLOGY_MARKERS)]
@@ -324,7 +320,7 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
         )
         parts.append(
             f'<h3 id="{_anchor(question)}">{html.escape(question)}</h3>'
-            f"<p>{html.escape(get_workload(question.split()[0]).question)}; sizes {sizes}.</p>"
+            f"<p>{html.escape(rs[0]['question'])}; sizes {sizes}.</p>"
             f"<ul>{said}</ul>"
             f'<figure><img src="{chart}" alt="time and memory against rows for {html.escape(question)}"></figure>'
             + (f"<p>Not finished (drawn as markers at the top of the charts):</p><ul>{listed}</ul>" if listed else "")

@@ -7,21 +7,25 @@ that finished; ``--resume`` skips them.
 
 from __future__ import annotations
 
-import json
-import os
+import statistics
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from breakeven.errors import UsageError
+from breakeven.files import read_json, write_json_atomic
+
+if TYPE_CHECKING:
+    from breakeven.cases import Case
 
 # 2: memory is the tree's PSS (peak_memory_bytes), was a sum of RSS
 # 3: the cluster mode: ``case.topology`` and ``cluster`` (kind, address, topology, engine's view, start-up)
 # 4: ``memory_method`` (what counted ``peak_memory_bytes``: ``cgroup-v1``, ``cgroup-v2``, ``sampled-pss``;
 #    ``pss-50ms`` for the older records, PSS of every process every 50 ms) and ``runner_cpu_seconds``
-#    (the runner's own CPU during the timed phase); run.json's ``settings.memory_method``
+#    (the runner's own CPU during the timed phase); run.json's ``settings.memory_method``; the
+#    question as the report needs it: ``case.data_kind``, ``question``, ``takes_chunks``
 SCHEMA_VERSION = 4
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
@@ -35,26 +39,16 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same folder, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _question_of_old(record: dict[str, Any]) -> None:
+    """What a record of schema 3 lacks of its question: the data kind from its data set's name,
+    the rest from the workload catalogue if it still has the workload, else the record's own."""
+    from breakeven.workloads import CATALOGUE
 
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"results file {path} is corrupt or unreadable ({exc}): delete it or restore it") from None
+    case = record["case"]
+    wl = CATALOGUE.get(case["workload"])
+    case.setdefault("data_kind", record["data"].split("_")[0] if record.get("data") else wl and wl.data_kind)
+    record.setdefault("question", wl.question if wl else case["workload"])
+    record.setdefault("takes_chunks", wl.uses_chunks(case["engine"]) if wl else case.get("chunk_rows") is not None)
 
 
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -70,9 +64,12 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
         if "case" in record:
             record.setdefault("memory_method", OLD_MEMORY_METHOD)
             record.setdefault("runner_cpu_seconds", None)
+            _question_of_old(record)
         elif "settings" in record:
             record["settings"].setdefault("memory_method", OLD_MEMORY_METHOD)
         record["schema"] = version = SCHEMA_VERSION
+    if "case" in record and "takes_chunks" not in record:  # written while schema 4 was being made
+        _question_of_old(record)
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")
     return record
@@ -153,3 +150,61 @@ def check_writable(results_dir: Path) -> None:
         raise UsageError(
             f"cannot write results to {results_dir} ({exc.strerror}): pass --results DIR with a writable folder"
         ) from None
+
+
+NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy
+
+
+def summarise(times: list[float]) -> dict[str, Any]:
+    if not times:
+        return {"median": None, "spread": None, "noisy": False}
+    median = statistics.median(times)
+    spread = (max(times) - min(times)) / median if median > 0 else 0.0
+    return {"median": median, "spread": spread, "noisy": spread > NOISY_SPREAD}
+
+
+def make_record(case: Case, run_id: str, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
+    """A result record; the fields that a failed case lacks are None."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    repeats = found.get("repeats") or []
+    stats = summarise(repeats)
+    startup, load = found.get("startup"), found.get("load")
+    end_to_end = None
+    if status == "ok" and None not in (startup, load, stats["median"]):
+        end_to_end = startup + load + stats["median"]
+    return {
+        "schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "case_id": case.id,
+        # What the report and the verdicts need of the question, kept with the record so that an
+        # old run never depends on today's workload catalogue.
+        "case": case.to_dict() | {"data_kind": case.wl.data_kind},
+        "family": case.wl.family,
+        "question": case.wl.question,
+        "takes_chunks": case.wl.uses_chunks(case.engine),
+        "data": case.data.name,
+        "distributed": case.config.distributed,
+        "status": status,
+        "reason": reason,
+        "times": {
+            "startup": startup,
+            "load": load,
+            "cold": found.get("cold"),
+            "repeats": repeats,
+            "compute_median": stats["median"],
+            "end_to_end": end_to_end,
+        },
+        "spread": stats["spread"],
+        "noisy": stats["noisy"],
+        "peak_memory_bytes": found.get("peak_memory_bytes"),
+        "load_peak_memory_bytes": found.get("load_peak_memory_bytes"),
+        "memory_method": found.get("memory_method"),
+        "cpu_seconds": found.get("cpu_seconds"),
+        "runner_cpu_seconds": found.get("runner_cpu_seconds"),
+        "rows_out": found.get("rows_out"),
+        "checksum": found.get("checksum"),
+        "log": found.get("log"),
+        "cluster": found.get("cluster"),
+        "finished_at": now_iso(),
+    }

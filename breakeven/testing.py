@@ -45,6 +45,7 @@ def _registered() -> set[str]:
 WRONG = _fault("fault_wrong", "returns q1's answer plus one")
 CRASH = _fault("fault_crash", "the worker dies of a segmentation fault")
 HANG = _fault("fault_hang", "never returns")
+HANG.timeout = 5.0  # a hang is a hang: the case ends here, the other cases keep the run's timeout
 HOG = _fault("fault_hog", "allocates memory until stopped")
 RAISE = _fault("fault_raise", "the engine raises an exception")
 SPIKE = _fault("fault_spike", "touches 512 MiB for a few milliseconds, then q1")

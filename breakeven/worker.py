@@ -1,14 +1,14 @@
 """The worker process: one engine session that runs a list of cases and reports each phase.
 
 Started by the runner as ``python -m breakeven.worker PLAN.json FD``; it talks to the runner
-through the socket ``FD`` in JSON lines. Around the timed part of each case it waits for the
-runner's acknowledgement, so the runner's memory and CPU accounting starts and stops exactly
-there. Its stdout and stderr (engine logs) go to the session's log file, never the terminal.
+through the socket ``FD`` with the messages of ``breakeven.protocol``. Around the timed part of
+each case it waits for the runner's acknowledgement, so the runner's memory and CPU accounting
+starts and stops exactly there. Its stdout and stderr (engine logs) go to the session's log
+file, never the terminal.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
 import time
@@ -20,22 +20,34 @@ import pyarrow.parquet as pq
 
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
+from breakeven.protocol import (
+    CaseDone,
+    CaseStart,
+    Fatal,
+    Loaded,
+    Message,
+    PlannedCase,
+    SessionDone,
+    SessionPlan,
+    Startup,
+    TimedEnd,
+)
 from breakeven.verify import checksum, compare
 from breakeven.workloads import get_workload, load_plugins
 
 
 class Channel:
-    """JSON lines over a socket; ``request`` waits for the runner's ``ack``."""
+    """Messages over a socket; ``request`` waits for the runner's acknowledgement."""
 
     def __init__(self, fd: int) -> None:
         self.sock = socket.socket(fileno=fd)
-        self.reader = self.sock.makefile("r")
+        self.reader = self.sock.makefile("rb")
 
-    def send(self, **event: Any) -> None:
-        self.sock.sendall((json.dumps(event) + "\n").encode())
+    def send(self, message: Message) -> None:
+        self.sock.sendall(message.encode())
 
-    def request(self, **event: Any) -> None:
-        self.send(**event)
+    def request(self, message: Message) -> None:
+        self.send(message)
         reply = self.reader.readline()
         if not reply:
             raise SystemExit("runner went away")
@@ -47,11 +59,11 @@ def describe(exc: BaseException) -> str:
 
 
 def run_case(
-    engine: Engine, chan: Channel, case: dict[str, Any], tables: dict[str, Any], rows: dict[str, int], repeats: int
+    engine: Engine, chan: Channel, case: PlannedCase, tables: dict[str, Any], rows: dict[str, int], repeats: int
 ) -> None:
-    wl = get_workload(case["workload"])
-    ctx = engine.context({role: tables[role] for role in wl.tables}, rows, case["chunk_rows"])
-    chan.request(ev="case_start", case_id=case["id"])
+    wl = get_workload(case.workload)
+    ctx = engine.context({role: tables[role] for role in wl.tables}, rows, case.chunk_rows)
+    chan.request(CaseStart(case.id))
     times: list[float] = []
     answers: list[Any] = []
     status, reason = "ok", None
@@ -68,10 +80,10 @@ def run_case(
     except Exception as exc:  # the engine failed: recorded, and the session goes on
         traceback.print_exc()
         status, reason = "crashed", f"raised {describe(exc)}"
-    chan.request(ev="timed_end", case_id=case["id"])
+    chan.request(TimedEnd(case.id))
     rows_out, sums = None, None
     if status == "ok":
-        reference = pq.read_table(case["reference"])
+        reference = pq.read_table(case.reference)
         for answer in answers:
             table = engine.to_arrow(answer)
             verdict = compare(table, reference, list(wl.keys))
@@ -79,42 +91,28 @@ def run_case(
                 status, reason = "wrong_result", verdict.reason
                 break
             rows_out, sums = table.num_rows, checksum(table)
-    chan.send(
-        ev="case_done",
-        case_id=case["id"],
-        status=status,
-        reason=reason,
-        cold=times[0] if times else None,
-        repeats=times[1:],
-        rows_out=rows_out,
-        checksum=sums,
-    )
+    chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
 
 
 def main(plan_path: str, fd: str) -> None:
-    plan = json.loads(Path(plan_path).read_text())
+    plan = SessionPlan.read(Path(plan_path))
     chan = Channel(int(fd))
-    load_plugins(plan["plugins"])
-    settings = Settings(
-        plan["cores"], plan["memory_budget"], Path(plan["log_dir"]), Path(plan["scratch_dir"]), plan.get("cluster")
-    )
+    load_plugins(plan.plugins)
+    settings = Settings(plan.cores, plan.memory_budget, Path(plan.log_dir), Path(plan.scratch_dir), plan.cluster)
     start = time.perf_counter()
-    engine = engine_class(plan["engine"])(plan["mode"], plan["profile"], settings)
+    engine = engine_class(plan.engine)(plan.mode, plan.profile, settings)
     engine.start()
-    chan.send(ev="startup", seconds=time.perf_counter() - start)
+    chan.send(Startup(time.perf_counter() - start))
     try:
         start = time.perf_counter()
-        rows = {role: t["rows"] for role, t in plan["tables"].items()}
-        tables = {
-            role: engine.load(role, Path(t["path"]), t["rows"], plan["chunk_rows"])
-            for role, t in plan["tables"].items()
-        }
-        chan.send(ev="load", seconds=time.perf_counter() - start, topology=engine.topology())
-        for case in plan["cases"]:
-            run_case(engine, chan, case, tables, rows, plan["repeats"])
+        rows = {role: t.rows for role, t in plan.tables.items()}
+        tables = {role: engine.load(role, Path(t.path), t.rows, plan.chunk_rows) for role, t in plan.tables.items()}
+        chan.send(Loaded(time.perf_counter() - start, engine.topology()))
+        for case in plan.cases:
+            run_case(engine, chan, case, tables, rows, plan.repeats)
     finally:
         engine.close()
-    chan.send(ev="session_done")
+    chan.send(SessionDone())
 
 
 if __name__ == "__main__":
@@ -125,6 +123,6 @@ if __name__ == "__main__":
         try:
             status = "unavailable" if isinstance(exc, EngineUnavailable) else "crashed"
             reason = str(exc) if isinstance(exc, EngineUnavailable) else describe(exc)
-            Channel(int(sys.argv[2])).send(ev="fatal", status=status, reason=reason)
+            Channel(int(sys.argv[2])).send(Fatal(status, reason))
         finally:
             sys.exit(1)

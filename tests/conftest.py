@@ -1,5 +1,6 @@
 """Shared fixtures: tiny data in a session-wide cache, a runner on a fresh results folder, and
-a check that no test leaves a process behind."""
+a check that no test leaves a process behind. A test that runs cases through the runner (worker
+processes, engines started for real) is in the slow tier: ``-m "not slow"`` leaves it out."""
 
 from __future__ import annotations
 
@@ -70,3 +71,9 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
     assert not frozen, f"stopped processes left behind: {frozen}"
     left_dirs = (set(temp.glob("spark-*")) | set(temp.glob("breakeven-*"))) - temp_before
     assert not left_dirs, f"temporary folders left behind: {sorted(map(str, left_dirs))}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "run_cases" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

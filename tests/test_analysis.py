@@ -10,6 +10,7 @@ import pytest
 
 from breakeven import analysis
 from breakeven.analysis import Point, crossing, verdict
+from breakeven.workloads import get_workload
 
 
 def record(engine: str, mode: str, rows: int, times: list[float] | None, status: str = "ok", **case: Any) -> dict:
@@ -21,6 +22,7 @@ def record(engine: str, mode: str, rows: int, times: list[float] | None, status:
         | {"k": 100, "nas": 0, "sorted": False, "dim_rows": None, "chunk_rows": None, "topology": None}
         | case,
         "distributed": distributed,
+        "takes_chunks": get_workload(case.get("workload", "groupby_q1")).uses_chunks(engine),
         "status": status,
         "times": {"repeats": repeats, "compute_median": median, "end_to_end": median},
     }

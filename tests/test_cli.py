@@ -16,6 +16,10 @@ import psutil
 import pytest
 
 from breakeven import cli
+from breakeven.cases import select_configs
+from breakeven.cluster.launcher import ClusterPlan, Topology
+from breakeven.engines import installed_engines
+from breakeven.tables import SHOW_WIDTH, show_tables
 
 
 def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -115,14 +119,14 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
 def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
     from breakeven.cases import SUITES
 
-    labels = [c.label for c in cli._engines(None, None, SUITES["budget"].engines)]
-    installed = cli.installed_engines()
+    labels = [c.label for c in select_configs(None, None, SUITES["budget"].engines)]
+    installed = installed_engines()
     assert ("dask:processes:tuned" in labels) == ("dask" in installed)
     assert not any(label.endswith(":default") and label.split(":")[0] in ("dask", "spark", "ray") for label in labels)
-    plan = cli.ClusterPlan("dask", (cli.Topology(2, 1, 2**31),))
-    both = [c.label for c in cli._engines(["pandas"], plan)]
+    plan = ClusterPlan("dask", (Topology(2, 1, 2**31),))
+    both = [c.label for c in select_configs(["pandas"], plan)]
     assert both == ["pandas:single:default", "dask:cluster:default@2x1", "dask:cluster:tuned@2x1"]
-    assert [c.label for c in cli._engines(["dask:cluster:tuned"], plan)] == ["dask:cluster:tuned@2x1"]
+    assert [c.label for c in select_configs(["dask:cluster:tuned"], plan)] == ["dask:cluster:tuned@2x1"]
     done = _run_cli(tmp_path, "--suite", "budget", "--engine", "pandas", "--rows", "1e4", "--workload", "groupby_q1",
                     "--run-id", "b")  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -182,14 +186,14 @@ def test_show_fits_100_columns_and_names_the_baseline(run_id: str, monkeypatch) 
 
     store = RunStore.open(EXAMPLE, run_id)
     wide = Console(width=400)
-    for item in cli.show_tables(store):
+    for item in show_tables(store):
         if isinstance(item, Table):  # laid out at its natural width, not squeezed into the terminal
-            assert wide.measure(item).maximum <= cli.SHOW_WIDTH
-    narrow = Console(width=cli.SHOW_WIDTH, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+            assert wide.measure(item).maximum <= SHOW_WIDTH
+    narrow = Console(width=SHOW_WIDTH, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     monkeypatch.setattr(cli, "console", narrow)
     cli._show(store)
     text = narrow.export_text()
-    assert max(len(line) for line in text.splitlines()) <= cli.SHOW_WIDTH
+    assert max(len(line) for line in text.splitlines()) <= SHOW_WIDTH
     if run_id == "budget-2gib":  # one row of each table, whole: nothing wrapped
         assert "│   dask:threads:tuned   │ hurts 1.4x            │ polars:eager     │" in text
         assert "│   dask:threads:tuned     │    237ms │      4.77s │ 1436 MiB │ hurts 1.4x │   hurts 14x │" in text

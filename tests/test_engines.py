@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from breakeven.cases import Case, get_suite, parse_engines
-from breakeven.engines import REGISTRY, engine_class
+from breakeven.engines import engine_class, registry
 from breakeven.workloads import CATALOGUE
 
-CONFIGS = [cfg for name in REGISTRY for cfg in parse_engines([name])]
+CONFIGS = [cfg for name in registry() for cfg in parse_engines([name])]
 
 
 def _smoke(cfg_label: str) -> list[Case]:

@@ -6,7 +6,8 @@ import pytest
 
 from breakeven.cases import Case
 from breakeven.errors import UsageError
-from breakeven.results import SCHEMA_VERSION, RunStore, write_json_atomic
+from breakeven.files import write_json_atomic
+from breakeven.results import SCHEMA_VERSION, RunStore
 
 
 def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> None:

@@ -10,7 +10,7 @@ import pytest
 import breakeven.testing  # noqa: F401  (registers the fault workloads here; workers import it by plugin)
 from breakeven.accounting import SAMPLED, control_group
 from breakeven.cases import Case
-from breakeven.runner import summarise
+from breakeven.results import summarise
 
 PLUGIN = ("breakeven.testing",)
 
@@ -26,7 +26,7 @@ def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, meth
         case(w)
         for w in ("fault_wrong", "fault_crash", "groupby_q1", "fault_hang", "fault_hog", "fault_raise", "groupby_q2")
     ]
-    records, runner = run_cases(cases, timeout=8, memory_budget=1536 * 2**20, plugins=PLUGIN, memory_method=method)
+    records, runner = run_cases(cases, memory_budget=1536 * 2**20, plugins=PLUGIN, memory_method=method)
     status = {r["case"]["workload"]: r for r in records}
     assert {r["memory_method"] for r in records} == {runner.memory_method}
     assert (runner.memory_method == SAMPLED) == (method == "sampled" or runner.memory_fallback is not None)
@@ -50,7 +50,7 @@ def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, meth
 @pytest.mark.dask
 def test_a_hang_inside_dask_workers_kills_the_whole_tree(run_cases, no_orphans) -> None:
     records, runner = run_cases(
-        [case("fault_hang", "dask", "processes"), case("groupby_q1", "dask", "processes")], timeout=20, plugins=PLUGIN
+        [case("fault_hang", "dask", "processes"), case("groupby_q1", "dask", "processes")], plugins=PLUGIN
     )
     assert [r["status"] for r in records] == ["timeout", "ok"]
     assert records[0]["peak_memory_bytes"] > 100 * 2**20  # the scheduler and worker processes were counted
@@ -101,7 +101,7 @@ def test_repeats_cold_run_and_noise_flag(run_cases) -> None:
 @pytest.mark.spark
 def test_a_hang_inside_spark_kills_the_jvm_and_its_python_workers(run_cases, no_orphans) -> None:
     cases = [case("fault_hang", "spark", "local"), case("groupby_q1", "spark", "local")]
-    records, runner = run_cases(cases, timeout=30, plugins=PLUGIN)
+    records, runner = run_cases(cases, plugins=PLUGIN)
     assert [r["status"] for r in records] == ["timeout", "ok"]
     assert records[0]["peak_memory_bytes"] > 200 * 2**20  # the JVM's memory is counted
     assert len(runner.seen_pids) >= 3  # worker, JVM and Spark's Python workers, in both sessions
@@ -112,7 +112,7 @@ def test_a_hang_inside_spark_kills_the_jvm_and_its_python_workers(run_cases, no_
 def test_a_crash_and_a_hang_inside_ray_leave_no_raylet_or_worker(run_cases, no_orphans) -> None:
     scratch_before = set(Path(tempfile.gettempdir()).glob("breakeven-*"))
     cases = [case(w, "ray", "local") for w in ("fault_crash", "fault_hang", "groupby_q1")]
-    records, runner = run_cases(cases, timeout=20, plugins=PLUGIN)
+    records, runner = run_cases(cases, plugins=PLUGIN)
     assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) <= scratch_before  # Ray's session dirs removed
     for r in records:  # and Ray's logs kept in the run's folder, also for the killed sessions
         assert any((runner.store.root / r["log"]).with_suffix(".engine").rglob("raylet.out"))

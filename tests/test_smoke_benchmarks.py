@@ -14,20 +14,18 @@ so that no benchmark rots (``--benchmark-disable`` there runs each once, untimed
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from inprocess import engine_session
 
 from breakeven import data as datagen
 from breakeven import reference
-from breakeven.cases import Case, EngineConfig, parse_engines
-from breakeven.engines import Engine, Settings, engine_class
-from breakeven.errors import EngineUnavailable
+from breakeven.cases import Case, parse_engines
+from breakeven.engines import Engine
 from breakeven.verify import compare
 
 ROWS = 10**4
@@ -49,38 +47,8 @@ SLOW_ENGINES = {"spark", "ray"}  # a few rounds only: each one starts Spark or R
 @pytest.fixture(scope="module", params=CONFIGS, ids=lambda c: c.label)
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """One engine session for all scenarios of a configuration, closed (processes and all) after."""
-    config: EngineConfig = request.param
-    try:
-        cls = engine_class(config.engine)
-    except EngineUnavailable as exc:
-        pytest.skip(str(exc))  # an engine whose extra is not installed: say so, run the rest
-    saved = dict(os.environ)  # engines set variables for their own servers (Ray, Spark)
-    with tempfile.TemporaryDirectory(prefix="breakeven-bench-") as scratch:
-        eng = cls(config.mode, config.profile, Settings(2, None, Path(scratch), Path(scratch)))
-        eng.start()
-        try:
-            yield eng
-        finally:
-            eng.close()
-            _stop_spark_jvm(config.engine)
-            os.environ.clear()
-            os.environ.update(saved)
-
-
-def _stop_spark_jvm(name: str) -> None:
-    """``SparkSession.stop()`` keeps the driver's JVM until Python exits; stop it here."""
-    if name != "spark":
-        return
-    from pyspark import SparkContext
-
-    gateway = SparkContext._gateway
-    if gateway is not None:
-        gateway.shutdown()
-        proc = getattr(gateway, "proc", None)
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-        SparkContext._gateway = SparkContext._jvm = None
+    with engine_session(request.param) as eng:
+        yield eng
 
 
 @pytest.mark.parametrize("workload", list(SCENARIOS))

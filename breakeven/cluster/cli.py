@@ -14,6 +14,7 @@ from rich.table import Table
 
 from breakeven.cluster import roles
 from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
+from breakeven.units import parse_size
 
 app = typer.Typer(no_args_is_help=True, help="Local clusters of separate processes on 127.0.0.1.")
 # As breakeven's own console: written to a file or a pipe, tables keep their columns.
@@ -45,8 +46,6 @@ def up(
     state_root: StateRoot = None,
 ) -> None:
     """Start a cluster and return when it is healthy; prints its address and dashboard."""
-    from breakeven.cli import parse_size
-
     engine = _engine(engine)
     topo = Topology.parse(f"{workers}x{cores_per_worker}", parse_size(memory_per_worker) * workers)
     defaults = roles.DEFAULT_PORTS[engine]
@@ -143,8 +142,6 @@ def serve(
     secret_file: Annotated[Path | None, typer.Option(envvar="BREAKEVEN_SECRET_FILE")] = None,
 ) -> None:
     """Become the engine's server for ROLE (used by the launcher and by docker-compose)."""
-    from breakeven.cli import parse_size
-
     opts = roles.ServeOptions(
         _host(host), port, dashboard_port, scheduler, cores, parse_size(memory), name, workdir, secret_file
     )

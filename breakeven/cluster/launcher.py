@@ -26,10 +26,12 @@ from typing import Any
 import psutil
 
 from breakeven.cluster.roles import DEFAULT_PORTS, LOOPBACK, probe, ray_env
+from breakeven.engines import cluster_engines, registry
 from breakeven.errors import UsageError
-from breakeven.results import read_json, write_json_atomic
+from breakeven.files import read_json, write_json_atomic
+from breakeven.logs import keep_logs, log_tail
 
-ENGINES = tuple(DEFAULT_PORTS)
+ENGINES = tuple(DEFAULT_PORTS)  # the engines with clusters of their own
 TAG = "BREAKEVEN_CLUSTER_ID"
 HEALTH_TIMEOUT = 180.0  # seconds for every server to start and every worker to join
 STOP_GRACE = 10.0
@@ -91,6 +93,48 @@ def same_resources(cores: int, memory_total: int) -> list[Topology]:
     return [Topology(w, c, memory_total // w) for w, c in unique]
 
 
+# An address's scheme -> its engine (``tcp://`` is Dask's, ``spark://`` Spark's; Ray's has none).
+SCHEMES = {cls.cluster.scheme.split(":")[0]: name for name, cls in cluster_engines().items() if cls.cluster.scheme}
+
+
+def cluster_plan(
+    cluster: str | None,
+    address: str | None,
+    secret_file: Path | None,
+    topologies: list[str] | None,
+    cores: int,
+    memory_total: int,
+) -> ClusterPlan | None:
+    """The run's cluster: local ones of the given (or same-resource) topologies, or an address."""
+    if not cluster and not address:
+        if topologies:
+            raise UsageError("--topology needs --cluster ENGINE")
+        return None
+    if cluster and cluster not in ENGINES:
+        raise UsageError(f"unknown cluster engine {cluster!r}: use one of {', '.join(ENGINES)}")
+    if address:
+        scheme = address.split("://")[0] if "://" in address else None
+        engine = cluster or SCHEMES.get(scheme or "")
+        if engine is None:
+            raise UsageError(f"which engine is at {address}? add --cluster dask, spark or ray")
+        if topologies:
+            raise UsageError("--topology is for clusters breakeven starts; a given address has its own")
+        if secret_file is None:  # a cluster started by ``breakeven cluster up`` has its secret on file
+            secret_file = known_secret(engine, address)
+        return ClusterPlan(engine, address=address, secret_file=str(secret_file) if secret_file else None)
+    assert cluster is not None
+    shapes = (
+        [Topology.parse(t, memory_total) for t in topologies] if topologies else same_resources(cores, memory_total)
+    )
+    for topo in shapes:
+        if topo.workers * topo.cores != cores:
+            raise UsageError(
+                f"topology {topo.label} has {topo.workers * topo.cores} cores, the run has {cores} (--cores): "
+                "every topology gets the same total, so that none is credited for more hardware"
+            )
+    return ClusterPlan(cluster, tuple(dict.fromkeys(shapes)))
+
+
 def default_state_root() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "breakeven" / "clusters"
@@ -130,7 +174,7 @@ class ClusterState:
 
     @property
     def url(self) -> str:
-        return {"dask": "tcp://", "spark": "spark://", "ray": ""}[self.engine] + self.address
+        return registry()[self.engine].cluster.scheme + self.address  # type: ignore[union-attr]
 
 
 class LocalCluster:
@@ -210,7 +254,7 @@ class LocalCluster:
             java = find_java()
             if isinstance(java, str):
                 raise ClusterError(java)
-        module = {"dask": "distributed", "spark": "pyspark", "ray": "ray"}[self.engine]
+        module = registry()[self.engine].cluster.client  # type: ignore[union-attr]
         import importlib.util
 
         if importlib.util.find_spec(module) is None:
@@ -275,7 +319,7 @@ class LocalCluster:
         for rec in self.state.processes:
             proc = _process(rec)
             if proc is None or proc.status() == psutil.STATUS_ZOMBIE:
-                tail = _log_tail(Path(rec["log"]))
+                tail = log_tail(Path(rec["log"])) or "(no log, or empty)"
                 return f"{rec['name']} exited while starting: {tail}"
         return None
 
@@ -345,8 +389,6 @@ class LocalCluster:
             return []
         stopped = stop(state)
         if state.workdir:
-            from breakeven.runner import keep_logs
-
             keep_logs(Path(state.workdir), self.dir / "logs")
         self.state_file.unlink(missing_ok=True)
         Path(state.secret_file).unlink(missing_ok=True)
@@ -445,11 +487,3 @@ def stop(state: ClusterState) -> list[int]:
             proc.kill()
     psutil.wait_procs(list(frozen.values()), timeout=10)
     return pids + [pid for pid in frozen if pid not in pids]
-
-
-def _log_tail(path: Path) -> str:
-    try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return "(no log)"
-    return (lines[-1] if lines else "(empty log)")[-300:]

@@ -22,7 +22,7 @@ import signal
 import sys
 from pathlib import Path
 
-from breakeven.results import write_json_atomic
+from breakeven.files import write_json_atomic
 
 
 def main(spec_path: str) -> None:

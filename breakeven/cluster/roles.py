@@ -21,11 +21,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from breakeven.engines import cluster_engines
 from breakeven.errors import EngineUnavailable, UsageError
 
-# Each engine's well-known ports: the scheduler/master/head's RPC port and its dashboard (web UI).
-DEFAULT_PORTS: dict[str, tuple[int, int]] = {"dask": (8786, 8787), "spark": (7077, 8080), "ray": (6379, 8265)}
-ROLES = ("dask-scheduler", "dask-worker", "spark-master", "spark-worker", "ray-head", "ray-worker")
+# Each engine's well-known ports (the scheduler/master/head's RPC port and its dashboard) and its
+# servers' roles, as its Engine class declares them.
+DEFAULT_PORTS: dict[str, tuple[int, int]] = {name: cls.cluster.ports for name, cls in cluster_engines().items()}
+ROLES = tuple(role for cls in cluster_engines().values() for role in cls.cluster.roles)
 LOOPBACK = "127.0.0.1"
 
 

@@ -1,7 +1,11 @@
 """Engines behind one small protocol: start, load, run a workload, materialise, close.
 
-Engine modules are imported lazily by name, so a missing optional dependency costs nothing
-until that engine is asked for, and then the error names the extra to install.
+An engine is declared once, on its :class:`Engine` subclass in a module ``*_engine.py`` of this
+package: its name, modes, profiles, packages, extra, colour and, for a distributed engine, its
+cluster kind. Everything else (the CLI's choices, the versions in ``run.json``, the report's
+colours, the cluster commands' engines and schemes) derives from :func:`registry`. Engine
+modules import their engine's packages only inside methods, so a missing optional dependency
+costs nothing until that engine is asked for, and then the error names the extra to install.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ import importlib
 import importlib.metadata
 import importlib.util
 import math
+import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,17 +25,6 @@ import pyarrow as pa
 
 from breakeven.errors import EngineUnavailable, Unsupported, UsageError
 from breakeven.workloads import Ctx, Workload
-
-# name -> (module, class); the order is the order of tables and reports
-REGISTRY: dict[str, tuple[str, str]] = {
-    "pandas": ("breakeven.engines.pandas_engine", "PandasEngine"),
-    "polars": ("breakeven.engines.polars_engine", "PolarsEngine"),
-    "duckdb": ("breakeven.engines.duckdb_engine", "DuckDBEngine"),
-    "dask": ("breakeven.engines.dask_engine", "DaskEngine"),
-    "spark": ("breakeven.engines.spark_engine", "SparkEngine"),
-    "ray": ("breakeven.engines.ray_engine", "RayEngine"),
-}
-
 
 TARGET_PARTITION_BYTES = 128 * 2**20  # the partition (block) size the distributed engines' docs recommend
 PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
@@ -43,6 +38,16 @@ def memory_estimate(path: Path) -> int:
 def chunk_count(rows: int, chunk_rows: int) -> int:
     """Partitions (blocks) of ``chunk_rows`` rows: how the chunked engines apply the chunk size."""
     return max(1, math.ceil(rows / chunk_rows))
+
+
+@dataclass(frozen=True)
+class ClusterKind:
+    """How a distributed engine's own cluster is reached and started."""
+
+    scheme: str  # of its address: ``tcp://`` (Dask), ``spark://``; "" for a bare host:port (Ray)
+    ports: tuple[int, int]  # the scheduler's (master's, head's) well-known RPC and dashboard ports
+    roles: tuple[str, str]  # its servers' roles in ``breakeven cluster serve``: the head's, a worker's
+    client: str  # the module its client needs (installed with the engine's extra)
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,16 @@ class Engine(ABC):
     """One engine session in one mode and profile. Subclasses keep the engine's own idiom."""
 
     name: ClassVar[str]
+    order: ClassVar[int]  # its place in tables and reports: single-machine engines first
     modes: ClassVar[tuple[str, ...]]
     profiles: ClassVar[tuple[str, ...]] = ("default",)
     distributed: ClassVar[bool] = False
     packages: ClassVar[tuple[str, ...]]  # distributions whose versions are reported
+    imports: ClassVar[tuple[str, ...]] = ()  # modules that must import (default: the packages)
     extra: ClassVar[str]  # pip extra that installs it
+    colour: ClassVar[str]  # in the report's charts
+    cluster: ClassVar[ClusterKind | None] = None  # its own cluster, for the cluster mode
+    speaks_sql: ClassVar[bool] = False  # runs a workload's SQL text where it has no implementation of its own
 
     def __init__(self, mode: str, profile: str, settings: Settings) -> None:
         self.mode, self.profile, self.settings = mode, profile, settings
@@ -94,12 +104,25 @@ class Engine(ABC):
     def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
         return Ctx(tables, self.session, self.tuned, chunk_rows, self.settings.cores, rows)
 
+    @classmethod
+    def implements(cls, wl: Workload) -> bool:
+        """Whether this engine has ``wl`` in its own code, or as SQL."""
+        return cls.name not in wl.unsupported and (
+            wl.impls.get(cls.name) is not None or (cls.speaks_sql and wl.query is not None)
+        )
+
     def build(self, wl: Workload, ctx: Ctx) -> Any:
         """The workload's expression in this engine (lazy engines: not yet run)."""
         impl = wl.impls.get(self.name)
-        if impl is None:
-            raise Unsupported(wl.unsupported.get(self.name, f"{wl.name} has no {self.name} implementation"))
-        return impl(ctx)
+        if impl is not None:
+            return impl(ctx)
+        if self.speaks_sql and wl.query is not None:
+            return self.sql(wl.query)
+        raise Unsupported(wl.unsupported.get(self.name, f"{wl.name} has no {self.name} implementation"))
+
+    def sql(self, text: str) -> Any:
+        """Run SQL text over the loaded tables (engines that speak SQL)."""
+        raise Unsupported(f"{self.name} does not run SQL")
 
     @abstractmethod
     def materialise(self, result: Any) -> Any:
@@ -122,29 +145,54 @@ class Engine(ABC):
         return {pkg: importlib.metadata.version(pkg) for pkg in cls.packages}
 
 
+@cache
+def registry() -> dict[str, type[Engine]]:
+    """Every engine, by name, in its ``order``: the one :class:`Engine` subclass of each module
+    ``breakeven/engines/*_engine.py``. Importing them costs nothing of their packages."""
+    found: dict[str, type[Engine]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.endswith("_engine"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        classes = [
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, Engine) and obj.__module__ == module.__name__
+        ]
+        if len(classes) != 1:
+            raise TypeError(f"{module.__name__} must define one Engine subclass, not {len(classes)}")
+        found[classes[0].name] = classes[0]
+    return dict(sorted(found.items(), key=lambda item: item[1].order))
+
+
+def engine_meta(name: str) -> type[Engine]:
+    """The engine's class, without checking that its packages are installed."""
+    engines = registry()
+    if name not in engines:
+        raise UsageError(f"unknown engine {name!r}: use one of {', '.join(engines)}")
+    return engines[name]
+
+
 def engine_class(name: str) -> type[Engine]:
     """The engine's class; raises UsageError for an unknown name, EngineUnavailable if not installed."""
-    if name not in REGISTRY:
-        raise UsageError(f"unknown engine {name!r}: use one of {', '.join(REGISTRY)}")
-    module_name, cls_name = REGISTRY[name]
-    module = importlib.import_module(module_name)
-    cls: type[Engine] = getattr(module, cls_name)
-    missing = [pkg for pkg in cls.packages if importlib.util.find_spec(_import_name(pkg)) is None]
+    cls = engine_meta(name)
+    missing = [m for m in cls.imports or cls.packages if importlib.util.find_spec(m) is None]
     if missing:
         raise EngineUnavailable(f"engine {name!r} needs {', '.join(missing)}: pip install 'breakeven[{cls.extra}]'")
     return cls
 
 
-def _import_name(dist: str) -> str:
-    return {"dask": "dask.dataframe"}.get(dist, dist)
-
-
 def installed_engines() -> dict[str, type[Engine]]:
     """Engines whose packages are importable, by name."""
     found = {}
-    for name in REGISTRY:
+    for name in registry():
         try:
             found[name] = engine_class(name)
         except EngineUnavailable:
             continue
     return found
+
+
+def cluster_engines() -> dict[str, type[Engine]]:
+    """Engines with a cluster of their own, by name."""
+    return {name: cls for name, cls in registry().items() if cls.cluster}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import Engine, chunk_count
+from breakeven.engines import ClusterKind, Engine, chunk_count
 
 
 class DaskEngine(Engine):
@@ -24,7 +24,11 @@ class DaskEngine(Engine):
     profiles = ("default", "tuned")
     distributed = True
     packages = ("dask", "distributed")
+    imports = ("dask.dataframe", "distributed")
     extra = "dask"
+    order = 4
+    colour = "#ff7f0e"
+    cluster = ClusterKind("tcp://", (8786, 8787), ("dask-scheduler", "dask-worker"), "distributed")
 
     client: Any = None
     cluster: Any = None

@@ -8,7 +8,6 @@ from typing import Any
 import pyarrow as pa
 
 from breakeven.engines import Engine
-from breakeven.workloads import Ctx, Workload
 
 
 class DuckDBEngine(Engine):
@@ -16,6 +15,9 @@ class DuckDBEngine(Engine):
     modes = ("single",)
     packages = ("duckdb",)
     extra = "duckdb"
+    order = 3
+    colour = "#8c564b"
+    speaks_sql = True
 
     def start(self) -> None:
         import duckdb
@@ -31,11 +33,8 @@ class DuckDBEngine(Engine):
         self.session.execute(f"CREATE OR REPLACE TABLE {role} AS SELECT * FROM read_parquet('{path}/*.parquet')")
         return role
 
-    def build(self, wl: Workload, ctx: Ctx) -> Any:
-        impl = wl.impls.get(self.name)
-        if isinstance(impl, str):
-            return self.session.sql(impl)
-        return super().build(wl, ctx)
+    def sql(self, text: str) -> Any:
+        return self.session.sql(text)
 
     def materialise(self, result: Any) -> Any:
         return result.fetch_arrow_table()

@@ -15,6 +15,8 @@ class PandasEngine(Engine):
     modes = ("single",)
     packages = ("pandas",)
     extra = "pandas"
+    order = 1
+    colour = "#1f77b4"
 
     def start(self) -> None:
         import pandas  # noqa: F401  (the import is the session's startup)

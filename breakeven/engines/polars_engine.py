@@ -18,6 +18,8 @@ class PolarsEngine(Engine):
     modes = ("eager", "streaming")
     packages = ("polars",)
     extra = "polars"
+    order = 2
+    colour = "#2ca02c"
 
     def start(self) -> None:
         # The thread pool size is read once, at import

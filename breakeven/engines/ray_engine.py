@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import Engine, chunk_count, memory_estimate
+from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
 from breakeven.workloads import rayops
 
 # Below this in-memory size the tuned profile uses the task-based sort shuffle: the default hash
@@ -58,6 +58,9 @@ class RayEngine(Engine):
     distributed = True
     packages = ("ray",)
     extra = "ray"
+    order = 6
+    colour = "#9467bd"
+    cluster = ClusterKind("", (6379, 8265), ("ray-head", "ray-worker"), "ray")
 
     def start(self) -> None:
         from breakeven.cluster.roles import LOOPBACK, ray_env

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import Engine, chunk_count, memory_estimate
+from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
 from breakeven.errors import EngineUnavailable
 from breakeven.java import find_java
 
@@ -45,6 +45,9 @@ class SparkEngine(Engine):
     distributed = True
     packages = ("pyspark",)
     extra = "spark"
+    order = 5
+    colour = "#d62728"
+    cluster = ClusterKind("spark://", (7077, 8080), ("spark-master", "spark-worker"), "pyspark")
 
     def start(self) -> None:
         java = find_java()

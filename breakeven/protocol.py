@@ -1,0 +1,155 @@
+"""The session protocol between the runner and a worker: the plan the runner writes, and every
+message the worker sends, as dataclasses.
+
+The worker reads its plan from a JSON file and sends JSON lines over a socket, each naming its
+event (``{"ev": "case_start", ...}``); around the timed part of a case it waits for the
+runner's ``ok`` line, so that the runner's accounting starts and stops exactly there. Both
+sides build and read messages only through this module, and the runner checks that each
+message is the one the protocol expects next.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+ACK = b"ok\n"
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    path: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    id: str
+    workload: str
+    chunk_rows: int | None
+    reference: str  # the reference answer's Parquet file
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """Everything a worker needs to open one engine session and run its cases."""
+
+    engine: str
+    mode: str
+    profile: str
+    cores: int
+    memory_budget: int | None
+    log_dir: str
+    scratch_dir: str
+    repeats: int
+    chunk_rows: int | None
+    plugins: list[str]
+    cluster: dict[str, Any] | None
+    tables: dict[str, TablePlan]
+    cases: list[PlannedCase]
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, path: Path) -> SessionPlan:
+        raw = json.loads(path.read_text())
+        raw["tables"] = {role: TablePlan(**t) for role, t in raw["tables"].items()}
+        raw["cases"] = [PlannedCase(**c) for c in raw["cases"]]
+        return cls(**raw)
+
+
+# -- messages from the worker, in the order they come ------------------------------------------
+@dataclass(frozen=True)
+class Message:
+    event: ClassVar[str]
+
+    def encode(self) -> bytes:
+        return (json.dumps({"ev": self.event, **asdict(self)}) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class Startup(Message):
+    """The engine session is open."""
+
+    event: ClassVar[str] = "startup"
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Loaded(Message):
+    """Every table is loaded (and persisted); the cluster as the engine sees it, if any."""
+
+    event: ClassVar[str] = "load"
+    seconds: float
+    topology: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CaseStart(Message):
+    """The timed part of a case begins once the runner acknowledges this."""
+
+    event: ClassVar[str] = "case_start"
+    case_id: str
+
+
+@dataclass(frozen=True)
+class TimedEnd(Message):
+    """The timed part is over; the worker verifies once the runner acknowledges this."""
+
+    event: ClassVar[str] = "timed_end"
+    case_id: str
+
+
+@dataclass(frozen=True)
+class CaseDone(Message):
+    """The case's outcome: its status, the cold time and the repeats, and the verified answer's size."""
+
+    event: ClassVar[str] = "case_done"
+    case_id: str
+    status: str
+    reason: str | None
+    cold: float | None
+    repeats: list[float] = field(default_factory=list)
+    rows_out: int | None = None
+    checksum: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class SessionDone(Message):
+    """Every case ran and the engine is closed."""
+
+    event: ClassVar[str] = "session_done"
+
+
+@dataclass(frozen=True)
+class Fatal(Message):
+    """The session could not start or load: every case of it shares this status and reason."""
+
+    event: ClassVar[str] = "fatal"
+    status: str
+    reason: str
+
+
+MESSAGES: dict[str, type[Message]] = {
+    cls.event: cls for cls in (Startup, Loaded, CaseStart, TimedEnd, CaseDone, SessionDone, Fatal)
+}
+M = TypeVar("M", bound=Message)
+
+
+class ProtocolError(Exception):
+    """A line that is not a message of this protocol."""
+
+
+def decode(line: bytes) -> Message:
+    try:
+        raw = json.loads(line)
+        cls = MESSAGES[raw.pop("ev")]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ProtocolError(f"not a message: {line[:200]!r}") from exc
+    names = {f.name for f in fields(cls)}
+    if set(raw) - names:
+        raise ProtocolError(f"{cls.event} with unknown fields {sorted(set(raw) - names)}")
+    return cls(**raw)

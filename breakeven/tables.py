@@ -1,0 +1,157 @@
+"""The terminal tables of ``breakeven show`` (and of the end of ``breakeven run``): rich
+renderables no wider than ``SHOW_WIDTH``, built from a run's records with the comparisons of
+``breakeven.analysis``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from breakeven import analysis
+from breakeven import data as datagen
+from breakeven.results import RunStore
+
+SHOW_WIDTH = 100  # every table fits a terminal of this many columns
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+def _fmt_bytes(value: int | None) -> str:
+    if not value:
+        return "–"
+    return f"{value / 2**20:.0f} MiB" if value < 10 * 2**30 else f"{value / 2**30:.1f} GiB"
+
+
+def _vs(scen: analysis.Scenario, config: str, metric: str) -> str:
+    """A configuration's time against the scenario's baseline, as every table writes it."""
+    if config == scen.baseline(metric):
+        return "baseline"
+    ratio = scen.ratio(config, metric)
+    if ratio is None or not scen.cells[config]["distributed"]:
+        return ""
+    kind = analysis.direction(ratio)
+    return f"[{'green' if kind == 'helps' else 'red'}]{kind} {analysis.fmt_ratio(ratio)}[/]"
+
+
+def show_tables(store: RunStore) -> list[Any]:
+    """What ``breakeven show`` prints, as rich renderables no wider than ``SHOW_WIDTH``."""
+    meta, records = store.meta(), store.records()
+    if not records:
+        return [f"run {store.run_id} has no finished case yet"]
+    machine = meta.get("machine", {})
+    method = meta.get("settings", {}).get("memory_method", "?")
+    out: list[Any] = [
+        f"\nrun [bold]{store.run_id}[/]: {escape(str(machine.get('cpu', '?')))}, {machine.get('cores', '?')} cores, "
+        f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB; memory counted by {method}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+    ]
+    scens = analysis.scenarios(records)
+    table = Table(
+        title="per question and size: median compute and end to end (start-up + load + compute),\n"
+        "peak memory; each distributed configuration vs the best single-machine one (baseline)",
+        show_lines=False,
+    )
+    table.add_column("question / configuration", no_wrap=True)
+    for head in ("compute", "end to end", "memory", "vs best", "vs best e2e"):
+        table.add_column(head, justify="right", no_wrap=True)
+    # The engines that choose their own chunks ran a chunked question once, without a chunk size:
+    # shown within each chunked question, not again on their own.
+    shown_within = {
+        (analysis.unchunked_label(r["case"]), scen.rows) for scen in scens if scen.borrowed for r in scen.cells.values()
+    }
+    for scen in scens:
+        if (scen.question, scen.rows) in shown_within and not any(r["distributed"] for r in scen.cells.values()):
+            continue
+        table.add_row(f"[bold]{escape(scen.question)}[/]", f"[bold]{datagen.fmt_num(scen.rows)} rows[/]")
+        fastest = scen.fastest()
+        for config in sorted(scen.cells, key=lambda c: (scen.cells[c]["distributed"], c)):
+            r = scen.cells[config]
+            name = analysis.short_config(config) + (" *" if config == fastest else "")
+            name += " (no chunks)" if config in scen.borrowed else ""
+            if r["status"] != "ok":
+                table.add_row(f"  {name}", f"[red]{r['status']}[/]", "", _fmt_bytes(r.get("peak_memory_bytes")), "", "")
+                continue
+            times = r["times"]
+            compute = _fmt(times["compute_median"]) + (" ~" if r["noisy"] else "")
+            table.add_row(
+                f"  {name}",
+                compute,
+                _fmt(times["end_to_end"]),
+                _fmt_bytes(r.get("peak_memory_bytes")),
+                _vs(scen, config, "compute_median"),
+                _vs(scen, config, "end_to_end"),
+            )
+        table.add_section()
+    out.append(table)
+    tally: dict[str, list[int]] = {}
+    for scen in scens:
+        for config, r in scen.cells.items():
+            ratio = scen.ratio(config)
+            if r["distributed"] and ratio is not None:
+                tally.setdefault(config, [0, 0])[0 if analysis.direction(ratio) == "helps" else 1] += 1
+    for config, (helps, hurts) in sorted(tally.items()):
+        out.append(f"{config}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
+    out.append(_verdict_table(records))
+    out.append(
+        "* fastest compute; ~ a spread between repeats above 10%: noisy, rerun before trusting it; "
+        "helps/hurts Nx: N times faster/slower than the baseline"
+    )
+    return [x for x in out if x is not None]
+
+
+def _verdict_table(records: list[dict[str, Any]]) -> Table | None:
+    """The verdict matrix as a list: per question and distributed configuration, helps, hurts,
+    or the breakeven point in rows (with its range from the repeats) over the sizes measured."""
+    found = analysis.matrix(records)
+    if not found:
+        return None
+    sizes = sorted({r["case"]["rows"] for r in records})
+    table = Table(
+        title=escape(
+            f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts,\n"
+            "or helps > N rows [range from the repeats], against the best single-machine engine"
+        )
+    )
+    table.add_column("configuration", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("baseline", no_wrap=True)
+    colours = {"helps": "green", "hurts": "red", "breaks_even": "yellow"}
+    for question, row in found.items():
+        table.add_row(f"[bold]{escape(question)}[/]")
+        for config, verdict in sorted(row.items()):
+            baseline = analysis.short_config(verdict.baseline) if verdict.baseline else ""
+            text = escape(verdict.short)
+            colour = colours.get(verdict.kind, "red")
+            table.add_row(f"  {analysis.short_config(config)}", f"[{colour}]{text}[/]", baseline)
+        table.add_section()
+    return table
+
+
+def cluster_table(records: list[dict[str, Any]]) -> Table | None:
+    """The clusters a run used: topology, the engine's own view of it, and start-up time."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("cluster"):
+            seen.setdefault(f"{r['case']['engine']}@{r['case']['topology']}", r["cluster"])
+    if not seen:
+        return None
+    table = Table("cluster", "kind", "address", "workers x cores, memory each", "start-up", title="clusters")
+    for label, info in seen.items():
+        view = info.get("engine_view") or {}
+        cores = view.get("cores_per_worker") or ["?"]
+        shown = [f"{m / 2**30:.1f} GiB" for m in view.get("memory_per_worker") or []]
+        startup = info.get("startup_seconds")
+        table.add_row(
+            label,
+            info["kind"],
+            info["address"],
+            f"{view.get('workers', '?')} x {'/'.join(map(str, cores))}, {'/'.join(shown)}",
+            f"{startup:.1f} s" if startup else "–",
+        )
+    return table
