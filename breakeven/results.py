@@ -45,9 +45,10 @@ def _question_of_old(record: dict[str, Any]) -> None:
     from breakeven.workloads import CATALOGUE
 
     case = record["case"]
-    wl = CATALOGUE.get(case["workload"])
+    name = case.get("workload")
+    wl = CATALOGUE.get(name) if name else None
     case.setdefault("data_kind", record["data"].split("_")[0] if record.get("data") else wl and wl.data_kind)
-    record.setdefault("question", wl.question if wl else case["workload"])
+    record.setdefault("question", wl.question if wl else name)
     record.setdefault("takes_chunks", wl.uses_chunks(case["engine"]) if wl else case.get("chunk_rows") is not None)
 
 

@@ -118,12 +118,12 @@ def test_every_engine_is_declared_completely_once() -> None:
         for attr in ("order", "modes", "profiles", "packages", "extra", "colour"):
             assert getattr(cls, attr, None), f"{name} declares no {attr}"
         assert set(cls.packages) <= set(packages())  # its versions go into run.json
-        if cls.cluster:
+        if cls.cluster_kind:
             assert cls.distributed and "cluster" in cls.modes
             assert name in launcher.ENGINES and name in roles.DEFAULT_PORTS
-            assert set(cls.cluster.roles) <= set(roles.ROLES)
-            if cls.cluster.scheme:
-                assert launcher.SCHEMES[cls.cluster.scheme.split(":")[0]] == name
+            assert set(cls.cluster_kind.roles) <= set(roles.ROLES)
+            if cls.cluster_kind.scheme:
+                assert launcher.SCHEMES[cls.cluster_kind.scheme.split(":")[0]] == name
 
 
 def test_a_sql_engine_is_one_module(tmp_path, monkeypatch, data_dir) -> None:

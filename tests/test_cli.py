@@ -92,7 +92,8 @@ def _cli(tmp_path: Path, *args: str) -> list[str]:
 
 def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = _cli(tmp_path, *args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    env = os.environ | {"COLUMNS": str(SHOW_WIDTH)}  # a terminal as wide as the tables (pytest passes on 80)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.mark.pandas
@@ -101,7 +102,7 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
                  "--workload", "join_small_inner", "--run-id", "r1")  # fmt: skip
     done = _run_cli(tmp_path, *selection)
     assert done.returncode == 0, done.stderr
-    assert "groupby_q1" in done.stdout and "1e4 rows" in done.stdout and "*" in done.stdout
+    assert "groupby_q1" in done.stdout and "1e4 rows" in done.stdout and "*" in done.stdout, done.stdout
     cases = sorted((tmp_path / "results/runs/r1/cases").glob("*.json"))
     assert len(cases) == 4
     again = _run_cli(tmp_path, *selection, "--resume")

@@ -30,7 +30,10 @@ def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> No
         "chunk_rows": None,
         "seed": 0,
         "topology": None,
+        "data_kind": "G1",
     }
+    assert record["question"] == "sum v1 by id1" and record["takes_chunks"] is False
+    assert record["memory_method"].startswith(("cgroup", "sampled")) and record["runner_cpu_seconds"] >= 0
     assert record["cluster"] is None
     assert set(record["times"]) == {"startup", "load", "cold", "repeats", "compute_median", "end_to_end"}
     assert store.done_ids() == {record["case_id"]}

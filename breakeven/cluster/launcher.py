@@ -94,7 +94,11 @@ def same_resources(cores: int, memory_total: int) -> list[Topology]:
 
 
 # An address's scheme -> its engine (``tcp://`` is Dask's, ``spark://`` Spark's; Ray's has none).
-SCHEMES = {cls.cluster.scheme.split(":")[0]: name for name, cls in cluster_engines().items() if cls.cluster.scheme}
+SCHEMES = {
+    kind.scheme.split(":")[0]: name
+    for name, cls in cluster_engines().items()
+    if (kind := cls.cluster_kind) is not None and kind.scheme
+}
 
 
 def cluster_plan(
@@ -174,7 +178,7 @@ class ClusterState:
 
     @property
     def url(self) -> str:
-        return registry()[self.engine].cluster.scheme + self.address  # type: ignore[union-attr]
+        return registry()[self.engine].cluster_kind.scheme + self.address  # type: ignore[union-attr]
 
 
 class LocalCluster:
@@ -254,7 +258,7 @@ class LocalCluster:
             java = find_java()
             if isinstance(java, str):
                 raise ClusterError(java)
-        module = registry()[self.engine].cluster.client  # type: ignore[union-attr]
+        module = registry()[self.engine].cluster_kind.client  # type: ignore[union-attr]
         import importlib.util
 
         if importlib.util.find_spec(module) is None:

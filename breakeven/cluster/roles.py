@@ -26,8 +26,8 @@ from breakeven.errors import EngineUnavailable, UsageError
 
 # Each engine's well-known ports (the scheduler/master/head's RPC port and its dashboard) and its
 # servers' roles, as its Engine class declares them.
-DEFAULT_PORTS: dict[str, tuple[int, int]] = {name: cls.cluster.ports for name, cls in cluster_engines().items()}
-ROLES = tuple(role for cls in cluster_engines().values() for role in cls.cluster.roles)
+DEFAULT_PORTS: dict[str, tuple[int, int]] = {name: cls.cluster_kind.ports for name, cls in cluster_engines().items()}
+ROLES = tuple(role for cls in cluster_engines().values() for role in cls.cluster_kind.roles)
 LOOPBACK = "127.0.0.1"
 
 

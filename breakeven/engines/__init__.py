@@ -2,7 +2,7 @@
 
 An engine is declared once, on its :class:`Engine` subclass in a module ``*_engine.py`` of this
 package: its name, modes, profiles, packages, extra, colour and, for a distributed engine, its
-cluster kind. Everything else (the CLI's choices, the versions in ``run.json``, the report's
+cluster kind (`cluster_kind`). Everything else (the CLI's choices, the versions in ``run.json``, the report's
 colours, the cluster commands' engines and schemes) derives from :func:`registry`. Engine
 modules import their engine's packages only inside methods, so a missing optional dependency
 costs nothing until that engine is asked for, and then the error names the extra to install.
@@ -79,7 +79,7 @@ class Engine(ABC):
     imports: ClassVar[tuple[str, ...]] = ()  # modules that must import (default: the packages)
     extra: ClassVar[str]  # pip extra that installs it
     colour: ClassVar[str]  # in the report's charts
-    cluster: ClassVar[ClusterKind | None] = None  # its own cluster, for the cluster mode
+    cluster_kind: ClassVar[ClusterKind | None] = None  # its own cluster, for the cluster mode
     speaks_sql: ClassVar[bool] = False  # runs a workload's SQL text where it has no implementation of its own
 
     def __init__(self, mode: str, profile: str, settings: Settings) -> None:
@@ -195,4 +195,4 @@ def installed_engines() -> dict[str, type[Engine]]:
 
 def cluster_engines() -> dict[str, type[Engine]]:
     """Engines with a cluster of their own, by name."""
-    return {name: cls for name, cls in registry().items() if cls.cluster}
+    return {name: cls for name, cls in registry().items() if cls.cluster_kind}

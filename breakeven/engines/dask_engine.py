@@ -28,7 +28,7 @@ class DaskEngine(Engine):
     extra = "dask"
     order = 4
     colour = "#ff7f0e"
-    cluster = ClusterKind("tcp://", (8786, 8787), ("dask-scheduler", "dask-worker"), "distributed")
+    cluster_kind = ClusterKind("tcp://", (8786, 8787), ("dask-scheduler", "dask-worker"), "distributed")
 
     client: Any = None
     cluster: Any = None

@@ -37,7 +37,7 @@ class DuckDBEngine(Engine):
         return self.session.sql(text)
 
     def materialise(self, result: Any) -> Any:
-        return result.fetch_arrow_table()
+        return result.to_arrow_table()  # fetch_arrow_table() is deprecated in DuckDB 2
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return answer

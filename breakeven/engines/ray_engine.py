@@ -60,7 +60,7 @@ class RayEngine(Engine):
     extra = "ray"
     order = 6
     colour = "#9467bd"
-    cluster = ClusterKind("", (6379, 8265), ("ray-head", "ray-worker"), "ray")
+    cluster_kind = ClusterKind("", (6379, 8265), ("ray-head", "ray-worker"), "ray")
 
     def start(self) -> None:
         from breakeven.cluster.roles import LOOPBACK, ray_env

@@ -47,7 +47,7 @@ class SparkEngine(Engine):
     extra = "spark"
     order = 5
     colour = "#d62728"
-    cluster = ClusterKind("spark://", (7077, 8080), ("spark-master", "spark-worker"), "pyspark")
+    cluster_kind = ClusterKind("spark://", (7077, 8080), ("spark-master", "spark-worker"), "pyspark")
 
     def start(self) -> None:
         java = find_java()
