@@ -267,7 +267,6 @@ def choose_method(asked: str, budget: int | None) -> tuple[str, str | None]:
     return probe.method, None
 
 
-
 # -- meters -----------------------------------------------------------------------------------
 class Meter:
     """Peak memory and CPU seconds of a session, from ``mark()`` on; ``poll()`` raises
@@ -319,7 +318,6 @@ class CgroupMeter(Meter):
 
     def cpu_seconds(self) -> float:
         return max(0.0, self.group.cpu_seconds() - self.cpu_base)
-
 
 
 class SampledMeter(Meter):

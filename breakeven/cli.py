@@ -36,6 +36,7 @@ app.add_typer(cluster_cli.app, name="cluster")
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else SHOW_WIDTH)
 err = Console(stderr=True)
 
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 

@@ -96,6 +96,7 @@ def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.pandas
 def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None:
     selection = ("--engine", "pandas", "--engine", "duckdb", "--workload", "groupby_q1",
@@ -116,6 +117,7 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     assert cases[0].read_text() == "{not json"  # nothing was rewritten
 
 
+@pytest.mark.slow
 @pytest.mark.pandas
 def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
     from breakeven.cases import SUITES
@@ -140,6 +142,7 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
     assert json.loads((tmp_path / "results/runs/c/run.json").read_text())["settings"]["memory_budget"] == 3 * 2**30
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 @pytest.mark.parametrize(
     ("engine", "sig", "least"),

@@ -154,6 +154,7 @@ def test_worker_killed_mid_case_is_recovered_or_recorded(engine, run_cases, no_o
     no_orphans(pids | runner.seen_pids)  # down stopped everything, the dead worker's children too
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_port_in_use_is_one_line_and_leaves_nothing(no_orphans, tmp_path) -> None:
     import socket
@@ -185,6 +186,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"COLUMNS": "200"})
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_cluster_up_status_down_from_the_command_line(tmp_path, no_orphans) -> None:
     from breakeven.cluster.launcher import free_port, load_state
@@ -209,6 +211,7 @@ def test_cluster_up_status_down_from_the_command_line(tmp_path, no_orphans) -> N
     no_orphans(pids)
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_cluster_up_on_a_busy_port_is_one_line_exit_2(tmp_path) -> None:
     import socket
@@ -233,6 +236,7 @@ def test_spark_cluster_without_java_is_one_line(tmp_path, monkeypatch) -> None:
     assert not (tmp_path / "state" / "state.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_compose_ray_head_command_runs_on_loopback(tmp_path, no_orphans) -> None:
     """The very command the compose ``ray-head`` service runs, here on 127.0.0.1 with a token."""

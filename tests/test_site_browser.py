@@ -19,6 +19,8 @@ from test_report import _run
 from breakeven import report
 from breakeven.results import RunStore
 
+pytestmark = pytest.mark.slow  # a headless browser
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
 

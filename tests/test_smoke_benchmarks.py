@@ -28,6 +28,8 @@ from breakeven.cases import Case, parse_engines
 from breakeven.engines import Engine
 from breakeven.verify import compare
 
+pytestmark = pytest.mark.slow  # Spark and Ray jobs, twenty rounds a case
+
 ROWS = 10**4
 SCENARIOS = {  # workload -> case parameters beyond rows
     "groupby_q1": {},

@@ -67,6 +67,7 @@ class Workload:
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
         ``breakeven.engines.registry()``, which a test checks)."""
+
         def register(fn: Impl) -> Impl:
             self.impls[engine] = fn
             return fn
