@@ -24,6 +24,7 @@ import itertools
 import os
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import psutil
@@ -119,7 +120,6 @@ class ControlGroup:
         self.leaves: list[Path] = []
         self._peak_fd: int | None = None
         self.oom_base = self.oom_kills()
-        self.cpu_base = self.cpu_seconds()
 
     @property
     def method(self) -> str:
@@ -160,9 +160,6 @@ class ControlGroup:
         if self.h.version == 2:
             return _counter(self.memory / "memory.events", "oom_kill")
         return sum(_counter(path / "memory.oom_control", "oom_kill") for path in [self.memory, *self.leaves])
-
-    def usage(self) -> int:
-        return int((self.memory / ("memory.current" if self.h.version == 2 else "memory.usage_in_bytes")).read_text())
 
     def reset_peak(self) -> None:
         """Start a new peak at the current usage."""
@@ -246,16 +243,17 @@ def control_group(memory_limit: int | None) -> ControlGroup | str:
     if isinstance(found, str):
         return found
     try:
-        remove_stale(found)
         return ControlGroup(found, memory_limit)
     except OSError as exc:
         return f"cannot make a control group below {found.memory} ({exc.strerror or exc})"
 
 
+@cache
 def choose_method(asked: str, budget: int | None) -> tuple[str, str | None]:
     """The method that will measure a run asked for ``asked`` (``auto``, ``cgroup``, ``sampled``):
     ``cgroup-v1``, ``cgroup-v2`` or ``sampled-pss``, and why it is not a control group, if it is
-    not. ``cgroup`` that cannot be is an error."""
+    not. ``cgroup`` that cannot be is an error. Probed once a process (the CLI, the run's
+    metadata and the runner all ask), which is also when stale groups are swept."""
     if asked == "sampled":
         return SAMPLED, "asked for (--memory-method sampled)"
     probe = control_group(budget)
@@ -264,6 +262,7 @@ def choose_method(asked: str, budget: int | None) -> tuple[str, str | None]:
             raise UsageError(f"--memory-method cgroup: {probe}; use --memory-method sampled (or auto)")
         return SAMPLED, probe
     probe.remove()
+    remove_stale(probe.h)
     return probe.method, None
 
 
@@ -302,8 +301,9 @@ class CgroupMeter(Meter):
         self.cpu_base = group.cpu_seconds()
 
     def poll(self) -> None:
-        if self.group.oom_kills() > self.group.oom_base:
-            self.group.oom_base = self.group.oom_kills()
+        kills = self.group.oom_kills()
+        if kills > self.group.oom_base:
+            self.group.oom_base = kills
             raise OverBudget(
                 f"the kernel killed a process of the session at its memory limit of {_mib(self.budget)} "
                 f"(control group peak {_mib(self.group.peak())})"
