@@ -32,16 +32,16 @@ import platform
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from breakeven import data as datagen
-from breakeven.analysis import question_label
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
 from breakeven.engines import registry
-from breakeven.results import RunStore, new_run_id
+from breakeven.files import read_json
+from breakeven.labels import question_label
+from breakeven.results import Record, RunStore, new_run_id, upgrade
 from breakeven.runner import Options, Runner, run_meta
 from breakeven.workloads import CATALOGUE
 
@@ -159,7 +159,7 @@ def fmt_rows(rows: int) -> str:
 def scenario(case: Case) -> str:
     """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``
     (the same question as the report's)."""
-    return question_label(case.to_dict())
+    return question_label(case)
 
 
 class Grid:
@@ -257,13 +257,13 @@ def new_run() -> str:
     return str(RunStore.create(results_dir(), run_id, run_meta(f"asv:{GRID}", options(), [])).root)
 
 
-def measure(run: str, case: Case) -> dict[str, Any]:
+def measure(run: str, case: Case) -> Record:
     """The case's record in ``run``: measured now unless this run has it already."""
     store = RunStore(Path(run))
     path = store.cases_dir / f"{case.id}.json"
     if not path.exists():
-        Runner(options(), store).run([case])
-    return json.loads(path.read_text())
+        return Runner(options(), store).run([case])[0]
+    return Record.from_dict(upgrade(read_json(path), path))
 
 
 class FamilyBenchmarks(ABC):
@@ -273,7 +273,7 @@ class FamilyBenchmarks(ABC):
     # asv's timeout covers the setup that runs the case: data generation, engine start-up and
     # load (one runner timeout), the case (another), a local cluster's start and stop.
     timeout = 3 * CASE_TIMEOUT + 600
-    record: dict[str, Any]
+    record: Record
 
     @property
     @abstractmethod
@@ -288,37 +288,37 @@ class FamilyBenchmarks(ABC):
 
     def setup(self, run: str, engine: str, case: str, rows: str) -> None:
         record = measure(run, self.grid.case(engine, case, rows))
-        if record["status"] in ("unsupported", "unavailable"):
-            raise NotImplementedError(f"{record['status']}: {record['reason']}")
+        if record.status in ("unsupported", "unavailable"):
+            raise NotImplementedError(f"{record.status}: {record.reason}")
         self.record = record
 
     def _value(self, value: float | int | None) -> float | int:
         """A phase of an ``ok`` record; a failed case fails the benchmark with its status and reason."""
-        if self.record["status"] != "ok" or value is None:
-            raise RuntimeError(f"{self.record['case_id']}: {self.record['status']}: {self.record['reason']}")
+        if not self.record.ok or value is None:
+            raise RuntimeError(f"{self.record.case_id}: {self.record.status}: {self.record.reason}")
         return value
 
     def track_compute(self, run: str, engine: str, case: str, rows: str) -> float:
         """Median of the timed repeats of the compute phase (the result fully materialised)."""
-        return self._value(self.record["times"]["compute_median"])
+        return self._value(self.record.times.compute_median)
 
     track_compute.unit = "seconds"  # type: ignore[attr-defined]
 
     def track_end_to_end(self, run: str, engine: str, case: str, rows: str) -> float:
         """Engine start-up + load + median compute."""
-        return self._value(self.record["times"]["end_to_end"])
+        return self._value(self.record.times.end_to_end)
 
     track_end_to_end.unit = "seconds"  # type: ignore[attr-defined]
 
     def track_startup(self, run: str, engine: str, case: str, rows: str) -> float:
         """Engine start-up (a local cluster's own start-up is in the record's ``cluster``)."""
-        return self._value(self.record["times"]["startup"])
+        return self._value(self.record.times.startup)
 
     track_startup.unit = "seconds"  # type: ignore[attr-defined]
 
     def track_load(self, run: str, engine: str, case: str, rows: str) -> float:
         """Reading the Parquet data into the engine and persisting it."""
-        return self._value(self.record["times"]["load"])
+        return self._value(self.record.times.load)
 
     track_load.unit = "seconds"  # type: ignore[attr-defined]
 
@@ -326,7 +326,7 @@ class FamilyBenchmarks(ABC):
         """Peak memory of the session during the case (driver, workers, JVM, Ray's processes, a
         local cluster's servers): its control group's peak where the machine allows one, else
         the sampled PSS of its process tree; the record's ``memory_method`` says which."""
-        return self._value(self.record["peak_memory_bytes"])
+        return self._value(self.record.peak_memory_bytes)
 
     track_peak_memory.unit = "bytes"  # type: ignore[attr-defined]
 

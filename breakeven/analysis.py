@@ -25,23 +25,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
-from breakeven.data import fmt_num, get_kind
-from breakeven.workloads import get_workload
+from breakeven.data import fmt_num
+from breakeven.labels import short_config
+from breakeven.results import Record
 
 FAILED_BASELINE = ("timeout", "memory", "crashed")  # the single machine could not do it
-
-
-def config_label(case: dict[str, Any]) -> str:
-    """``engine:mode:profile``, with ``@topology`` in the cluster mode."""
-    at = f"@{case['topology']}" if case.get("topology") else ""
-    return f"{case['engine']}:{case['mode']}:{case['profile']}{at}"
-
-
-def short_config(label: str) -> str:
-    """``duckdb:single:default`` -> ``duckdb``, ``polars:eager:default`` -> ``polars:eager``."""
-    return ":".join(p for p in label.split(":") if p not in ("single", "default"))
 
 
 def fmt_ratio(ratio: float) -> str:
@@ -55,13 +44,42 @@ def direction(ratio: float) -> str:
     return "helps" if ratio < 1 else "hurts"
 
 
-def question_label(case: dict[str, Any]) -> str:
-    """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``."""
-    kind = case.get("data_kind") or get_workload(case["workload"]).data_kind  # a record has its own
-    parts = [case["workload"], *get_kind(kind).describe(case)]
-    if case.get("chunk_rows"):
-        parts.append(f"chunk={fmt_num(case['chunk_rows'])}")
-    return " ".join(parts)
+@dataclass
+class Question:
+    """The records of one question (``Record.case.question_label``). A chunked question also
+    borrows the records of the single-machine engines that choose their own chunks: they ran the
+    question once, without a chunk size, and are in its baseline at every chunk size."""
+
+    label: str
+    unchunked: str  # the label without the chunk size
+    measured: list[Record] = field(default_factory=list)
+    borrowed: list[Record] = field(default_factory=list)
+    lent: bool = False  # a chunked question borrowed this one's records
+
+    @property
+    def records(self) -> list[Record]:
+        """The measured records, and the borrowed ones of configurations not measured here."""
+        here = {r.case.config_label for r in self.measured}
+        return self.measured + [r for r in self.borrowed if r.case.config_label not in here]
+
+    @property
+    def shown_elsewhere(self) -> bool:
+        """Only engines that choose their own chunks ran it, and every chunked question shows them."""
+        return self.lent and all(r.own_chunks for r in self.measured)
+
+
+def questions(records: list[Record]) -> dict[str, Question]:
+    """Records by question, in the order measured, with the borrowing above."""
+    found: dict[str, Question] = {}
+    for r in records:
+        label = r.case.question_label
+        found.setdefault(label, Question(label, r.case.unchunked_label)).measured.append(r)
+    for q in found.values():
+        source = found.get(q.unchunked)
+        if source is not None and source is not q:
+            q.borrowed = [r for r in source.measured if r.own_chunks]
+            source.lent = source.lent or bool(q.borrowed)
+    return found
 
 
 @dataclass(frozen=True)
@@ -75,17 +93,17 @@ class Point:
     slowest: float | None = None
 
     @classmethod
-    def of(cls, record: dict[str, Any], metric: str = "compute_median") -> Point:
-        times = record["times"]
-        if record["status"] != "ok" or times.get(metric) is None:
-            return cls(record["case"]["rows"], record["status"])
-        median = times[metric]
-        repeats = times.get("repeats") or [times["compute_median"]]
+    def of(cls, record: Record, metric: str = "compute_median") -> Point:
+        times, rows = record.times, record.case.rows
+        median = times.metric(metric)
+        if not record.ok or median is None or times.compute_median is None:
+            return cls(rows, record.status)
+        repeats = times.repeats or (times.compute_median,)
         if metric == "compute_median":
-            return cls(record["case"]["rows"], "ok", median, min(repeats), max(repeats))
+            return cls(rows, "ok", median, min(repeats), max(repeats))
         # end to end: the other phases were measured once, so the spread is the compute phase's
-        fixed = median - times["compute_median"]
-        return cls(record["case"]["rows"], "ok", median, fixed + min(repeats), fixed + max(repeats))
+        fixed = median - times.compute_median
+        return cls(rows, "ok", median, fixed + min(repeats), fixed + max(repeats))
 
 
 @dataclass(frozen=True)
@@ -223,52 +241,32 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
     return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction=side, baseline=baseline)
 
 
-def unchunked_label(case: dict[str, Any]) -> str:
-    """The case's question without its chunk size: where engines that choose their own chunks ran it."""
-    return question_label(case | {"chunk_rows": None})
-
-
-def own_chunks(record: dict[str, Any]) -> bool:
-    """A single-machine engine that chooses its own chunks for this workload (Polars, DuckDB)."""
-    return not record["distributed"] and not record["takes_chunks"]
-
-
-def matrix(records: list[dict[str, Any]], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:
-    """question -> distributed configuration -> verdict, over all sizes the records hold.
-
-    An engine that chooses its own chunks (Polars, DuckDB) runs a chunked question once, without
-    a chunk size; it is in the baseline of that question at every chunk size."""
-    points: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
-    unchunked: dict[str, dict[str, list[Point]]] = defaultdict(lambda: defaultdict(list))
-    base: dict[str, str] = {}  # question -> the question without its chunk size
-    distributed: dict[str, bool] = {}
-    for record in records:
-        case = record["case"]
-        config, question = config_label(case), question_label(case)
-        distributed[config] = record["distributed"]
-        base[question] = unchunked_label(case)
-        point = Point.of(record, metric)
-        points[question][config].append(point)
-        if own_chunks(record):
-            unchunked[base[question]][config].append(point)
+def matrix(records: list[Record], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:
+    """question -> distributed configuration -> verdict, over all sizes the records hold (a
+    chunked question's baseline includes the engines that choose their own chunks)."""
     out: dict[str, dict[str, Verdict]] = {}
-    for question, by_config in points.items():
-        single = dict(unchunked.get(base[question], {})) | {c: p for c, p in by_config.items() if not distributed[c]}
-        found = {c: verdict(p, single) for c, p in sorted(by_config.items()) if distributed[c]}
+    for label, q in questions(records).items():
+        points: dict[str, list[Point]] = defaultdict(list)
+        distributed: dict[str, bool] = {}
+        for r in q.records:
+            points[r.case.config_label].append(Point.of(r, metric))
+            distributed[r.case.config_label] = r.distributed
+        single = {c: p for c, p in points.items() if not distributed[c]}
+        found = {c: verdict(p, single) for c, p in sorted(points.items()) if distributed[c]}
         if found:  # a question only single-machine engines ran (a chunk size they take) has no verdict
-            out[question] = found
+            out[label] = found
     return out
 
 
 @dataclass
 class Scenario:
-    """One question at one size: every configuration's record, with the single-machine engines
-    that choose their own chunks added to a chunked question (the baseline rule above)."""
+    """One question at one size: every configuration's record, the borrowed ones included."""
 
     question: str
     rows: int
-    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # configuration -> record
+    cells: dict[str, Record] = field(default_factory=dict)  # configuration -> record
     borrowed: set[str] = field(default_factory=set)  # configurations measured without the chunk size
+    shown_elsewhere: bool = False  # see Question.shown_elsewhere
 
     @property
     def label(self) -> str:
@@ -276,11 +274,11 @@ class Scenario:
 
     def _ok(self, distributed: bool | None, metric: str) -> dict[str, float]:
         return {
-            config: r["times"][metric]
+            config: value
             for config, r in self.cells.items()
-            if r["status"] == "ok"
-            and r["times"].get(metric) is not None
-            and (distributed is None or r["distributed"] == distributed)
+            if r.ok
+            and (value := r.times.metric(metric)) is not None
+            and (distributed is None or r.distributed == distributed)
         }
 
     def fastest(self, metric: str = "compute_median", distributed: bool | None = None) -> str | None:
@@ -299,28 +297,21 @@ class Scenario:
         return found[config] / found[best]
 
 
-def scenarios(records: list[dict[str, Any]]) -> list[Scenario]:
+def scenarios(records: list[Record]) -> list[Scenario]:
     """Records by question (in the order measured) and size."""
-    found: dict[tuple[str, int], Scenario] = {}
-    base: dict[str, str] = {}  # question -> the question without its chunk size
-    for record in records:
-        case = record["case"]
-        key = (question_label(case), case["rows"])
-        base[key[0]] = unchunked_label(case)
-        found.setdefault(key, Scenario(*key)).cells[config_label(case)] = record
-    for (question, rows), scen in found.items():
-        if base[question] == question:
-            continue
-        for record in records:  # a chunked question: borrow the engines that choose their own chunks
-            case = record["case"]
-            if case["rows"] == rows and own_chunks(record) and question_label(case) == base[question]:
-                scen.cells.setdefault(config_label(case), record)
-                scen.borrowed.add(config_label(case))
-    order = list(dict.fromkeys(question for question, _ in found))
-    return sorted(found.values(), key=lambda scen: (order.index(scen.question), scen.rows))
+    out = []
+    for label, q in questions(records).items():
+        by_rows: dict[int, Scenario] = {}
+        for r in q.records:
+            scen = by_rows.setdefault(r.case.rows, Scenario(label, r.case.rows, shown_elsewhere=q.shown_elsewhere))
+            scen.cells.setdefault(r.case.config_label, r)
+            if any(r is b for b in q.borrowed):
+                scen.borrowed.add(r.case.config_label)
+        out += [by_rows[n] for n in sorted(by_rows)]
+    return out
 
 
-def configs(records: list[dict[str, Any]]) -> list[str]:
+def configs(records: list[Record]) -> list[str]:
     """Configuration labels, single-machine first, in a stable order."""
-    labels = {config_label(r["case"]): r["distributed"] for r in records}
+    labels = {r.case.config_label: r.distributed for r in records}
     return sorted(labels, key=lambda label: (labels[label], label))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from breakeven.data import DataSpec, fmt_num, get_kind
+from breakeven.data import DataSpec, get_kind
 from breakeven.engines import engine_class, engine_meta, installed_engines
 from breakeven.errors import UsageError
+from breakeven.labels import config_label, session_label
 from breakeven.workloads import Workload, get_workload, select_workloads
 
 if TYPE_CHECKING:
@@ -40,8 +41,7 @@ class EngineConfig:
 
     @property
     def label(self) -> str:
-        at = f"@{self.topology}" if self.topology else ""
-        return f"{self.engine}:{self.mode}:{self.profile}{at}"
+        return config_label(self.engine, self.mode, self.profile, self.topology)
 
     @property
     def distributed(self) -> bool:
@@ -138,10 +138,13 @@ class Case:
         return DataSpec(kind.name, self.rows, seed=self.seed, **{p: getattr(self, p) for p in kind.params})
 
     @property
+    def data_kind(self) -> str:
+        return self.wl.data_kind
+
+    @property
     def id(self) -> str:
-        chunk = f".c{fmt_num(self.chunk_rows)}" if self.chunk_rows else ""
-        at = f"@{self.topology}" if self.topology else ""
-        return f"{self.workload}.{self.engine}-{self.mode}{at}-{self.profile}.{self.data.name}{chunk}"
+        session = session_label(self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows)
+        return f"{self.workload}.{session}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

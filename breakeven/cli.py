@@ -184,7 +184,7 @@ def run(
     ) as progress:
         task = progress.add_task("cases", total=len(cases), current="")
 
-        def emit(kind: str, info: dict[str, Any]) -> None:
+        def emit(kind: str, info: Any) -> None:
             if kind == "data":
                 progress.update(task, current=f"generating {info['name']}")
             elif kind == "cluster_start":
@@ -197,12 +197,10 @@ def run(
                 progress.console.print(f"[yellow]memory: from now on {info['method']}[/] ({escape(info['why'])})")
             elif kind == "case_start":
                 progress.update(task, current=info["case_id"])
-            elif kind == "case":
+            elif kind == "case":  # a Record
                 progress.advance(task)
-                if info["status"] != "ok":
-                    progress.console.print(
-                        f"[yellow]{info['case_id']}: {info['status']}[/] {escape(info['reason'] or '')}"
-                    )
+                if not info.ok:
+                    progress.console.print(f"[yellow]{info.case_id}: {info.status}[/] {escape(info.reason or '')}")
 
         try:
             Runner(options, store, emit).run(cases)

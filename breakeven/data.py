@@ -69,19 +69,19 @@ class DataKind:
             parts += [fmt_num(spec.k), str(spec.nas), str(int(spec.sorted))]
         return "_".join(parts)
 
-    def describe(self, params: dict[str, Any]) -> list[str]:
+    def describe(self, case: Any) -> list[str]:
         """A question's data parameters other than rows, where they differ from the usual:
-        ``k=1e5``, ``nas=5%``, ``sorted``, ``dim=1e4``."""
+        ``k=1e5``, ``nas=5%``, ``sorted``, ``dim=1e4``; ``case`` has them as attributes."""
         parts = []
         if "k" in self.params:
-            if params.get("k", 100) != 100:
-                parts.append(f"k={fmt_num(params['k'])}")
-            if params.get("nas"):
-                parts.append(f"nas={params['nas']}%")
-            if params.get("sorted"):
+            if case.k != 100:
+                parts.append(f"k={fmt_num(case.k)}")
+            if case.nas:
+                parts.append(f"nas={case.nas}%")
+            if case.sorted:
                 parts.append("sorted")
         if "dim_rows" in self.params:
-            parts.append(f"dim={fmt_num(params.get('dim_rows') or 0)}")
+            parts.append(f"dim={fmt_num(case.dim_rows or 0)}")
         return parts
 
 
@@ -300,6 +300,13 @@ def _sort_table(folder: Path) -> None:
         pq.write_table(
             table.slice(start, n), folder / f"part-{index:05d}.parquet", row_group_size=n, store_schema=False
         )
+
+
+def string_keys(path: Path) -> list[str]:
+    """A table's string key columns (``id*`` strings, db-benchmark's naming): the columns the
+    tuned single-machine profiles store as categorical, as db-benchmark's scripts do."""
+    schema = pq.read_schema(next(path.glob("*.parquet")))
+    return [f.name for f in schema if f.name.startswith("id") and pa.types.is_string(f.type)]
 
 
 def dataset_paths(spec: DataSpec, data_dir: Path) -> dict[str, Path]:

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from breakeven import analysis, scaleout
-from breakeven.analysis import config_label
 from breakeven.data import fmt_num
 from breakeven.engines import registry
-from breakeven.results import RunStore
+from breakeven.results import Record, RecordedCase, RunMeta, RunStore
 from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
@@ -50,19 +49,13 @@ class Machine:
     label: str
     description: str
     versions: dict[str, str]
-    records: list[dict[str, Any]]
+    records: list[Record]
     memory_budget: int | None = None  # a budget of the runs' own, drawn on the memory charts
 
 
-def machine_label(meta: dict[str, Any]) -> str:
-    m = meta.get("machine", {})
-    return f"{m.get('hostname', '?')} ({m.get('cores', '?')} cores, {(m.get('memory_bytes') or 0) / 2**30:.0f} GiB)"
-
-
-def budget_note(meta: dict[str, Any]) -> str:
+def budget_note(meta: RunMeta) -> str:
     """`` under a 2 GiB memory budget`` for a run with a budget of its own (not the default 80% of RAM)."""
-    budget = meta.get("settings", {}).get("memory_budget")
-    memory = meta.get("machine", {}).get("memory_bytes") or 0
+    budget, memory = meta.settings.memory_budget, meta.memory_bytes
     if not budget or abs(budget - 0.8 * memory) <= 0.01 * memory:
         return ""
     return f" under a {budget / 2**30:.3g} GiB memory budget"
@@ -73,34 +66,29 @@ def collect(stores: list[RunStore]) -> list[Machine]:
     them); a case measured in several runs counts once, its newest. Runs with other engine
     versions than most runs of their machine (an engine-version comparison) are a group of their
     own, named for the versions that differ; so are runs with a memory budget of their own."""
-    groups: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    metas: dict[tuple[str, str, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, str, str], dict[str, Record]] = defaultdict(dict)
+    metas: dict[tuple[str, str, str], RunMeta] = {}
     runs: dict[tuple[str, str], int] = defaultdict(int)
     for store in stores:
         meta = store.meta()
-        versions = json.dumps({k: v for k, v in meta.get("versions", {}).items() if k != "breakeven"}, sort_keys=True)
-        key = (machine_label(meta), versions, budget_note(meta))
+        versions = json.dumps({k: v for k, v in meta.versions.items() if k != "breakeven"}, sort_keys=True)
+        key = (meta.machine_label, versions, budget_note(meta))
         metas.setdefault(key, meta)
         runs[key[:2]] += 1
-        cores = meta.get("settings", {}).get("cores")
         for record in store.records():
-            record["run_cores"] = cores  # the cores the run gave every engine
-            kept = groups[key].get(record["case_id"])
-            if kept is None or record["finished_at"] >= kept["finished_at"]:
-                groups[key][record["case_id"]] = record
+            kept = groups[key].get(record.case_id)
+            if kept is None or record.finished_at >= kept.finished_at:
+                groups[key][record.case_id] = record
     usual = {}  # machine -> the versions most of its runs had
     for machine_, versions in sorted(runs, key=lambda k: -runs[k]):
         usual.setdefault(machine_, json.loads(versions))
     machines = []
     for key, records in groups.items():
         meta, versions = metas[key], json.loads(key[1])
-        m = meta.get("machine", {})
-        memory = (m.get("memory_bytes") or 0) / 2**30
-        description = f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {memory:.0f} GiB, {m.get('os', '?')}"
         differ = [f"{k} {v}" for k, v in sorted(versions.items()) if usual[key[0]].get(k) != v]
         label = key[0] + (f" with {', '.join(differ)}" if differ else "") + key[2]
-        budget = meta.get("settings", {}).get("memory_budget") if key[2] else None
-        machines.append(Machine(label, description, meta.get("versions", {}), list(records.values()), budget))
+        budget = meta.settings.memory_budget if key[2] else None
+        machines.append(Machine(label, meta.machine_description, meta.versions, list(records.values()), budget))
     return sorted(machines, key=lambda m: (" with " in m.label, " under " in m.label, m.label))
 
 
@@ -137,20 +125,20 @@ footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid 
 """
 
 
-def comparable(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+def comparable(records: list[Record]) -> tuple[list[Record], list[str]]:
     """The records a verdict may compare: those of runs that gave every engine as many cores as
     the single-machine engines had (a cluster of one core, run for the scale-out model, is not
     compared with two-core DuckDB), and the configurations left out."""
     counts: dict[Any, int] = defaultdict(int)
     for r in records:
-        if not r["distributed"]:
-            counts[r.get("run_cores")] += 1
+        if not r.distributed:
+            counts[r.run_cores] += 1
     if not counts:
         return records, []
     cores = max(counts, key=lambda c: counts[c])
-    kept = [r for r in records if r.get("run_cores") == cores]
-    other = [r for r in records if r.get("run_cores") != cores]
-    left = sorted({f"{config_label(r['case'])} ({_cores(r.get('run_cores'))})" for r in other})
+    kept = [r for r in records if r.run_cores == cores]
+    other = [r for r in records if r.run_cores != cores]
+    left = sorted({f"{r.case.config_label} ({_cores(r.run_cores)})" for r in other})
     return kept, left
 
 
@@ -158,7 +146,7 @@ def _cores(n: Any) -> str:
     return f"{n} core" if n == 1 else f"{n} cores"
 
 
-def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True) -> str:
+def _verdict_table(records: list[Record], metric: str, link: bool = True) -> str:
     records, left = comparable(records)
     note = (
         f"<p>Not compared: runs with other cores than the single-machine engines had: {html.escape(', '.join(left))}"
@@ -171,7 +159,7 @@ def _verdict_table(records: list[dict[str, Any]], metric: str, link: bool = True
     if not configs:
         return "<p>No distributed engine in these runs.</p>"
 
-    families = {analysis.question_label(r["case"]): r["family"] for r in records}
+    families = {r.case.question_label: r.family for r in records}
 
     def question_cell(question: str) -> str:
         family = families[question]
@@ -196,7 +184,7 @@ def _anchor(question: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in question)
 
 
-def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None) -> None:
+def _chart(records: list[Record], path: Path, budget: int | None = None) -> None:
     """Compute time vs rows (default | tuned), end-to-end vs rows, peak memory vs rows (with the
     memory budget, when the runs had one of their own); log-log."""
     import matplotlib
@@ -205,43 +193,43 @@ def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None)
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_config: dict[str, list[Record]] = defaultdict(list)
     for r in records:
-        by_config[config_label(r["case"])].append(r)
+        by_config[r.case.config_label].append(r)
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
     # How memory was counted (README, "Memory"): cgroup memory and PSS differ by the page cache.
-    methods = " + ".join(sorted({r.get("memory_method") or "?" for r in records}))
+    methods = " + ".join(sorted({r.memory_method or "?" for r in records}))
     panels = [
-        (axes[0][0], "compute (s), default profiles", "compute_median", lambda r: r["case"]["profile"] == "default"),
+        (axes[0][0], "compute (s), default profiles", "compute_median", lambda r: r.case.profile == "default"),
         (
             axes[0][1],
             "compute (s), tuned profiles",
             "compute_median",
-            lambda r: not r["distributed"] or r["case"]["profile"] == "tuned",
+            lambda r: not r.distributed or r.case.profile == "tuned",
         ),
         (axes[1][0], "end-to-end: start-up + load + compute (s)", "end_to_end", lambda r: True),
         (axes[1][1], f"peak memory of the session (GiB), {methods}", "memory", lambda r: True),
     ]
-    styles = {config: _style(rs[0]["case"]) for config, rs in by_config.items()}
-    sizes = sorted({r["case"]["rows"] for r in records})
+    styles = {config: _style(rs[0].case) for config, rs in by_config.items()}
+    sizes = sorted({r.case.rows for r in records})
     for ax, title, metric, keep in panels:
         ax.set_title(title, fontsize=10)
         ax.set_xscale("log")
         ax.set_xlim(sizes[0] / 2, sizes[-1] * 2)
         ax.set_xlabel("rows")
-        if any(r["status"] == "ok" and keep(r) for r in records):
+        if any(r.ok and keep(r) for r in records):
             ax.set_yscale("log")
         else:
             ax.text(0.5, 0.5, "no finished case", transform=ax.transAxes, ha="center")
         for config, rs in sorted(by_config.items()):
-            rs = sorted((r for r in rs if keep(r)), key=lambda r: r["case"]["rows"])
+            rs = sorted((r for r in rs if keep(r)), key=lambda r: r.case.rows)
             if not rs:
                 continue
             colour, line, marker = styles[config]
-            ok = [r for r in rs if r["status"] == "ok"]
-            xs = [r["case"]["rows"] for r in ok]
+            ok = [r for r in rs if r.ok]
+            xs = [r.case.rows for r in ok]
             if metric == "memory":
-                ys = [(r["peak_memory_bytes"] or 0) / 2**30 for r in ok]
+                ys = [(r.peak_memory_bytes or 0) / 2**30 for r in ok]
                 ax.plot(xs, ys, line, marker=marker, color=colour, label=config)
             else:
                 points = [analysis.Point.of(r, metric) for r in ok]
@@ -249,10 +237,10 @@ def _chart(records: list[dict[str, Any]], path: Path, budget: int | None = None)
                 err = [[p.median - p.fastest for p in points], [p.slowest - p.median for p in points]]
                 ax.errorbar(xs, ys, yerr=err, fmt=line, marker=marker, color=colour, capsize=3, label=config)
             for r in rs:
-                if r["status"] != "ok" and r["status"] in FAILURE_MARKERS:
-                    ax.plot(r["case"]["rows"], 1, FAILURE_MARKERS[r["status"]], color=colour, markersize=10,
+                if r.status in FAILURE_MARKERS:
+                    ax.plot(r.case.rows, 1, FAILURE_MARKERS[r.status], color=colour, markersize=10,
                             transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
-                    ax.annotate(r["status"], (r["case"]["rows"], 1), xycoords=ax.get_xaxis_transform(),
+                    ax.annotate(r.status, (r.case.rows, 1), xycoords=ax.get_xaxis_transform(),
                                 textcoords="offset points", xytext=(4, -12), fontsize=7, color=colour)  # fmt: skip
         if metric == "memory" and budget:
             ax.axhline(budget / 2**30, color="#444", linestyle=":", linewidth=1)
@@ -275,52 +263,43 @@ MODE_MARKERS = {"single": "o", "eager": "o", "streaming": "s", "threads": "o", "
 TOPOLOGY_MARKERS = ("^", "v", "<", ">", "*")
 
 
-def _style(case: dict[str, Any]) -> tuple[str, str, str]:
+def _style(case: RecordedCase) -> tuple[str, str, str]:
     """Colour by engine, line by profile (tuned dashed), marker by mode (and cluster topology)."""
-    engine = registry().get(case["engine"])
+    engine = registry().get(case.engine)
     colour = engine.colour if engine else "#7f7f7f"  # an engine of an old run that is no longer here
-    line = "--" if case["profile"] == "tuned" else "-"
-    if case.get("topology"):
-        return colour, line, TOPOLOGY_MARKERS[sum(map(ord, case["topology"])) % len(TOPOLOGY_MARKERS)]
-    return colour, line, MODE_MARKERS.get(case["mode"], "o")
+    line = "--" if case.profile == "tuned" else "-"
+    if case.topology:
+        return colour, line, TOPOLOGY_MARKERS[sum(map(ord, case.topology)) % len(TOPOLOGY_MARKERS)]
+    return colour, line, MODE_MARKERS.get(case.mode, "o")
 
 
 def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> str:
-    records = [r for r in machine.records if r["family"] == family]
+    records = [r for r in machine.records if r.family == family]
     if not records:
         return ""
-    by_question: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    base: dict[str, str] = {}  # question -> the question without its chunk size
-    for r in records:
-        question = analysis.question_label(r["case"])
-        by_question[question].append(r)
-        base[question] = analysis.unchunked_label(r["case"])
-    # Engines that choose their own chunks ran a chunked question once, without a chunk size: they
-    # are drawn with every chunk size (as the verdicts count them), not on a page of their own.
-    for question, rs in list(by_question.items()):
-        chunked = [q for q in by_question if q != question and base[q] == question]
-        for q in chunked:
-            by_question[q].extend(r for r in rs if analysis.own_chunks(r))
-        if chunked and all(analysis.own_chunks(r) for r in rs):
-            del by_question[question]
     parts = [f"<h2>{html.escape(machine.label)}</h2>"]
     verdicts = analysis.matrix(comparable(records)[0])
-    for question, rs in by_question.items():
+    # Engines that choose their own chunks ran a chunked question once, without a chunk size: they
+    # are drawn with every chunk size (as the verdicts count them), not on a page of their own.
+    for question, q in analysis.questions(records).items():
+        if q.shown_elsewhere:
+            continue
+        rs = q.records
         chart = f"{prefix}-{_anchor(question)}.svg"
         _chart(rs, folder / chart, machine.memory_budget)
-        sizes = ", ".join(fmt_num(n) for n in sorted({r["case"]["rows"] for r in rs}))
-        failures = [r for r in rs if r["status"] not in ("ok",)]
+        sizes = ", ".join(fmt_num(n) for n in sorted({r.case.rows for r in rs}))
         listed = "".join(
-            f"<li>{html.escape(config_label(r['case']))} at {fmt_num(r['case']['rows'])} rows: "
-            f"<b>{html.escape(r['status'])}</b> {html.escape(r['reason'] or '')}</li>"
-            for r in failures
+            f"<li>{html.escape(r.case.config_label)} at {fmt_num(r.case.rows)} rows: "
+            f"<b>{html.escape(r.status)}</b> {html.escape(r.reason or '')}</li>"
+            for r in rs
+            if not r.ok
         )
         said = "".join(
             f"<li>{html.escape(c)}: {html.escape(v.text)}</li>" for c, v in verdicts.get(question, {}).items()
         )
         parts.append(
             f'<h3 id="{_anchor(question)}">{html.escape(question)}</h3>'
-            f"<p>{html.escape(rs[0]['question'])}; sizes {sizes}.</p>"
+            f"<p>{html.escape(rs[0].question)}; sizes {sizes}.</p>"
             f"<ul>{said}</ul>"
             f'<figure><img src="{chart}" alt="time and memory against rows for {html.escape(question)}"></figure>'
             + (f"<p>Not finished (drawn as markers at the top of the charts):</p><ul>{listed}</ul>" if listed else "")
@@ -332,7 +311,7 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
 EXTRAPOLATE_TO = 64  # workers: how far the model's curves go
 
 
-def _scaleout_section(question: str, rs: list[dict[str, Any]], folder: Path, chart: str) -> str:
+def _scaleout_section(question: str, rs: list[Record], folder: Path, chart: str) -> str:
     """The scale-out model of each cluster configuration on one question (``rs``, its records):
     its terms, its error on the measured points, and its curves beyond them, marked as a model."""
     fits, skipped = scaleout.fit(rs)
@@ -374,15 +353,15 @@ def _scaleout_section(question: str, rs: list[dict[str, Any]], folder: Path, cha
     )
 
 
-def _best_single(records: list[dict[str, Any]]) -> dict[int, tuple[str, float]]:
+def _best_single(records: list[Record]) -> dict[int, tuple[str, float]]:
     """rows -> the fastest single-machine configuration's name and median compute time."""
     best: dict[int, tuple[str, float]] = {}
     for r in records:
-        if r["distributed"] or r["status"] != "ok":
+        if r.distributed or not r.ok or r.times.compute_median is None:
             continue
-        n, t = r["case"]["rows"], r["times"]["compute_median"]
+        n, t = r.case.rows, r.times.compute_median
         if n not in best or t < best[n][1]:
-            best[n] = (config_label(r["case"]), t)
+            best[n] = (r.case.config_label, t)
     return best
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
+from breakeven.labels import config_label, question_label
 
 if TYPE_CHECKING:
     from breakeven.cases import Case
@@ -76,6 +77,181 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     return record
 
 
+@dataclass(frozen=True)
+class RecordedCase:
+    """What was run, as the record keeps it: ``cases.Case``'s fields and the data kind, so that an
+    old record is read without today's workload catalogue."""
+
+    workload: str
+    engine: str
+    mode: str
+    profile: str
+    rows: int
+    data_kind: str
+    k: int = 100
+    nas: int = 0
+    sorted: bool = False
+    dim_rows: int | None = None
+    chunk_rows: int | None = None
+    seed: int = 0
+    topology: str | None = None
+
+    @property
+    def config_label(self) -> str:
+        return config_label(self.engine, self.mode, self.profile, self.topology)
+
+    @property
+    def question_label(self) -> str:
+        return question_label(self)
+
+    @property
+    def unchunked_label(self) -> str:
+        """The question without its chunk size: where engines that choose their own chunks ran it."""
+        return question_label(self, chunked=False)
+
+
+@dataclass(frozen=True)
+class Times:
+    """A case's phases in seconds; None where the case did not get that far."""
+
+    startup: float | None = None
+    load: float | None = None
+    cold: float | None = None
+    repeats: tuple[float, ...] = ()
+    compute_median: float | None = None
+    end_to_end: float | None = None  # start-up + load + the compute median
+
+    def metric(self, name: str) -> float | None:
+        """``compute_median`` or ``end_to_end``, the two times verdicts are given for."""
+        if name not in ("compute_median", "end_to_end"):
+            raise ValueError(f"no metric {name!r}")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished case (``cases/<case_id>.json``), in the spirit of pyperf's ``Run``: what was
+    run, how it ended, its times, memory and answer."""
+
+    run_id: str
+    case_id: str
+    case: RecordedCase
+    family: str
+    question: str  # what the workload asks, in words
+    takes_chunks: bool  # the engine was given the chunk size (Polars and DuckDB choose their own)
+    data: str  # the data set's name: ``G1_1e7_1e2_0_0``
+    distributed: bool
+    status: str
+    reason: str | None
+    times: Times
+    finished_at: str
+    spread: float | None = None
+    noisy: bool = False
+    peak_memory_bytes: int | None = None
+    load_peak_memory_bytes: int | None = None
+    memory_method: str | None = None
+    cpu_seconds: float | None = None
+    runner_cpu_seconds: float | None = None
+    rows_out: int | None = None
+    checksum: str | None = None
+    log: str | None = None
+    cluster: dict[str, Any] | None = None  # kind, address, topology, the engine's view, start-up
+    schema: int = SCHEMA_VERSION
+    run_cores: int | None = field(default=None, compare=False)  # from run.json: the cores the run gave each engine
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def own_chunks(self) -> bool:
+        """A single-machine engine that chooses its own chunks for this workload (Polars, DuckDB)."""
+        return not self.distributed and not self.takes_chunks
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["run_cores"]  # run.json's, not the record's
+        out["times"]["repeats"] = list(self.times.repeats)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], run_cores: int | None = None) -> Record:
+        fields_ = {k: v for k, v in raw.items() if k in _RECORD_FIELDS}
+        fields_["case"] = RecordedCase(**{k: v for k, v in raw["case"].items() if k in _CASE_FIELDS})
+        times = raw["times"]
+        fields_["times"] = Times(
+            **{k: v for k, v in times.items() if k in _TIMES_FIELDS} | {"repeats": tuple(times.get("repeats") or ())}
+        )
+        return cls(**fields_, run_cores=run_cores)
+
+
+_RECORD_FIELDS = {f.name for f in fields(Record)} - {"run_cores"}
+_CASE_FIELDS = {f.name for f in fields(RecordedCase)}
+_TIMES_FIELDS = {f.name for f in fields(Times)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run was given."""
+
+    repeats: int | None = None
+    timeout: float | None = None
+    memory_budget: int | None = None
+    cores: int | None = None
+    memory_method: str = OLD_MEMORY_METHOD
+    memory_method_why: str | None = None
+    cluster: dict[str, Any] | None = None  # engine, topologies, address
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """A run's ``run.json``: the machine, every version, the settings and the planned cases."""
+
+    run_id: str = ""
+    created: str | None = None
+    machine: dict[str, Any] = field(default_factory=dict)  # hostname, cpu, cores, memory_bytes, os
+    versions: dict[str, str] = field(default_factory=dict)
+    suite: str | None = None
+    settings: Settings = field(default_factory=Settings)
+    planned: tuple[str, ...] = ()
+    finished: str | None = None
+    wall_seconds: float | None = None
+    runner_cpu_seconds: float | None = None
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.machine.get("memory_bytes") or 0
+
+    @property
+    def machine_label(self) -> str:
+        m = self.machine
+        return f"{m.get('hostname', '?')} ({m.get('cores', '?')} cores, {self.memory_bytes / 2**30:.0f} GiB)"
+
+    @property
+    def machine_description(self) -> str:
+        m = self.machine
+        memory = self.memory_bytes / 2**30
+        return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {memory:.0f} GiB, {m.get('os', '?')}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["planned"] = list(self.planned)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunMeta:
+        known = {k: v for k, v in raw.items() if k in _META_FIELDS}
+        settings = raw.get("settings") or {}
+        known["settings"] = Settings(**{k: v for k, v in settings.items() if k in _SETTINGS_FIELDS})
+        known["planned"] = tuple(raw.get("planned") or ())
+        return cls(**known)
+
+
+_META_FIELDS = {f.name for f in fields(RunMeta)}
+_SETTINGS_FIELDS = {f.name for f in fields(Settings)}
+
+
 @dataclass
 class RunStore:
     """One run's folder."""
@@ -95,12 +271,12 @@ class RunStore:
         return self.root / "logs"
 
     @classmethod
-    def create(cls, results_dir: Path, run_id: str, meta: dict[str, Any]) -> RunStore:
+    def create(cls, results_dir: Path, run_id: str, meta: RunMeta) -> RunStore:
         store = cls(results_dir / "runs" / run_id)
         check_writable(results_dir)
         store.cases_dir.mkdir(parents=True, exist_ok=True)
         store.log_dir.mkdir(exist_ok=True)
-        write_json_atomic(store.root / "run.json", {"schema": SCHEMA_VERSION, "run_id": run_id} | meta)
+        write_json_atomic(store.root / "run.json", replace(meta, run_id=run_id).to_dict())
         return store
 
     @classmethod
@@ -123,22 +299,25 @@ class RunStore:
             raise UsageError(f"no run {run_id!r} under {runs}: the runs are the folders there")
         return store
 
-    def meta(self) -> dict[str, Any]:
-        return upgrade(read_json(self.root / "run.json"), self.root / "run.json")
+    def meta(self) -> RunMeta:
+        path = self.root / "run.json"
+        return RunMeta.from_dict(upgrade(read_json(path), path))
 
-    def update_meta(self, **fields: Any) -> None:
-        write_json_atomic(self.root / "run.json", self.meta() | fields)
+    def update_meta(self, **changes: Any) -> None:
+        write_json_atomic(self.root / "run.json", replace(self.meta(), **changes).to_dict())
 
-    def write(self, record: dict[str, Any]) -> None:
-        write_json_atomic(self.cases_dir / f"{record['case_id']}.json", record)
+    def write(self, record: Record) -> None:
+        write_json_atomic(self.cases_dir / f"{record.case_id}.json", record.to_dict())
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Record]:
+        """Every finished case, each with the cores its run gave the engines."""
         if not self.cases_dir.exists():
             return []
-        return [upgrade(read_json(p), p) for p in sorted(self.cases_dir.glob("*.json"))]
+        cores = self.meta().settings.cores
+        return [Record.from_dict(upgrade(read_json(p), p), cores) for p in sorted(self.cases_dir.glob("*.json"))]
 
     def done_ids(self) -> set[str]:
-        return {r["case_id"] for r in self.records()}
+        return {r.case_id for r in self.records()}
 
 
 def check_writable(results_dir: Path) -> None:
@@ -156,56 +335,50 @@ def check_writable(results_dir: Path) -> None:
 NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy
 
 
-def summarise(times: list[float]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Summary:
+    """The repeats' median and spread ((max - min) / median)."""
+
+    median: float | None
+    spread: float | None
+    noisy: bool
+
+
+def summarise(times: list[float]) -> Summary:
     if not times:
-        return {"median": None, "spread": None, "noisy": False}
+        return Summary(None, None, False)
     median = statistics.median(times)
     spread = (max(times) - min(times)) / median if median > 0 else 0.0
-    return {"median": median, "spread": spread, "noisy": spread > NOISY_SPREAD}
+    return Summary(median, spread, spread > NOISY_SPREAD)
 
 
-def make_record(case: Case, run_id: str, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
+def make_record(case: Case, run_id: str, status: str, reason: str | None, **found: Any) -> Record:
     """A result record; the fields that a failed case lacks are None."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
-    repeats = found.get("repeats") or []
-    stats = summarise(repeats)
-    startup, load = found.get("startup"), found.get("load")
+    repeats = tuple(found.pop("repeats", None) or ())
+    stats = summarise(list(repeats))
+    startup, load = found.pop("startup", None), found.pop("load", None)
     end_to_end = None
-    if status == "ok" and None not in (startup, load, stats["median"]):
-        end_to_end = startup + load + stats["median"]
-    return {
-        "schema": SCHEMA_VERSION,
-        "run_id": run_id,
-        "case_id": case.id,
+    if status == "ok" and None not in (startup, load, stats.median):
+        end_to_end = startup + load + stats.median
+    times = Times(startup, load, found.pop("cold", None), repeats, stats.median, end_to_end)
+    return Record(
+        run_id=run_id,
+        case_id=case.id,
         # What the report and the verdicts need of the question, kept with the record so that an
         # old run never depends on today's workload catalogue.
-        "case": case.to_dict() | {"data_kind": case.wl.data_kind},
-        "family": case.wl.family,
-        "question": case.wl.question,
-        "takes_chunks": case.wl.uses_chunks(case.engine),
-        "data": case.data.name,
-        "distributed": case.config.distributed,
-        "status": status,
-        "reason": reason,
-        "times": {
-            "startup": startup,
-            "load": load,
-            "cold": found.get("cold"),
-            "repeats": repeats,
-            "compute_median": stats["median"],
-            "end_to_end": end_to_end,
-        },
-        "spread": stats["spread"],
-        "noisy": stats["noisy"],
-        "peak_memory_bytes": found.get("peak_memory_bytes"),
-        "load_peak_memory_bytes": found.get("load_peak_memory_bytes"),
-        "memory_method": found.get("memory_method"),
-        "cpu_seconds": found.get("cpu_seconds"),
-        "runner_cpu_seconds": found.get("runner_cpu_seconds"),
-        "rows_out": found.get("rows_out"),
-        "checksum": found.get("checksum"),
-        "log": found.get("log"),
-        "cluster": found.get("cluster"),
-        "finished_at": now_iso(),
-    }
+        case=RecordedCase(**case.to_dict(), data_kind=case.data_kind),
+        family=case.wl.family,
+        question=case.wl.question,
+        takes_chunks=case.wl.uses_chunks(case.engine),
+        data=case.data.name,
+        distributed=case.config.distributed,
+        status=status,
+        reason=reason,
+        times=times,
+        spread=stats.spread,
+        noisy=stats.noisy,
+        finished_at=now_iso(),
+        **found,
+    )

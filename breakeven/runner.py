@@ -28,6 +28,7 @@ from breakeven.cluster.launcher import ClusterPlan
 from breakeven.cluster.sessions import RunClusters
 from breakeven.engines import engine_class, engine_meta
 from breakeven.errors import EngineUnavailable
+from breakeven.labels import session_label
 from breakeven.logs import keep_logs
 from breakeven.machine import machine_info, versions
 from breakeven.protocol import (
@@ -41,7 +42,7 @@ from breakeven.protocol import (
     TablePlan,
     TimedEnd,
 )
-from breakeven.results import RunStore, make_record, now_iso
+from breakeven.results import Record, RunMeta, RunStore, Settings, make_record, now_iso
 from breakeven.supervision import WorkerFailure, WorkerSession, runner_cpu
 
 
@@ -71,9 +72,7 @@ class Group:
 
     @property
     def label(self) -> str:
-        chunk = f".c{datagen.fmt_num(self.chunk_rows)}" if self.chunk_rows else ""
-        at = f"@{self.topology}" if self.topology else ""
-        return f"{self.engine}-{self.mode}{at}-{self.profile}.{self.data.name}{chunk}"
+        return session_label(self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows)
 
 
 def group_cases(cases: list[Case]) -> list[Group]:
@@ -89,31 +88,30 @@ def group_cases(cases: list[Case]) -> list[Group]:
     return sorted(groups.values(), key=lambda g: topologies.index(g.topology) + 1 if g.topology else 0)
 
 
-def run_meta(suite: str, options: Options, cases: list[Case]) -> dict[str, Any]:
+def run_meta(suite: str, options: Options, cases: list[Case]) -> RunMeta:
     """What a run's ``run.json`` says: the machine, every version, the settings and the planned cases."""
     plan = options.cluster
     method, why = choose_method(options.memory_method, options.memory_budget)
-    return {
-        "created": now_iso(),
-        "machine": machine_info(),
-        "versions": versions(),
-        "suite": suite,
-        "settings": {
-            "repeats": options.repeats,
-            "timeout": options.timeout,
-            "memory_budget": options.memory_budget,
-            "cores": options.cores,
-            "memory_method": method,
-            "memory_method_why": why,
-            "cluster": {"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address}
-            if plan
-            else None,
-        },
-        "planned": [c.id for c in cases],
-    }
+    settings = Settings(
+        repeats=options.repeats,
+        timeout=options.timeout,
+        memory_budget=options.memory_budget,
+        cores=options.cores,
+        memory_method=method,
+        memory_method_why=why,
+        cluster={"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address} if plan else None,
+    )
+    return RunMeta(
+        created=now_iso(),
+        machine=machine_info(),
+        versions=versions(),
+        suite=suite,
+        settings=settings,
+        planned=tuple(c.id for c in cases),
+    )
 
 
-Emit = Callable[[str, dict[str, Any]], None]
+Emit = Callable[[str, Any], None]  # ("case", a Record), or an event name and a dict
 
 
 class Runner:
@@ -133,7 +131,7 @@ class Runner:
         """Every process of every worker tree and cluster of the run, for leak checks."""
         return self._seen_pids | self.clusters.seen_pids
 
-    def run(self, cases: list[Case]) -> list[dict[str, Any]]:
+    def run(self, cases: list[Case]) -> list[Record]:
         records = []
         try:
             for group in group_cases(cases):
@@ -149,10 +147,10 @@ class Runner:
             self.clusters.down()
         return records
 
-    def _record(self, case: Case, status: str, reason: str | None, **found: Any) -> dict[str, Any]:
+    def _record(self, case: Case, status: str, reason: str | None, **found: Any) -> Record:
         return make_record(case, self.store.run_id, status, reason, **found)
 
-    def _run_group(self, group: Group) -> Iterator[dict[str, Any]]:
+    def _run_group(self, group: Group) -> Iterator[Record]:
         try:
             engine_class(group.engine)
         except EngineUnavailable as exc:
@@ -232,7 +230,7 @@ class Runner:
             return None
         return group
 
-    def _session(self, group: Group, pending: list[Case]) -> Iterator[dict[str, Any]]:
+    def _session(self, group: Group, pending: list[Case]) -> Iterator[Record]:
         """Run ``pending`` in one worker; returns the cases left after a failure."""
         opts = self.options
         self.sessions_started += 1

@@ -22,11 +22,11 @@ import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from breakeven.analysis import question_label
+from breakeven.labels import config_label
+from breakeven.results import Record
 
 TERMS = ("fixed", "per_row", "per_worker")
 TOPOLOGY = re.compile(r"(\d+)x(\d+)")
@@ -134,20 +134,20 @@ class Skipped:
     reason: str
 
 
-def fit(records: list[dict[str, Any]]) -> tuple[list[Fit], list[Skipped]]:
+def fit(records: list[Record]) -> tuple[list[Fit], list[Skipped]]:
     """Every model the records' cluster-mode runs allow (compute phase, finished cases)."""
     groups: dict[tuple[str, int, str], list[Measured]] = defaultdict(list)
     for record in records:
-        case = record["case"]
-        match = TOPOLOGY.fullmatch(case.get("topology") or "")
-        if case["mode"] != "cluster" or not match or record["status"] != "ok":
+        case = record.case
+        match = TOPOLOGY.fullmatch(case.topology or "")
+        if case.mode != "cluster" or not match or not record.ok:
             continue
-        seconds = record["times"].get("compute_median")
+        seconds = record.times.compute_median
         if not seconds:
             continue
         workers, cores = int(match.group(1)), int(match.group(2))
-        config = f"{case['engine']}:cluster:{case['profile']}"
-        groups[(config, cores, question_label(case))].append(Measured(case["rows"], workers, seconds))
+        config = config_label(case.engine, case.mode, case.profile)
+        groups[(config, cores, case.question_label)].append(Measured(case.rows, workers, seconds))
     fits, skipped = [], []
     for (config, cores, question), points in sorted(groups.items()):
         if len({p.workers for p in points}) < 2:

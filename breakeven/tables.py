@@ -11,7 +11,8 @@ from rich.table import Table
 
 from breakeven import analysis
 from breakeven import data as datagen
-from breakeven.results import RunStore
+from breakeven.labels import short_config
+from breakeven.results import Record, RunStore
 
 SHOW_WIDTH = 100  # every table fits a terminal of this many columns
 
@@ -33,7 +34,7 @@ def _vs(scen: analysis.Scenario, config: str, metric: str) -> str:
     if config == scen.baseline(metric):
         return "baseline"
     ratio = scen.ratio(config, metric)
-    if ratio is None or not scen.cells[config]["distributed"]:
+    if ratio is None or not scen.cells[config].distributed:
         return ""
     kind = analysis.direction(ratio)
     return f"[{'green' if kind == 'helps' else 'red'}]{kind} {analysis.fmt_ratio(ratio)}[/]"
@@ -44,12 +45,11 @@ def show_tables(store: RunStore) -> list[Any]:
     meta, records = store.meta(), store.records()
     if not records:
         return [f"run {store.run_id} has no finished case yet"]
-    machine = meta.get("machine", {})
-    method = meta.get("settings", {}).get("memory_method", "?")
+    machine = meta.machine
     out: list[Any] = [
         f"\nrun [bold]{store.run_id}[/]: {escape(str(machine.get('cpu', '?')))}, {machine.get('cores', '?')} cores, "
-        f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB; memory counted by {method}",
-        "versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        f"{meta.memory_bytes / 2**30:.0f} GiB; memory counted by {meta.settings.memory_method}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in meta.versions.items()),
     ]
     scens = analysis.scenarios(records)
     table = Table(
@@ -60,30 +60,24 @@ def show_tables(store: RunStore) -> list[Any]:
     table.add_column("question / configuration", no_wrap=True)
     for head in ("compute", "end to end", "memory", "vs best", "vs best e2e"):
         table.add_column(head, justify="right", no_wrap=True)
-    # The engines that choose their own chunks ran a chunked question once, without a chunk size:
-    # shown within each chunked question, not again on their own.
-    shown_within = {
-        (analysis.unchunked_label(r["case"]), scen.rows) for scen in scens if scen.borrowed for r in scen.cells.values()
-    }
     for scen in scens:
-        if (scen.question, scen.rows) in shown_within and not any(r["distributed"] for r in scen.cells.values()):
+        if scen.shown_elsewhere:  # the engines that choose their own chunks, within each chunked question
             continue
         table.add_row(f"[bold]{escape(scen.question)}[/]", f"[bold]{datagen.fmt_num(scen.rows)} rows[/]")
         fastest = scen.fastest()
-        for config in sorted(scen.cells, key=lambda c: (scen.cells[c]["distributed"], c)):
+        for config in sorted(scen.cells, key=lambda c: (scen.cells[c].distributed, c)):
             r = scen.cells[config]
-            name = analysis.short_config(config) + (" *" if config == fastest else "")
+            name = short_config(config) + (" *" if config == fastest else "")
             name += " (no chunks)" if config in scen.borrowed else ""
-            if r["status"] != "ok":
-                table.add_row(f"  {name}", f"[red]{r['status']}[/]", "", _fmt_bytes(r.get("peak_memory_bytes")), "", "")
+            if not r.ok:
+                table.add_row(f"  {name}", f"[red]{r.status}[/]", "", _fmt_bytes(r.peak_memory_bytes), "", "")
                 continue
-            times = r["times"]
-            compute = _fmt(times["compute_median"]) + (" ~" if r["noisy"] else "")
+            compute = _fmt(r.times.compute_median) + (" ~" if r.noisy else "")
             table.add_row(
                 f"  {name}",
                 compute,
-                _fmt(times["end_to_end"]),
-                _fmt_bytes(r.get("peak_memory_bytes")),
+                _fmt(r.times.end_to_end),
+                _fmt_bytes(r.peak_memory_bytes),
                 _vs(scen, config, "compute_median"),
                 _vs(scen, config, "end_to_end"),
             )
@@ -93,7 +87,7 @@ def show_tables(store: RunStore) -> list[Any]:
     for scen in scens:
         for config, r in scen.cells.items():
             ratio = scen.ratio(config)
-            if r["distributed"] and ratio is not None:
+            if r.distributed and ratio is not None:
                 tally.setdefault(config, [0, 0])[0 if analysis.direction(ratio) == "helps" else 1] += 1
     for config, (helps, hurts) in sorted(tally.items()):
         out.append(f"{config}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
@@ -105,13 +99,13 @@ def show_tables(store: RunStore) -> list[Any]:
     return [x for x in out if x is not None]
 
 
-def _verdict_table(records: list[dict[str, Any]]) -> Table | None:
+def _verdict_table(records: list[Record]) -> Table | None:
     """The verdict matrix as a list: per question and distributed configuration, helps, hurts,
     or the breakeven point in rows (with its range from the repeats) over the sizes measured."""
     found = analysis.matrix(records)
     if not found:
         return None
-    sizes = sorted({r["case"]["rows"] for r in records})
+    sizes = sorted({r.case.rows for r in records})
     table = Table(
         title=escape(
             f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts,\n"
@@ -125,20 +119,20 @@ def _verdict_table(records: list[dict[str, Any]]) -> Table | None:
     for question, row in found.items():
         table.add_row(f"[bold]{escape(question)}[/]")
         for config, verdict in sorted(row.items()):
-            baseline = analysis.short_config(verdict.baseline) if verdict.baseline else ""
+            baseline = short_config(verdict.baseline) if verdict.baseline else ""
             text = escape(verdict.short)
             colour = colours.get(verdict.kind, "red")
-            table.add_row(f"  {analysis.short_config(config)}", f"[{colour}]{text}[/]", baseline)
+            table.add_row(f"  {short_config(config)}", f"[{colour}]{text}[/]", baseline)
         table.add_section()
     return table
 
 
-def cluster_table(records: list[dict[str, Any]]) -> Table | None:
+def cluster_table(records: list[Record]) -> Table | None:
     """The clusters a run used: topology, the engine's own view of it, and start-up time."""
     seen: dict[str, dict[str, Any]] = {}
     for r in records:
-        if r.get("cluster"):
-            seen.setdefault(f"{r['case']['engine']}@{r['case']['topology']}", r["cluster"])
+        if r.cluster:
+            seen.setdefault(f"{r.case.engine}@{r.case.topology}", r.cluster)
     if not seen:
         return None
     table = Table("cluster", "kind", "address", "workers x cores, memory each", "start-up", title="clusters")

@@ -33,7 +33,7 @@ from pathlib import Path
 from breakeven.cases import Case
 from breakeven.data import dataset_paths, generate
 from breakeven.engines import Settings, engine_class
-from breakeven.results import RunStore
+from breakeven.results import Record, RunMeta, RunStore
 from breakeven.runner import Options, Runner
 from breakeven.workloads import get_workload
 
@@ -71,17 +71,17 @@ def bare_in_child(spec: str, args: argparse.Namespace) -> list[float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def through_runner(case: Case, options: Options) -> tuple[dict, float, float]:
+def through_runner(case: Case, options: Options) -> tuple[Record, float, float]:
     """The record, and the runner's CPU seconds and the wall seconds of the whole session."""
     with tempfile.TemporaryDirectory() as results:
-        store = RunStore.create(Path(results), "overhead", {})
+        store = RunStore.create(Path(results), "overhead", RunMeta())
         runner = Runner(options, store)
         start, cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
         record = runner.run([case])[0]
         end = resource.getrusage(resource.RUSAGE_SELF)
         wall = time.monotonic() - start
-    if record["status"] != "ok":
-        raise SystemExit(f"{case.id}: {record['status']}: {record['reason']}")
+    if not record.ok:
+        raise SystemExit(f"{case.id}: {record.status}: {record.reason}")
     return record, end.ru_utime + end.ru_stime - cpu.ru_utime - cpu.ru_stime, wall
 
 
@@ -107,9 +107,13 @@ def main() -> None:
         case = Case(args.workload, engine, mode, profile, int(float(args.rows)))
         print(json.dumps(bare(case, args.data, args.repeats, cores, budget)))
         return
-    settings = {"memory_method": args.memory_method} if "memory_method" in Options.__dataclass_fields__ else {}
     options = Options(
-        repeats=args.repeats, data_dir=args.data, timeout=1800, cores=cores, memory_budget=budget, **settings
+        repeats=args.repeats,
+        data_dir=args.data,
+        timeout=1800,
+        cores=cores,
+        memory_budget=budget,
+        memory_method=args.memory_method,
     )
     print(f"{args.workload} at {args.rows} rows, {args.repeats} repeats x {args.rounds} rounds, interleaved")
     failed = False
@@ -123,14 +127,14 @@ def main() -> None:
         method = ""
         for _ in range(args.rounds):
             record, cpu, wall = through_runner(case, options)
-            runner_times += record["times"]["repeats"]
-            runner_cpu += record.get("runner_cpu_seconds") or 0.0
-            timed += record["times"]["cold"] + sum(record["times"]["repeats"])
+            runner_times += record.times.repeats
+            runner_cpu += record.runner_cpu_seconds or 0.0
+            timed += (record.times.cold or 0.0) + sum(record.times.repeats)
             session_cpu, session_wall = session_cpu + cpu, session_wall + wall
-            method = record.get("memory_method", "pss-50ms")
+            method = record.memory_method or "?"
             bare_times += bare_in_child(spec, args)
         ratio = statistics.median(runner_times) / statistics.median(bare_times)
-        share = runner_cpu / timed if "runner_cpu_seconds" in record else float("nan")
+        share = runner_cpu / timed
         ok = ratio <= RATIO_TARGET and share <= CPU_TARGET
         failed |= not ok
         print(

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from breakeven.cases import Case
-from breakeven.results import RunStore
+from breakeven.results import Record, RunMeta, RunStore
 from breakeven.runner import Options, Runner
 
 
@@ -23,12 +23,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[dict[str, Any]], Runner]]:
+def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[Record], Runner]]:
     """Run cases through the real runner (worker processes and all) into a fresh run folder."""
 
-    def run(cases: list[Case], **options: Any) -> tuple[list[dict[str, Any]], Runner]:
+    def run(cases: list[Case], **options: Any) -> tuple[list[Record], Runner]:
         opts = Options(data_dir=data_dir, cores=2, repeats=options.pop("repeats", 1), **options)
-        store = RunStore.create(tmp_path / "results", "test", {"created": "now"})
+        store = RunStore.create(tmp_path / "results", "test", RunMeta(created="now"))
         runner = Runner(opts, store)
         return runner.run(cases), runner
 

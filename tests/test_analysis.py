@@ -10,22 +10,41 @@ import pytest
 
 from breakeven import analysis
 from breakeven.analysis import Point, crossing, verdict
+from breakeven.cases import Case
+from breakeven.labels import question_label, session_label
+from breakeven.results import Record, RecordedCase, Times, make_record
 from breakeven.workloads import get_workload
 
 
-def record(engine: str, mode: str, rows: int, times: list[float] | None, status: str = "ok", **case: Any) -> dict:
-    distributed = engine in ("dask", "spark", "ray")
-    repeats = times or []
+def record(
+    engine: str,
+    mode: str,
+    rows: int,
+    times: list[float] | None,
+    status: str = "ok",
+    profile: str = "default",
+    **case: Any,
+) -> Record:
+    """A record as the runner writes it, of groupby_q1 unless ``workload`` is given."""
+    wl = get_workload(case.setdefault("workload", "groupby_q1"))
+    repeats = tuple(times or ())
     median = sorted(repeats)[len(repeats) // 2] if repeats else None
-    return {
-        "case": {"workload": "groupby_q1", "engine": engine, "mode": mode, "profile": "default", "rows": rows}
-        | {"k": 100, "nas": 0, "sorted": False, "dim_rows": None, "chunk_rows": None, "topology": None}
-        | case,
-        "distributed": distributed,
-        "takes_chunks": get_workload(case.get("workload", "groupby_q1")).uses_chunks(engine),
-        "status": status,
-        "times": {"repeats": repeats, "compute_median": median, "end_to_end": median},
-    }
+    recorded = RecordedCase(engine=engine, mode=mode, profile=profile, rows=rows, data_kind=wl.data_kind, **case)
+    return Record(
+        run_id="test",
+        case_id=f"{wl.name}.{recorded.config_label}.{rows}.{recorded.chunk_rows}",
+        case=recorded,
+        family=wl.family,
+        question=wl.question,
+        takes_chunks=wl.uses_chunks(engine),
+        data=f"{wl.data_kind}_{rows}",
+        distributed=engine in ("dask", "spark", "ray"),
+        status=status,
+        reason=None if status == "ok" else f"{status}, for the test",
+        times=Times(repeats=repeats, compute_median=median, end_to_end=median),
+        finished_at="2026-11-23T10:00:00+00:00",
+        peak_memory_bytes=2**30 if status == "ok" else None,
+    )
 
 
 def test_crossing_is_interpolated_on_log_scale() -> None:
@@ -115,10 +134,20 @@ def test_the_matrix_groups_by_question_and_compares_with_the_best_single_engine_
 
 
 def test_question_labels_keep_the_data_parameters_but_not_rows() -> None:
-    case = {"workload": "join_dim_inner", "rows": 10**7, "dim_rows": 10**4, "chunk_rows": None}
-    assert analysis.question_label(case) == "join_dim_inner dim=1e4"
-    case = {"workload": "groupby_q1", "rows": 10**7, "k": 10**5, "nas": 5, "chunk_rows": 10**5}
-    assert analysis.question_label(case) == "groupby_q1 k=1e5 nas=5% chunk=1e5"
+    case = Case("join_dim_inner", "pandas", "single", "default", 10**7, dim_rows=10**4)
+    assert question_label(case) == "join_dim_inner dim=1e4"
+    case = Case("groupby_q1", "dask", "processes", "tuned", 10**7, k=10**5, nas=5, chunk_rows=10**5)
+    assert question_label(case) == "groupby_q1 k=1e5 nas=5% chunk=1e5"
+    assert question_label(case, chunked=False) == "groupby_q1 k=1e5 nas=5%"
+
+
+def test_a_planned_case_and_its_record_carry_the_same_labels() -> None:
+    case = Case("transform_udf", "dask", "processes", "tuned", 10**6, nas=5, chunk_rows=10**5)
+    recorded = make_record(case, "r", "ok", None, repeats=[1.0]).case
+    assert recorded.question_label == question_label(case) == "transform_udf nas=5% chunk=1e5"
+    assert recorded.unchunked_label == "transform_udf nas=5%"
+    assert recorded.config_label == case.config.label == "dask:processes:tuned"
+    assert case.id == f"transform_udf.{session_label('dask', 'processes', 'tuned', None, case.data.name, 10**5)}"
 
 
 def test_engines_that_choose_their_own_chunks_are_the_baseline_at_every_chunk_size() -> None:

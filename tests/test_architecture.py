@@ -8,10 +8,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "breakeven"
+WORKLOADS = ROOT / "workloads"  # installed as breakeven.workloads (pyproject.toml's package-dir)
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+    if path.is_relative_to(WORKLOADS):
+        parts = ("breakeven", *path.relative_to(ROOT).with_suffix("").parts)
+    else:
+        parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -33,7 +37,7 @@ def imports(path: Path, known: set[str]) -> set[str]:
 
 
 def graph() -> dict[str, set[str]]:
-    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    files = {module_name(p): p for p in [*PACKAGE.rglob("*.py"), *WORKLOADS.rglob("*.py")]}
     known = set(files)
     edges = {}
     for name, path in files.items():
@@ -168,3 +172,12 @@ def test_a_sql_engine_is_one_module(tmp_path, monkeypatch, data_dir) -> None:
     finally:
         monkeypatch.undo()
         registry.cache_clear()
+
+
+def test_the_top_level_is_the_layout_the_project_names() -> None:
+    import breakeven.workloads
+
+    for name in ("benchmarks", "workloads", "cluster", "results", "asv.conf.json", "pyproject.toml", "README.md"):
+        assert (ROOT / name).exists(), name
+    # The catalogue lives at workloads/ and is imported as breakeven.workloads (no copy inside the package).
+    assert Path(breakeven.workloads.__file__).parent == WORKLOADS and not (PACKAGE / "workloads").exists()

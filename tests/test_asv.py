@@ -22,6 +22,7 @@ import pytest
 from benchmarks import common
 from benchmarks.common import Grid, Target, resolve_topology
 from breakeven.cases import get_suite
+from breakeven.results import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 ASV = [sys.executable, "-m", "asv"]
@@ -174,10 +175,10 @@ def test_asv_run_measures_cases_through_the_runner_and_publishes(tmp_path: Path,
         ("groupby.GroupBy.track_peak_memory", "'pandas:single:default'"),
     }  # the cluster mode is skipped on the laptop target, and every other combination was not selected
     [run] = list((tmp_path / "records" / "runs").iterdir())
-    [record] = [json.loads(p.read_text()) for p in (run / "cases").glob("*.json")]
-    assert record["status"] == "ok" and record["case"]["rows"] == 10**4
-    assert values[("groupby.GroupBy.track_compute", "'pandas:single:default'")] == record["times"]["compute_median"]
-    assert values[("groupby.GroupBy.track_peak_memory", "'pandas:single:default'")] == record["peak_memory_bytes"]
+    [record] = RunStore(run).records()
+    assert record.status == "ok" and record.case.rows == 10**4
+    assert values[("groupby.GroupBy.track_compute", "'pandas:single:default'")] == record.times.compute_median
+    assert values[("groupby.GroupBy.track_peak_memory", "'pandas:single:default'")] == record.peak_memory_bytes
 
     # results of another target must not go to this machine: refused before anything runs or is saved
     cluster_env = {"BREAKEVEN_ASV_CLUSTER": "dask"}

@@ -4,7 +4,6 @@ killed mid-case, clean start failures, and no process left behind (checked by pr
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -30,6 +29,7 @@ from breakeven.cluster.launcher import (
     worker_members,
 )
 from breakeven.cluster.roles import LOOPBACK
+from breakeven.results import RunStore
 from breakeven.testing import KILL_ENV
 
 ENGINES = [
@@ -70,10 +70,10 @@ def test_two_worker_cluster_answers_verified_on_loopback(engine, run_cases, no_o
         assert oct(Path(state.secret_file).stat().st_mode & 0o777) == "0o600"
         plan = ClusterPlan(engine, address=state.url, secret_file=state.secret_file)
         records, runner = run_cases(cluster_cases(engine), cluster=plan)
-        assert [r["status"] for r in records] == ["ok", "ok"], [r["reason"] for r in records]
+        assert [r.status for r in records] == ["ok", "ok"], [r.reason for r in records]
         for record in records:
-            assert record["cluster"]["kind"] == "external" and record["cluster"]["address"] == state.url
-            assert record["cluster"]["engine_view"]["workers"] == 2
+            assert record.cluster["kind"] == "external" and record.cluster["address"] == state.url
+            assert record.cluster["engine_view"]["workers"] == 2
         pids |= {p.pid for p in members(state)}  # with the workers' children (executors, Ray workers)
         run_folder = runner.store.root
     assert not Path(state.secret_file).exists()
@@ -143,13 +143,13 @@ def test_worker_killed_mid_case_is_recovered_or_recorded(engine, run_cases, no_o
         cases = cluster_cases(engine, ("fault_kill_worker", "groupby_q1"))
         records, runner = run_cases(cases, cluster=plan, plugins=PLUGIN, timeout=240)
         killed, after = records
-        print(f"{engine}: worker killed mid-case: {killed['status']} ({killed['reason']}), next {after['status']}")
+        print(f"{engine}: worker killed mid-case: {killed.status} ({killed.reason}), next {after.status}")
         assert all(not psutil.pid_exists(p.pid) or p.status() == psutil.STATUS_ZOMBIE for p in victims)
         # Recovered by the engine (answer verified), or recorded with the reason; the suite goes on.
-        assert killed["status"] in ("ok", "crashed"), killed["reason"]
-        if killed["status"] == "crashed":
-            assert killed["reason"]
-        assert after["status"] in ("ok", "crashed") and after["case"]["workload"] == "groupby_q1"
+        assert killed.status in ("ok", "crashed"), killed.reason
+        if killed.status == "crashed":
+            assert killed.reason
+        assert after.status in ("ok", "crashed") and after.case.workload == "groupby_q1"
         pids |= {p.pid for p in members(state)}
     no_orphans(pids | runner.seen_pids)  # down stopped everything, the dead worker's children too
 
@@ -285,13 +285,13 @@ def test_run_with_a_cluster_starts_and_stops_it(tmp_path, no_orphans) -> None:
     assert done.returncode == 0, done.stderr
     assert "dask cluster 2x1 up in" in done.stdout
     run = tmp_path / "results" / "runs" / "r"
-    record = json.loads(next((run / "cases").glob("groupby_q1.dask-cluster@2x1-default*.json")).read_text())
-    assert record["status"] == "ok"
-    assert record["cluster"]["kind"] == "local" and record["cluster"]["startup_seconds"] > 0
-    assert record["cluster"]["engine_view"] == {
+    [record] = [r for r in RunStore(run).records() if r.case_id.startswith("groupby_q1.dask-cluster@2x1-default")]
+    assert record.status == "ok"
+    assert record.cluster["kind"] == "local" and record.cluster["startup_seconds"] > 0
+    assert record.cluster["engine_view"] == {
         "workers": 2,
         "cores_per_worker": [1, 1],
-        "memory_per_worker": [record["cluster"]["topology"]["memory"]] * 2,
+        "memory_per_worker": [record.cluster["topology"]["memory"]] * 2,
     }
     assert (run / "logs" / "cluster-dask@2x1" / "dask-scheduler.log").exists()
     assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) == before, "a state or work folder was left"

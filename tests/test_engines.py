@@ -31,13 +31,13 @@ def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
     # (the cold run, verified); every other configuration also has a timed repeat, verified too.
     cold_only = label == "ray:local:default"
     records, _ = run_cases(cases, repeats=0 if cold_only else 1)
-    bad = [(r["case_id"], r["status"], r["reason"]) for r in records if r["status"] != "ok"]
+    bad = [(r.case_id, r.status, r.reason) for r in records if r.status != "ok"]
     assert not bad
     for r in records:
-        assert r["times"]["cold"] > 0 and r["times"]["startup"] > 0
-        assert cold_only or r["times"]["compute_median"] > 0
-        assert r["peak_memory_bytes"] > 10 * 2**20 and r["cpu_seconds"] >= 0
-        assert r["rows_out"] > 0 and r["checksum"]
+        assert r.times.cold > 0 and r.times.startup > 0
+        assert cold_only or r.times.compute_median > 0
+        assert r.peak_memory_bytes > 10 * 2**20 and r.cpu_seconds >= 0
+        assert r.rows_out > 0 and r.checksum
 
 
 @pytest.mark.dask
@@ -46,7 +46,7 @@ def test_dask_running_total_across_many_partitions(run_cases) -> None:
     wrong running totals at 1e6 rows (and crashed when repartitioned)."""
     cases = [Case("transform_cumsum", "dask", "threads", "default", 10**6, chunk_rows=c) for c in (None, 10**5)]
     records, _ = run_cases(cases)
-    assert [(r["status"], r["reason"]) for r in records] == [("ok", None), ("ok", None)]
+    assert [(r.status, r.reason) for r in records] == [("ok", None), ("ok", None)]
 
 
 @pytest.mark.ray
@@ -56,6 +56,6 @@ def test_ray_tuned_large_data_path(run_cases, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent / "plugins"))
     cases = [c for c in _smoke("ray:local:tuned") if c.workload in ("groupby_q1", "groupby_q8", "transform_cumsum")]
     records, runner = run_cases(cases, plugins=("ray_hash_shuffle",))
-    assert [(r["status"], r["reason"]) for r in records] == [("ok", None)] * 3
-    logs = {(runner.store.root / r["log"]).read_text() for r in records}
+    assert [(r.status, r.reason) for r in records] == [("ok", None)] * 3
+    logs = {(runner.store.root / r.log).read_text() for r in records}
     assert all("shuffle strategy shuffle_v2" in log for log in logs)

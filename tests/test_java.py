@@ -40,5 +40,5 @@ def test_spark_without_java_is_unavailable_and_the_suite_goes_on(run_cases, monk
         Case("groupby_q1", "pandas", "single", "default", 10_000),
     ]
     records, _ = run_cases(cases, plugins=("no_java",))
-    assert [r["status"] for r in records] == ["unavailable", "ok"]
-    assert "Spark needs Java 17+" in records[0]["reason"] and "JAVA_HOME" in records[0]["reason"]
+    assert [r.status for r in records] == ["unavailable", "ok"]
+    assert "Spark needs Java 17+" in records[0].reason and "JAVA_HOME" in records[0].reason

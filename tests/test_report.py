@@ -4,6 +4,7 @@ shown, machine and versions on every page, and the CLI command."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from test_analysis import record
@@ -11,15 +12,15 @@ from typer.testing import CliRunner
 
 from breakeven import report
 from breakeven.cli import app
-from breakeven.results import RunStore
+from breakeven.results import RunMeta, RunStore, Settings
 
 
 def _run(results: Path) -> RunStore:
-    meta = {
-        "created": "now",
-        "machine": {"hostname": "box", "cpu": "Test CPU", "cores": 2, "memory_bytes": 2**34, "os": "Linux"},
-        "versions": {"python": "3.11.7", "pandas": "3.1.1"},
-    }
+    meta = RunMeta(
+        created="now",
+        machine={"hostname": "box", "cpu": "Test CPU", "cores": 2, "memory_bytes": 2**34, "os": "Linux"},
+        versions={"python": "3.11.7", "pandas": "3.1.1"},
+    )
     store = RunStore.create(results, "r1", meta)
     records = [
         record("pandas", "single", 10**6, [1.0, 1.1, 0.9]),
@@ -35,15 +36,8 @@ def _run(results: Path) -> RunStore:
         for w in (1, 2)
     ]
     for i, r in enumerate(records):
-        r |= {
-            "case_id": f"case{i}",
-            "family": "join" if r["case"]["workload"].startswith("join") else "groupby",
-            "reason": {"memory": "over the budget", "timeout": "took too long"}.get(r["status"]),
-            "peak_memory_bytes": 2**30 if r["status"] == "ok" else None,
-            "finished_at": f"2026-11-23T10:00:{i:02d}+00:00",
-            "schema": 3,
-        }
-        store.write(r)
+        reason = {"memory": "over the budget", "timeout": "took too long"}.get(r.status)
+        store.write(replace(r, case_id=f"case{i}", reason=reason, finished_at=f"2026-11-23T10:00:{i:02d}+00:00"))
     return store
 
 
@@ -84,8 +78,8 @@ def test_report_skips_unreadable_runs_and_names_them(tmp_path: Path) -> None:
 def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Path) -> None:
     results = tmp_path / "results"
     machine = {"hostname": "box", "memory_bytes": 2**34}
-    one = RunStore.create(results, "w1", {"machine": machine, "versions": {}, "settings": {"cores": 1}})
-    two = RunStore.create(results, "w2", {"machine": machine, "versions": {}, "settings": {"cores": 2}})
+    one = RunStore.create(results, "w1", RunMeta(machine=machine, settings=Settings(cores=1)))
+    two = RunStore.create(results, "w2", RunMeta(machine=machine, settings=Settings(cores=2)))
     cluster = [
         record("dask", "cluster", n, [0.5 + 2e-7 * n / w + 0.1 * w], topology=f"{w}x1", profile="tuned")
         for n in (10**6, 10**7)
@@ -93,9 +87,7 @@ def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Pa
     ]
     singles = [record("pandas", "single", n, [0.1 * n / 1e6]) for n in (10**6, 10**7)]
     for i, r in enumerate(cluster + singles):
-        r |= {"case_id": f"c{i}", "family": "groupby", "reason": None, "peak_memory_bytes": 2**30}
-        r |= {"finished_at": f"2026-11-23T10:00:{i:02d}+00:00", "schema": 3}
-        (one if r["case"]["topology"] == "1x1" else two).write(r)
+        (one if r.case.topology == "1x1" else two).write(replace(r, case_id=f"c{i}"))
     result = CliRunner().invoke(app, ["report", "--results", str(results)])
     assert result.exit_code == 0, result.output
     page = (results / "site" / "groupby.html").read_text()
@@ -112,7 +104,7 @@ def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Pa
 
 
 def test_engines_that_choose_their_own_chunks_are_drawn_with_every_chunk_size(tmp_path: Path) -> None:
-    store = RunStore.create(tmp_path / "results", "t", {"machine": {"hostname": "box"}, "versions": {}})
+    store = RunStore.create(tmp_path / "results", "t", RunMeta(machine={"hostname": "box"}))
     chunked = {"workload": "transform_udf", "chunk_rows": 10**5}
     records = [
         record("pandas", "single", 10**6, [1.0], **chunked),
@@ -120,8 +112,7 @@ def test_engines_that_choose_their_own_chunks_are_drawn_with_every_chunk_size(tm
         record("duckdb", "single", 10**6, [0.1], workload="transform_udf"),
     ]
     for i, r in enumerate(records):
-        r |= {"case_id": f"c{i}", "family": "transform", "reason": None, "peak_memory_bytes": 2**30}
-        store.write(r | {"finished_at": f"2026-11-23T10:00:{i:02d}+00:00", "schema": 3})
+        store.write(replace(r, case_id=f"c{i}"))
     report.build([store], tmp_path / "site")
     page = (tmp_path / "site" / "transform.html").read_text()
     assert page.count("<h3") == 1 and 'id="transform-udf-chunk-1e5"' in page  # no section of DuckDB alone

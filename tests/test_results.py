@@ -1,23 +1,26 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from breakeven.cases import Case
 from breakeven.errors import UsageError
 from breakeven.files import write_json_atomic
-from breakeven.results import SCHEMA_VERSION, RunStore
+from breakeven.results import SCHEMA_VERSION, RunMeta, RunStore, make_record
 
 
 def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> None:
     records, runner = run_cases([Case("groupby_q1", "pandas", "single", "default", 10_000)])
     store = runner.store
     loaded = store.records()
-    assert loaded == [json.loads(json.dumps(records[0]))]
+    assert loaded == records
     record = loaded[0]
-    assert record["schema"] == SCHEMA_VERSION
-    assert record["case"] == {
+    assert record.run_cores == store.meta().settings.cores == 2  # from run.json, not the record
+    raw = json.loads((store.cases_dir / f"{record.case_id}.json").read_text())
+    assert raw["schema"] == SCHEMA_VERSION and "run_cores" not in raw
+    assert raw["case"] == {
         "workload": "groupby_q1",
         "engine": "pandas",
         "mode": "single",
@@ -32,24 +35,24 @@ def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> No
         "topology": None,
         "data_kind": "G1",
     }
-    assert record["question"] == "sum v1 by id1" and record["takes_chunks"] is False
-    assert record["memory_method"].startswith(("cgroup", "sampled")) and record["runner_cpu_seconds"] >= 0
-    assert record["cluster"] is None
-    assert set(record["times"]) == {"startup", "load", "cold", "repeats", "compute_median", "end_to_end"}
-    assert store.done_ids() == {record["case_id"]}
+    assert record.question == "sum v1 by id1" and record.takes_chunks is False
+    assert record.memory_method.startswith(("cgroup", "sampled")) and record.runner_cpu_seconds >= 0
+    assert record.cluster is None
+    assert set(raw["times"]) == {"startup", "load", "cold", "repeats", "compute_median", "end_to_end"}
+    assert store.done_ids() == {record.case_id}
     assert not list(store.cases_dir.glob(".*"))  # no temporary file left by the atomic writes
 
 
 def test_newest_run_and_missing_run(tmp_path) -> None:
     for run_id in ("20260101T000000Z", "20260102T000000Z"):
-        RunStore.create(tmp_path, run_id, {})
+        RunStore.create(tmp_path, run_id, RunMeta())
     assert RunStore.open(tmp_path, None).run_id == "20260102T000000Z"
     with pytest.raises(UsageError, match="no run 'nope'"):
         RunStore.open(tmp_path, "nope")
 
 
 def test_corrupt_and_future_records_are_refused(tmp_path) -> None:
-    store = RunStore.create(tmp_path, "r", {})
+    store = RunStore.create(tmp_path, "r", RunMeta())
     (store.cases_dir / "a.json").write_text("{truncated")
     with pytest.raises(UsageError, match="corrupt"):
         store.records()
@@ -58,9 +61,35 @@ def test_corrupt_and_future_records_are_refused(tmp_path) -> None:
         store.records()
 
 
-def test_schema_2_records_read_as_single_machine(tmp_path) -> None:
-    store = RunStore.create(tmp_path, "r", {})
-    write_json_atomic(store.cases_dir / "a.json", {"schema": 2, "case_id": "a", "case": {"engine": "pandas"}})
+def _old(schema: int, **changes: Any) -> dict[str, Any]:
+    """A record as breakeven wrote it at ``schema``: 3 had no memory method, runner CPU, data kind,
+    question or takes_chunks; 2 had no cluster mode either."""
+    case = Case("transform_udf", "pandas", "single", "default", 10_000, chunk_rows=1000)
+    raw = make_record(case, "r", "ok", None, repeats=[1.0], startup=0.1, load=0.2).to_dict()
+    for key in ("memory_method", "runner_cpu_seconds", "question", "takes_chunks"):
+        del raw[key]
+    del raw["case"]["data_kind"]
+    if schema == 2:
+        del raw["cluster"], raw["case"]["topology"]
+    return raw | {"schema": schema} | changes
+
+
+def test_schema_2_and_3_records_load_with_what_they_lack(tmp_path) -> None:
+    store = RunStore.create(tmp_path, "r", RunMeta())
+    write_json_atomic(store.cases_dir / "a.json", _old(2, case_id="a"))
+    write_json_atomic(store.cases_dir / "b.json", _old(3, case_id="b"))
+    for record in store.records():
+        assert record.schema == SCHEMA_VERSION and record.memory_method == "pss-50ms"
+        assert record.cluster is None and record.case.topology is None
+        assert record.case.data_kind == "T1" and record.takes_chunks is True
+        assert record.case.question_label == "transform_udf chunk=1e3"
+
+
+def test_an_old_record_of_a_workload_no_longer_in_the_catalogue_still_loads(tmp_path) -> None:
+    store = RunStore.create(tmp_path, "r", RunMeta())
+    raw = _old(3, case_id="a", data="T1_1e4_1e2_0_0")
+    raw["case"]["workload"] = "transform_renamed_since"
+    write_json_atomic(store.cases_dir / "a.json", raw)
     (record,) = store.records()
-    assert record["schema"] == SCHEMA_VERSION
-    assert record["cluster"] is None and record["case"]["topology"] is None
+    assert record.case.data_kind == "T1" and record.question == "transform_renamed_since"
+    assert record.case.question_label == "transform_renamed_since chunk=1e3"

@@ -27,20 +27,20 @@ def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, meth
         for w in ("fault_wrong", "fault_crash", "groupby_q1", "fault_hang", "fault_hog", "fault_raise", "groupby_q2")
     ]
     records, runner = run_cases(cases, memory_budget=1536 * 2**20, plugins=PLUGIN, memory_method=method)
-    status = {r["case"]["workload"]: r for r in records}
-    assert {r["memory_method"] for r in records} == {runner.memory_method}
+    status = {r.case.workload: r for r in records}
+    assert {r.memory_method for r in records} == {runner.memory_method}
     assert (runner.memory_method == SAMPLED) == (method == "sampled" or runner.memory_fallback is not None)
-    assert [r["case"]["workload"] for r in records] == [c.workload for c in cases]
-    assert status["fault_wrong"]["status"] == "wrong_result"
-    assert "v1" in status["fault_wrong"]["reason"] and "differ" in status["fault_wrong"]["reason"]
-    assert status["fault_crash"]["status"] == "crashed"
-    assert "SIGSEGV" in status["fault_crash"]["reason"]
-    assert status["fault_hang"]["status"] == "timeout"
-    assert status["fault_hog"]["status"] == "memory"
-    assert status["fault_hog"]["peak_memory_bytes"] >= 1536 * 2**20
-    assert status["fault_raise"]["status"] == "crashed"
-    assert "ValueError: injected failure" in status["fault_raise"]["reason"]
-    assert status["groupby_q1"]["status"] == "ok" and status["groupby_q2"]["status"] == "ok"
+    assert [r.case.workload for r in records] == [c.workload for c in cases]
+    assert status["fault_wrong"].status == "wrong_result"
+    assert "v1" in status["fault_wrong"].reason and "differ" in status["fault_wrong"].reason
+    assert status["fault_crash"].status == "crashed"
+    assert "SIGSEGV" in status["fault_crash"].reason
+    assert status["fault_hang"].status == "timeout"
+    assert status["fault_hog"].status == "memory"
+    assert status["fault_hog"].peak_memory_bytes >= 1536 * 2**20
+    assert status["fault_raise"].status == "crashed"
+    assert "ValueError: injected failure" in status["fault_raise"].reason
+    assert status["groupby_q1"].status == "ok" and status["groupby_q2"].status == "ok"
     # one session for the wrong answer and the raise (the worker survives them), fresh ones after deaths
     assert runner.sessions_started == 4
     assert len(runner.seen_pids) >= 4
@@ -52,8 +52,8 @@ def test_a_hang_inside_dask_workers_kills_the_whole_tree(run_cases, no_orphans) 
     records, runner = run_cases(
         [case("fault_hang", "dask", "processes"), case("groupby_q1", "dask", "processes")], plugins=PLUGIN
     )
-    assert [r["status"] for r in records] == ["timeout", "ok"]
-    assert records[0]["peak_memory_bytes"] > 100 * 2**20  # the scheduler and worker processes were counted
+    assert [r.status for r in records] == ["timeout", "ok"]
+    assert records[0].peak_memory_bytes > 100 * 2**20  # the scheduler and worker processes were counted
     assert len(runner.seen_pids) >= 4  # worker, and the LocalCluster's worker processes
     no_orphans(runner.seen_pids)
 
@@ -69,9 +69,9 @@ def test_a_control_group_catches_a_spike_shorter_than_a_sample_and_leaves_no_gro
     probe.remove()
     before = set(parent.glob("breakeven-*"))
     records, runner = run_cases([case("fault_spike")], memory_method="cgroup", plugins=PLUGIN)
-    assert records[0]["status"] == "ok" and records[0]["memory_method"].startswith("cgroup")
-    assert records[0]["peak_memory_bytes"] >= SPIKE_BYTES
-    assert 0 <= records[0]["runner_cpu_seconds"] < records[0]["times"]["cold"] + sum(records[0]["times"]["repeats"])
+    assert records[0].status == "ok" and records[0].memory_method.startswith("cgroup")
+    assert records[0].peak_memory_bytes >= SPIKE_BYTES
+    assert 0 <= records[0].runner_cpu_seconds < records[0].times.cold + sum(records[0].times.repeats)
     assert set(parent.glob("breakeven-*")) == before
 
 
@@ -84,26 +84,26 @@ def test_unsupported_and_unavailable_are_recorded_without_running(run_cases, mon
     monkeypatch.setitem(wl.impls, "duckdb", None)
     monkeypatch.setattr(PolarsEngine, "packages", ("polars_is_not_installed",))
     records, runner = run_cases([case("groupby_q1", "duckdb"), case("groupby_q1", "polars", "eager")])
-    assert [r["status"] for r in records] == ["unsupported", "unavailable"]
-    assert records[0]["reason"] == "cannot, for the test"
-    assert "pip install 'breakeven[polars]'" in records[1]["reason"]
+    assert [r.status for r in records] == ["unsupported", "unavailable"]
+    assert records[0].reason == "cannot, for the test"
+    assert "pip install 'breakeven[polars]'" in records[1].reason
     assert runner.sessions_started == 0
 
 
 def test_repeats_cold_run_and_noise_flag(run_cases) -> None:
     records, _ = run_cases([case("groupby_q1")], repeats=3)
-    times = records[0]["times"]
-    assert len(times["repeats"]) == 3 and times["cold"] is not None
-    assert times["end_to_end"] == pytest.approx(times["startup"] + times["load"] + times["compute_median"])
-    assert summarise([1.0, 1.05, 1.2])["noisy"] and not summarise([1.0, 1.02, 1.05])["noisy"]
+    times = records[0].times
+    assert len(times.repeats) == 3 and times.cold is not None
+    assert times.end_to_end == pytest.approx(times.startup + times.load + times.compute_median)
+    assert summarise([1.0, 1.05, 1.2]).noisy and not summarise([1.0, 1.02, 1.05]).noisy
 
 
 @pytest.mark.spark
 def test_a_hang_inside_spark_kills_the_jvm_and_its_python_workers(run_cases, no_orphans) -> None:
     cases = [case("fault_hang", "spark", "local"), case("groupby_q1", "spark", "local")]
     records, runner = run_cases(cases, plugins=PLUGIN)
-    assert [r["status"] for r in records] == ["timeout", "ok"]
-    assert records[0]["peak_memory_bytes"] > 200 * 2**20  # the JVM's memory is counted
+    assert [r.status for r in records] == ["timeout", "ok"]
+    assert records[0].peak_memory_bytes > 200 * 2**20  # the JVM's memory is counted
     assert len(runner.seen_pids) >= 3  # worker, JVM and Spark's Python workers, in both sessions
     no_orphans(runner.seen_pids)
 
@@ -115,9 +115,9 @@ def test_a_crash_and_a_hang_inside_ray_leave_no_raylet_or_worker(run_cases, no_o
     records, runner = run_cases(cases, plugins=PLUGIN)
     assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) <= scratch_before  # Ray's session dirs removed
     for r in records:  # and Ray's logs kept in the run's folder, also for the killed sessions
-        assert any((runner.store.root / r["log"]).with_suffix(".engine").rglob("raylet.out"))
-    assert [r["status"] for r in records] == ["crashed", "timeout", "ok"]
-    assert "SIGSEGV" in records[0]["reason"]
-    assert records[1]["peak_memory_bytes"] > 200 * 2**20  # Ray's own processes are counted
+        assert any((runner.store.root / r.log).with_suffix(".engine").rglob("raylet.out"))
+    assert [r.status for r in records] == ["crashed", "timeout", "ok"]
+    assert "SIGSEGV" in records[0].reason
+    assert records[1].peak_memory_bytes > 200 * 2**20  # Ray's own processes are counted
     assert len(runner.seen_pids) >= 10  # worker, GCS, raylet, Ray's workers, in three sessions
     no_orphans(runner.seen_pids)

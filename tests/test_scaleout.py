@@ -10,9 +10,10 @@ import pytest
 from test_analysis import record
 
 from breakeven import scaleout
+from breakeven.results import Record
 
 
-def _cluster(rows: int, workers: int, seconds: float, profile: str = "tuned") -> dict:
+def _cluster(rows: int, workers: int, seconds: float, profile: str = "tuned") -> Record:
     return record("dask", "cluster", rows, [seconds], topology=f"{workers}x1", profile=profile)
 
 

@@ -1,0 +1,62 @@
+"""Every name breakeven gives a configuration, a session and a question, built here once.
+
+A case being planned (``cases.Case``) and a case as a record keeps it (``results.RecordedCase``)
+have the same fields, so both are named by these functions: a label never differs between the
+run that measured a case and the report that reads it back.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from breakeven.data import fmt_num, get_kind
+
+
+class CaseFields(Protocol):
+    """What a label reads of a case (``cases.Case`` and ``results.RecordedCase`` both have it)."""
+
+    workload: str
+    engine: str
+    mode: str
+    profile: str
+    rows: int
+    k: int
+    nas: int
+    sorted: bool
+    dim_rows: int | None
+    chunk_rows: int | None
+    topology: str | None
+
+    @property
+    def data_kind(self) -> str: ...
+
+
+def config_label(engine: str, mode: str, profile: str, topology: str | None = None) -> str:
+    """``engine:mode:profile``, with ``@topology`` in the cluster mode: ``dask:cluster:tuned@2x1``."""
+    at = f"@{topology}" if topology else ""
+    return f"{engine}:{mode}:{profile}{at}"
+
+
+def short_config(label: str) -> str:
+    """``duckdb:single:default`` -> ``duckdb``, ``polars:eager:default`` -> ``polars:eager``."""
+    return ":".join(p for p in label.split(":") if p not in ("single", "default"))
+
+
+def session_label(
+    engine: str, mode: str, profile: str, topology: str | None, data_name: str, chunk_rows: int | None
+) -> str:
+    """One engine session's name: ``dask-processes-tuned.G1_1e6_1e2_0_0.c1e5``; a case's id is its
+    workload's name, a dot, and this."""
+    chunk = f".c{fmt_num(chunk_rows)}" if chunk_rows else ""
+    at = f"@{topology}" if topology else ""
+    return f"{engine}-{mode}{at}-{profile}.{data_name}{chunk}"
+
+
+def question_label(case: CaseFields, chunked: bool = True) -> str:
+    """The workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``;
+    without the chunk size when ``chunked`` is false (where engines that choose their own chunks
+    ran the question)."""
+    parts = [case.workload, *get_kind(case.data_kind).describe(case)]
+    if chunked and case.chunk_rows:
+        parts.append(f"chunk={fmt_num(case.chunk_rows)}")
+    return " ".join(parts)
