@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from breakeven.cases import Case
-from breakeven.results import Record, RunMeta, RunStore
-from breakeven.runner import Options, Runner
+from breakeven.results import Record, RunStore
+from breakeven.runner import Options, Runner, run_meta
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[Record
 
     def run(cases: list[Case], **options: Any) -> tuple[list[Record], Runner]:
         opts = Options(data_dir=data_dir, cores=2, repeats=options.pop("repeats", 1), **options)
-        store = RunStore.create(tmp_path / "results", "test", RunMeta(created="now"))
+        store = RunStore.create(tmp_path / "results", "test", run_meta("test", opts, cases))
         runner = Runner(opts, store)
         return runner.run(cases), runner
 
