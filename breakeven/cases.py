@@ -32,9 +32,11 @@ class EngineConfig:
         meta = engine_meta(self.engine)
         if self.mode not in meta.modes:
             raise UsageError(f"engine {self.engine} has no mode {self.mode!r}: use one of {', '.join(meta.modes)}")
-        if self.profile not in meta.profiles:
+        profiles = meta.profiles_of(self.mode)
+        if self.profile not in profiles:
             raise UsageError(
-                f"engine {self.engine} has no profile {self.profile!r}: use one of {', '.join(meta.profiles)}"
+                f"engine {self.engine} has no profile {self.profile!r} in mode {self.mode}: "
+                f"use one of {', '.join(profiles)}"
             )
         if (self.mode == CLUSTER_MODE) != (self.topology is not None):
             raise UsageError(f"{self.engine}:{self.mode}: a topology goes with the cluster mode, and only with it")
@@ -65,10 +67,9 @@ def parse_engines(specs: list[str], cluster: str | None = None, topologies: tupl
             if rest and rest[0] == CLUSTER_MODE:
                 raise UsageError(f"{spec} needs a cluster: pass --cluster {name} or --cluster-address")
             modes.remove(CLUSTER_MODE)
-        profiles = [rest[1]] if len(rest) > 1 else list(meta.profiles)
         for mode in modes:
             for topology in topologies if mode == CLUSTER_MODE else (None,):
-                for profile in profiles:
+                for profile in [rest[1]] if len(rest) > 1 else meta.profiles_of(mode):
                     cfg = EngineConfig(name, mode, profile, topology)
                     if cfg not in configs:
                         configs.append(cfg)

@@ -59,6 +59,7 @@ class DataKind:
     params: tuple[str, ...]  # of DataSpec: ``k``, ``nas``, ``sorted``, ``dim_rows``
     tables: Callable[[int, int], dict[str, int]]  # (rows, dim_rows) -> rows of each table, by role
     keyed: bool = False  # string and integer key columns of cardinality k (G1-like)
+    group_keys: tuple[str, ...] = ()  # string columns the questions group by (see string_keys)
 
     def label(self, spec: DataSpec) -> str:
         """db-benchmark style: ``G1_1e7_1e2_0_0`` is N, K, percent nulls, sorted."""
@@ -88,7 +89,7 @@ class DataKind:
 KINDS: dict[str, DataKind] = {
     kind.name: kind
     for kind in (
-        DataKind("G1", 0, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True),
+        DataKind("G1", 0, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True, group_keys=("id1", "id2", "id3")),
         DataKind(
             "J1", 1, (), lambda n, d: {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n}
         ),
@@ -303,10 +304,13 @@ def _sort_table(folder: Path) -> None:
 
 
 def string_keys(path: Path) -> list[str]:
-    """A table's string key columns (``id*`` strings, db-benchmark's naming): the columns the
-    tuned single-machine profiles store as categorical, as db-benchmark's scripts do."""
+    """The string group-by keys of the table at ``path`` (``<data>/<set name>/<role>``): what the
+    tuned single-machine profiles store as categorical, converted once at load, as db-benchmark's
+    group-by scripts do. Only a kind's declared ``group_keys`` (G1's ``id1``-``id3``): the
+    transforms work on their strings, and the merges' keys are compared across two tables."""
+    kind = get_kind(path.parent.name.split("_")[0])
     schema = pq.read_schema(next(path.glob("*.parquet")))
-    return [f.name for f in schema if f.name.startswith("id") and pa.types.is_string(f.type)]
+    return [f.name for f in schema if f.name in kind.group_keys and pa.types.is_string(f.type)]
 
 
 def dataset_paths(spec: DataSpec, data_dir: Path) -> dict[str, Path]:

@@ -347,10 +347,21 @@ def _q7_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 # q8 ---------------------------------------------------------------------------------------
 Q8 = workload("groupby_q8", "groupby", "largest two v3 by id6", "G1", keys=("id6", "v3"), high_cardinality=True)
+# The portable SQL: a window (Spark runs it as one). DuckDB has its own implementation below.
 Q8.sql(
     "SELECT id6, v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 ORDER BY v3 DESC) AS r"
     " FROM x WHERE v3 IS NOT NULL) WHERE r <= 2"
 )
+
+
+@Q8.implement("duckdb")
+def _q8_duckdb(c: Ctx) -> Any:
+    # DuckDB's top-N aggregate, max(v3, 2): a bounded heap per group, no window, no sort
+    # (https://duckdb.org/docs/stable/sql/functions/aggregates#maxarg-n). DuckDB's optimizer
+    # rewrites the portable window into arg_max_nulls_last(v3, v3, 2) on its own
+    # (https://github.com/duckdb/duckdb/pull/19370, which names this question), but that plan
+    # took 0.34 s against this one's 0.14 s at 1e7 rows here (scripts/standalone_groupby.py).
+    return c.session.sql("SELECT id6, unnest(max(v3, 2)) AS v3 FROM x WHERE v3 IS NOT NULL GROUP BY id6")
 
 
 def _top2(frame: Any) -> Any:

@@ -74,6 +74,7 @@ class Engine(ABC):
     order: ClassVar[int]  # its place in tables and reports: single-machine engines first
     modes: ClassVar[tuple[str, ...]]
     profiles: ClassVar[tuple[str, ...]] = ("default",)
+    default_only: ClassVar[tuple[str, ...]] = ()  # modes that have no tuned profile (nothing to tune)
     distributed: ClassVar[bool] = False
     packages: ClassVar[tuple[str, ...]]  # distributions whose versions are reported
     imports: ClassVar[tuple[str, ...]] = ()  # modules that must import (default: the packages)
@@ -85,6 +86,11 @@ class Engine(ABC):
     def __init__(self, mode: str, profile: str, settings: Settings) -> None:
         self.mode, self.profile, self.settings = mode, profile, settings
         self.session: Any = None  # the engine's handle that implementations need (connection, SparkSession)
+
+    @classmethod
+    def profiles_of(cls, mode: str) -> tuple[str, ...]:
+        """The profiles of ``mode``."""
+        return ("default",) if mode in cls.default_only else cls.profiles
 
     @property
     def tuned(self) -> bool:
