@@ -154,7 +154,7 @@ def test_a_sql_engine_is_one_module(tmp_path, monkeypatch, data_dir) -> None:
     registry.cache_clear()
     try:
         assert list(registry())[-1] == "sqlcopy" and "duckdb" in packages()
-        assert [c.label for c in parse_engines(["sqlcopy"])] == ["sqlcopy:single:default"]
+        assert [c.label for c in parse_engines(["sqlcopy"])] == ["sqlcopy:single:default", "sqlcopy:single:tuned"]
         cls = engine_class("sqlcopy")
         assert cls.implements(get_workload("groupby_q1"))  # its SQL text
         assert not cls.implements(get_workload("transform_udf"))  # a Python function: DuckDB's own code
