@@ -54,7 +54,7 @@ class Question:
     unchunked: str  # the label without the chunk size
     measured: list[Record] = field(default_factory=list)
     borrowed: list[Record] = field(default_factory=list)
-    lent: bool = False  # a chunked question borrowed this one's records
+    lent: set[int] = field(default_factory=set)  # sizes at which a chunked question borrowed this one's records
 
     @property
     def records(self) -> list[Record]:
@@ -65,7 +65,7 @@ class Question:
     @property
     def shown_elsewhere(self) -> bool:
         """Only engines that choose their own chunks ran it, and every chunked question shows them."""
-        return self.lent and all(r.own_chunks for r in self.measured)
+        return bool(self.lent) and all(r.own_chunks for r in self.measured)
 
 
 def questions(records: list[Record]) -> dict[str, Question]:
@@ -78,7 +78,7 @@ def questions(records: list[Record]) -> dict[str, Question]:
         source = found.get(q.unchunked)
         if source is not None and source is not q:
             q.borrowed = [r for r in source.measured if r.own_chunks]
-            source.lent = source.lent or bool(q.borrowed)
+            source.lent |= {r.case.rows for r in q.borrowed} & {r.case.rows for r in q.measured}
     return found
 
 
@@ -302,11 +302,14 @@ def scenarios(records: list[Record]) -> list[Scenario]:
     out = []
     for label, q in questions(records).items():
         by_rows: dict[int, Scenario] = {}
-        for r in q.records:
-            scen = by_rows.setdefault(r.case.rows, Scenario(label, r.case.rows, shown_elsewhere=q.shown_elsewhere))
-            scen.cells.setdefault(r.case.config_label, r)
-            if any(r is b for b in q.borrowed):
-                scen.borrowed.add(r.case.config_label)
+        for r in q.measured:
+            by_rows.setdefault(r.case.rows, Scenario(label, r.case.rows)).cells.setdefault(r.case.config_label, r)
+        for r in q.borrowed:  # at the sizes this question was measured
+            if r.case.rows in by_rows and r.case.config_label not in by_rows[r.case.rows].cells:
+                by_rows[r.case.rows].cells[r.case.config_label] = r
+                by_rows[r.case.rows].borrowed.add(r.case.config_label)
+        for n, scen in by_rows.items():  # see Question.shown_elsewhere, at one size
+            scen.shown_elsewhere = n in q.lent and all(r.own_chunks for r in scen.cells.values())
         out += [by_rows[n] for n in sorted(by_rows)]
     return out
 

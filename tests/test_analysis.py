@@ -160,3 +160,17 @@ def test_engines_that_choose_their_own_chunks_are_the_baseline_at_every_chunk_si
     found = analysis.matrix(records)
     assert list(found) == ["transform_udf chunk=1e5"]  # no verdict row for the question only DuckDB ran
     assert found["transform_udf chunk=1e5"]["dask:threads:default"].short == "hurts 5x"  # against DuckDB, not pandas
+
+
+def test_an_unchunked_scenario_is_left_out_only_where_a_chunked_one_shows_it() -> None:
+    chunked = {"workload": "transform_udf", "chunk_rows": 10**5}
+    records = [
+        record("pandas", "single", 10**6, [1.0], **chunked),
+        record("duckdb", "single", 10**6, [0.1], workload="transform_udf"),
+        record("duckdb", "single", 10**7, [1.0], workload="transform_udf"),  # no chunked question at 1e7
+    ]
+    shown = {(s.question, s.rows): s for s in analysis.scenarios(records) if not s.shown_elsewhere}
+    assert set(shown) == {("transform_udf chunk=1e5", 10**6), ("transform_udf", 10**7)}
+    assert shown[("transform_udf chunk=1e5", 10**6)].borrowed == {"duckdb:single:default"}
+    (q,) = [q for q in analysis.questions(records).values() if q.label == "transform_udf"]
+    assert q.lent == {10**6} and q.shown_elsewhere  # the report draws it with the chunked question

@@ -105,9 +105,9 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     assert done.returncode == 0, done.stderr
     assert "groupby_q1" in done.stdout and "1e4 rows" in done.stdout and "*" in done.stdout, done.stdout
     cases = sorted((tmp_path / "results/runs/r1/cases").glob("*.json"))
-    assert len(cases) == 4
+    assert len(cases) == 8  # 2 questions x (pandas, DuckDB) x (default, tuned)
     again = _run_cli(tmp_path, *selection, "--resume")
-    assert again.returncode == 0 and "4 cases already finished, 0 to go" in again.stdout
+    assert again.returncode == 0 and "8 cases already finished, 0 to go" in again.stdout
     clash = _run_cli(tmp_path, "--engine", "pandas", "--run-id", "r1")
     assert clash.returncode == 2 and "exists already" in clash.stderr
 
@@ -128,9 +128,10 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
     assert not any(label.endswith(":default") and label.split(":")[0] in ("dask", "spark", "ray") for label in labels)
     plan = ClusterPlan("dask", (Topology(2, 1, 2**31),))
     both = [c.label for c in select_configs(["pandas"], plan)]
-    assert both == ["pandas:single:default", "dask:cluster:default@2x1", "dask:cluster:tuned@2x1"]
+    pandas = ["pandas:single:default", "pandas:single:tuned"]
+    assert both == [*pandas, "dask:cluster:default@2x1", "dask:cluster:tuned@2x1"]
     assert [c.label for c in select_configs(["dask:cluster:tuned"], plan)] == ["dask:cluster:tuned@2x1"]
-    done = _run_cli(tmp_path, "--suite", "budget", "--engine", "pandas", "--rows", "1e4", "--workload", "groupby_q1",
+    done = _run_cli(tmp_path, "--suite", "budget", "-e", "pandas:single:default", "--rows", "1e4", "-w", "groupby_q1",
                     "--run-id", "b")  # fmt: skip
     assert done.returncode == 0, done.stderr
     meta = json.loads((tmp_path / "results/runs/b/run.json").read_text())

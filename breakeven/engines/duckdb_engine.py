@@ -1,12 +1,12 @@
 """DuckDB: tables loaded into an in-memory database; SQL results fetched as Arrow.
 
 ``default`` is what DuckDB's Python guide shows: ``CREATE TABLE ... AS SELECT * FROM
-read_parquet(...)``. ``tuned`` adds what db-benchmark's DuckDB script and DuckDB's performance
-guide do: string key columns as ``ENUM`` types, converted once at load
-(https://duckdb.org/docs/stable/sql/data_types/enum, "ENUMs are ... faster to group by and join
-than strings"), and ``preserve_insertion_order = false``, which lets large results skip the
-re-ordering that no question asks for
-(https://duckdb.org/docs/stable/guides/performance/how_to_tune_workloads#the-preserve_insertion_order-option).
+read_parquet(...)``. ``tuned`` adds what db-benchmark's DuckDB script and DuckDB's guides do:
+string group-by keys as ``ENUM`` types, converted once at load (an enum column stores a number
+per row that refers to its dictionary: https://duckdb.org/docs/stable/sql/data_types/enum), and
+``preserve_insertion_order = false``, which lets a result without ``ORDER BY`` come in any
+order and so can take less memory for large results
+(https://duckdb.org/docs/stable/guides/performance/how_to_tune_workloads).
 """
 
 from __future__ import annotations
