@@ -72,6 +72,11 @@ class SparkEngine(Engine):
             builder = builder.master(f"local[{self.settings.cores}]").config(
                 "spark.driver.memory", f"{int(budget * 0.6) // 2**20}m"
             )
+        # Results brought to the driver (toArrow) may be as large as half the budget: Spark's 1 GiB
+        # default aborts a 1e8-row transform's collection as a failed job
+        # (https://spark.apache.org/docs/latest/configuration.html#application-properties,
+        # spark.driver.maxResultSize). A resource limit, so both profiles set it.
+        builder = builder.config("spark.driver.maxResultSize", f"{int(budget * 0.5) // 2**20}m")
         if self.settings.scratch_dir is not None:  # shuffle, spill and the driver's temporary files
             scratch = self.settings.scratch_dir / "spark"
             builder = builder.config("spark.local.dir", str(scratch)).config(
