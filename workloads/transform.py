@@ -211,6 +211,18 @@ def _udf_dask(c: Ctx) -> Any:
     return c.x.map_partitions(_udf_pandas, meta=_udf_pandas(c.x._meta))
 
 
+def _udf_arrow(batch: pa.Table | pa.RecordBatch) -> pa.Table:
+    """The same function on Arrow columns, no pandas in between (Ray's and Spark's tuned profiles)."""
+    out = score(*(pc.cast(batch[col], pa.float64()).to_numpy(zero_copy_only=False) for col in ("v1", "v2", "v3")))
+    return pa.table({"rid": batch["rid"], "score": pa.array(out, mask=np.isnan(out))})
+
+
+def _udf_arrow_batches(batches: Any) -> Any:
+    """mapInArrow: Arrow record batches in, Arrow record batches out."""
+    for batch in batches:
+        yield from _udf_arrow(batch).to_batches()
+
+
 def _udf_batches(batches: Any) -> Any:
     """mapInPandas: the same pandas function on every Arrow batch of a partition."""
     for frame in batches:
@@ -224,7 +236,13 @@ def _udf_spark(c: Ctx) -> Any:
     # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html#setting-arrow-batch-size).
     if c.chunk_rows:
         c.session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(c.chunk_rows))
-    return c.x.select("rid", "v1", "v2", "v3").mapInPandas(_udf_batches, "rid long, score double")
+    x = c.x.select("rid", "v1", "v2", "v3")
+    if c.tuned:
+        # mapInArrow hands the function the Arrow batches themselves: no conversion to pandas and
+        # back (https://spark.apache.org/docs/latest/api/python/reference/pyspark.sql/api/pyspark.sql.DataFrame.mapInArrow.html).
+        # At 1e7 rows in chunks of 1e5: 5.54 s against 5.88 s with mapInPandas (1e6: 0.80 s both).
+        return x.mapInArrow(_udf_arrow_batches, "rid long, score double")
+    return x.mapInPandas(_udf_batches, "rid long, score double")
 
 
 @UDF.implement("ray")
@@ -232,6 +250,11 @@ def _udf_ray(c: Ctx) -> Any:
     # The same pandas function on batches of chunk_rows rows
     # (https://docs.ray.io/en/latest/data/transforming-data.html#configuring-batch-size).
     x = c.x.select_columns(["rid", "v1", "v2", "v3"])
+    if c.tuned:
+        # Blocks are Arrow tables: batch_format="pyarrow" hands them over without a conversion
+        # to pandas and back (https://docs.ray.io/en/latest/data/transforming-data.html#configuring-batch-format).
+        # At 1e7 rows in chunks of 1e5: 1.68 s against 1.79 s with pandas batches (1e6: 0.23 s, 0.24 s).
+        return x.map_batches(_udf_arrow, batch_format="pyarrow", batch_size=c.chunk_rows)
     return x.map_batches(_udf_pandas, batch_format="pandas", batch_size=c.chunk_rows)
 
 
