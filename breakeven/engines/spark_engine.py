@@ -4,8 +4,9 @@ worker, DataFrame API, answers fetched as Arrow (``DataFrame.toArrow``).
 
 Profiles: ``default`` is what ``SparkSession.builder.getOrCreate()`` gives (200 shuffle
 partitions, adaptive execution on, 10 MB auto-broadcast threshold); ``tuned`` sizes shuffle
-partitions to the data and cores, enables Arrow for pandas conversions and broadcasts small
-right sides explicitly (see the join workloads). Both bind to 127.0.0.1 with the web UI off, and
+partitions to the data and cores, caches at least one partition per core, broadcasts small
+right sides explicitly (see the join workloads) and runs the Python function per chunk on Arrow
+batches (``mapInArrow``). Both bind to 127.0.0.1 with the web UI off, and
 both size the driver's heap from the memory budget: in local mode the driver JVM does all the
 work, and its 1 GiB default is a resource limit, not a tuning choice.
 """
@@ -82,12 +83,10 @@ class SparkEngine(Engine):
             builder = builder.config("spark.local.dir", str(scratch)).config(
                 "spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={scratch}"
             )
-        if self.tuned:
-            # Arrow for every pandas conversion (mapInPandas always uses it)
-            # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html).
-            builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            # Adaptive execution is on by default since Spark 3.2; pinned so the profile says so.
-            builder = builder.config("spark.sql.adaptive.enabled", "true")
+        # Not set, in either profile, because they change nothing here: Arrow conversions
+        # (spark.sql.execution.arrow.pyspark.enabled serves toPandas and createDataFrame; toArrow,
+        # mapInPandas and mapInArrow use Arrow always) and adaptive execution (on by default since
+        # Spark 3.2: https://spark.apache.org/docs/latest/sql-performance-tuning.html#adaptive-query-execution).
         self.session = builder.getOrCreate()
         self.session.sparkContext.setLogLevel("WARN")
 
@@ -146,6 +145,11 @@ class SparkEngine(Engine):
             # https://github.com/apache/spark/pull/47349).
             partitions = self.partitions(memory_estimate(path))
             self.session.conf.set("spark.sql.shuffle.partitions", str(partitions))
+        if self.tuned and frame.rdd.getNumPartitions() < self.settings.cores:
+            # At least one partition per core, so that every core scans the cached table
+            # (https://spark.apache.org/docs/latest/rdd-programming-guide.html#parallelized-collections:
+            # "2-4 partitions for each CPU"); a few files give fewer on many cores.
+            frame = frame.repartition(self.settings.cores)
         frame = frame.cache()
         frame.count()  # forces the cache
         return frame
