@@ -314,10 +314,18 @@ class RunStore:
         if not self.cases_dir.exists():
             return []
         cores = self.meta().settings.cores
-        return [Record.from_dict(upgrade(read_json(p), p), cores) for p in sorted(self.cases_dir.glob("*.json"))]
+        return [_record(p, cores) for p in sorted(self.cases_dir.glob("*.json"))]
 
     def done_ids(self) -> set[str]:
         return {r.case_id for r in self.records()}
+
+
+def _record(path: Path, run_cores: int | None) -> Record:
+    raw = upgrade(read_json(path), path)
+    try:
+        return Record.from_dict(raw, run_cores)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"results file {path} is not a whole record ({type(exc).__name__}: {exc})") from None
 
 
 def check_writable(results_dir: Path) -> None:

@@ -59,6 +59,9 @@ def test_corrupt_and_future_records_are_refused(tmp_path) -> None:
     write_json_atomic(store.cases_dir / "a.json", {"schema": 99, "case_id": "a"})
     with pytest.raises(UsageError, match="schema 99"):
         store.records()
+    write_json_atomic(store.cases_dir / "a.json", {"schema": SCHEMA_VERSION, "case_id": "a"})
+    with pytest.raises(UsageError, match="a.json is not a whole record"):
+        store.records()
 
 
 def _old(schema: int, **changes: Any) -> dict[str, Any]:
