@@ -39,6 +39,10 @@ class DaskEngine(Engine):
         import dask.dataframe  # noqa: F401
 
         cores = self.settings.cores
+        scratch = self.settings.scratch_dir
+        if scratch is not None:  # spills, disk shuffles and workers' folders in the session's scratch, not /tmp
+            (scratch / "dask").mkdir(parents=True, exist_ok=True)
+            dask.config.set({"temporary-directory": str(scratch / "dask")})
         if self.mode == "threads":
             dask.config.set(scheduler="threads", num_workers=cores)
             if self.tuned:
@@ -67,6 +71,7 @@ class DaskEngine(Engine):
             # With a budget, give each worker its share so Dask spills to disk before the
             # runner's limit is hit (https://distributed.dask.org/en/stable/worker-memory.html).
             memory_limit=budget // cores if budget else "auto",
+            local_directory=str(scratch / "dask") if scratch is not None else None,
         )
         self.client = Client(self.cluster)
         self.session = self.client  # the workloads' split_out tells worker processes from threads
