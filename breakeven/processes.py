@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Callable
 
 import psutil
 
@@ -43,21 +44,23 @@ class ProcessTree:
     def pids(self) -> set[int]:
         return set(self.procs)
 
-    def kill(self, extra: list[int] | None = None) -> None:
+    def kill(self, extra: Callable[[], list[int]] | None = None) -> None:
         """Freeze the tree, find every descendant, then SIGKILL them all.
 
         Killing while a process is still starting others would orphan a child born after the
         last look. So first SIGSTOP the worker's process group (the worker leads its own
         session) and every process seen, again until no new one appears; then SIGKILL every
         process ever seen that still runs (psutil checks the creation time, so a recycled pid
-        is never hit). ``extra`` lists more of the tree's processes (its control group's)."""
+        is never hit). ``extra`` lists more of the tree's processes (its control group's), read
+        again at every round: a process that left both the tree and the session while the tree
+        was being stopped (Ray's raylet, started with its own session) is still in the group."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.root.pid, signal.SIGSTOP)
         known = -1
         while len(self.procs) != known:  # a process that left the group (setsid) is stopped too
             known = len(self.procs)
             self.refresh()
-            self.add(extra or [])
+            self.add(extra() if extra else [])
             self._add_session()
             for proc in list(self.procs.values()):
                 with contextlib.suppress(psutil.Error):

@@ -135,10 +135,14 @@ class WorkerSession:
         self.sock.sendall(ACK)
 
     def stop(self) -> None:
-        """Kill whatever is left of the tree and close the channel."""
-        self.tree.kill(self.own_pids())
+        """Kill whatever is left of the tree (and of its control group) and close the channel."""
+        self.tree.kill(self.own_pids)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
+        for _ in range(2):  # a process born in the group after the tree's last look
+            if not self.own_pids():
+                break
+            self.tree.kill(self.own_pids)
         self.sock.close()
 
     def close(self) -> None:
