@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from breakeven.data import DataSpec, get_kind
 from breakeven.engines import engine_class, engine_meta, installed_engines
 from breakeven.errors import UsageError
-from breakeven.labels import config_label, session_label
+from breakeven.labels import CaseParams, config_label, session_label
 from breakeven.workloads import Workload, get_workload, select_workloads
 
 if TYPE_CHECKING:
@@ -100,21 +100,8 @@ def select_configs(
 
 
 @dataclass(frozen=True)
-class Case:
+class Case(CaseParams):
     """One measured unit; its ``id`` names everything that determines the measurement."""
-
-    workload: str
-    engine: str
-    mode: str
-    profile: str
-    rows: int
-    k: int = 100
-    nas: int = 0
-    sorted: bool = False
-    dim_rows: int | None = None
-    chunk_rows: int | None = None
-    seed: int = 0
-    topology: str | None = None  # the cluster mode's topology
 
     def __post_init__(self) -> None:
         wl = get_workload(self.workload)

@@ -7,9 +7,29 @@ run that measured a case and the report that reads it back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from breakeven.data import fmt_num, get_kind
+
+
+@dataclass(frozen=True)
+class CaseParams:
+    """The fields that name a case: ``cases.Case`` (which checks them against today's catalogue)
+    and ``results.RecordedCase`` (which keeps them as recorded) both have exactly these."""
+
+    workload: str
+    engine: str
+    mode: str
+    profile: str
+    rows: int
+    k: int = 100
+    nas: int = 0
+    sorted: bool = False
+    dim_rows: int | None = None
+    chunk_rows: int | None = None
+    seed: int = 0
+    topology: str | None = None  # the cluster mode's topology
 
 
 class CaseFields(Protocol):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
-from breakeven.labels import config_label, question_label
+from breakeven.labels import CaseParams, config_label, question_label
 
 if TYPE_CHECKING:
     from breakeven.cases import Case
@@ -78,23 +78,11 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class RecordedCase:
+class RecordedCase(CaseParams):
     """What was run, as the record keeps it: ``cases.Case``'s fields and the data kind, so that an
     old record is read without today's workload catalogue."""
 
-    workload: str
-    engine: str
-    mode: str
-    profile: str
-    rows: int
-    data_kind: str
-    k: int = 100
-    nas: int = 0
-    sorted: bool = False
-    dim_rows: int | None = None
-    chunk_rows: int | None = None
-    seed: int = 0
-    topology: str | None = None
+    data_kind: str = ""  # always written (make_record, upgrade); a default only because it comes last
 
     @property
     def config_label(self) -> str:
