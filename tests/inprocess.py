@@ -9,11 +9,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
-from breakeven.cases import EngineConfig
+from breakeven import data as datagen
+from breakeven import reference
+from breakeven.cases import Case, EngineConfig
 from breakeven.engines import Engine, Settings, engine_class
-from breakeven.errors import EngineUnavailable
+from breakeven.errors import EngineUnavailable, Unsupported
+from breakeven.verify import Verdict, compare
+from breakeven.workloads import CATALOGUE
 
 
 @contextlib.contextmanager
@@ -51,3 +56,24 @@ def _stop_spark_jvm(name: str) -> None:
             proc.kill()
             proc.wait()
         SparkContext._gateway = SparkContext._jvm = None
+
+
+def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None:
+    """The case's workload run by a started engine on the case's data (generated and its
+    reference computed on first use), compared with the reference; None for a declared gap."""
+    wl = CATALOGUE[case.workload]
+    chunk = case.chunk_rows if wl.uses_chunks(engine.name) else None
+    if not datagen.is_generated(case.data, data_dir):
+        datagen.generate(case.data, data_dir, 1)
+    target = reference.reference_path(case.data, case.workload, data_dir)
+    if not target.exists():
+        reference.compute(case.data, [case.workload], data_dir)
+    paths, rows = datagen.dataset_paths(case.data, data_dir), case.data.table_rows()
+    tables = {role: engine.load(role, paths[role], rows[role], chunk) for role in wl.tables}
+    ctx = engine.context(tables, {role: rows[role] for role in wl.tables}, chunk)
+    try:
+        answer = engine.materialise(engine.build(wl, ctx))
+    except Unsupported as exc:
+        assert engine.name in wl.unsupported, f"undeclared gap: {exc}"
+        return None
+    return compare(engine.to_arrow(answer), pq.read_table(target), list(wl.keys))

@@ -1,12 +1,16 @@
 """The distributed engines' settings that are not visible in an answer: Dask's tuned shuffle and
-split_out rule, Spark's limit on results brought to the driver."""
+split_out rule, Spark's limit on results brought to the driver; and Ray's tuned per-block
+answers, right whatever the block size."""
 
 from __future__ import annotations
 
-import pytest
-from inprocess import engine_session
+from pathlib import Path
 
-from breakeven.cases import EngineConfig
+import pytest
+from inprocess import answer_verdict, engine_session
+
+from breakeven import data as datagen
+from breakeven.cases import Case, EngineConfig
 from breakeven.workloads import Ctx
 from breakeven.workloads.groupby import split_out
 
@@ -37,3 +41,27 @@ def test_dask_tuned_threads_shuffle_in_memory() -> None:
 def test_spark_results_may_be_as_large_as_half_the_budget() -> None:
     with engine_session(EngineConfig("spark", "local", "default")) as eng:  # no budget given: 8 GiB
         assert eng.session.conf.get("spark.driver.maxResultSize") == "4096m"
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("workload", ["groupby_q8", "transform_cumsum"])
+def test_ray_tuned_keyed_questions_are_right_whatever_the_block_size(
+    workload: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tuned q8 and the running total hash-partition by key and then work per block: right only
+    if a partition stays one block. Ray keeps it one (its keyed repartition never splits a
+    block), and this holds it to that with blocks forced far below a partition's size."""
+    import ray.data
+
+    from breakeven.engines import ray_engine
+
+    monkeypatch.setattr(ray_engine, "SORT_SHUFFLE_BELOW_BYTES", 0)  # the hash shuffle at any size
+    kind = "T1" if workload.startswith("transform") else "G1"
+    case = Case(workload, "ray", "local", "tuned", 20_000, nas=5, **({"chunk_rows": 5_000} if kind == "T1" else {}))
+    with engine_session(EngineConfig("ray", "local", "tuned")) as eng:
+        ray.data.DataContext.get_current().target_max_block_size = 16 * 2**10  # 16 KiB blocks
+        verdict = answer_verdict(eng, case, data_dir)
+        assert eng.session.hash_shuffle and eng.session.partitions == 4
+        x = eng.load("x", datagen.dataset_paths(case.data, data_dir)["x"], 20_000, None)
+        assert x.num_blocks() > 4 * eng.session.partitions  # blocks far smaller than a partition
+    assert verdict is not None and verdict.ok, verdict.reason

@@ -10,16 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
-from inprocess import engine_session
+from inprocess import answer_verdict, engine_session
 
-from breakeven import data as datagen
-from breakeven import reference
 from breakeven.cases import Case, parse_engines
 from breakeven.engines import Engine
-from breakeven.errors import Unsupported
-from breakeven.verify import compare
 from breakeven.workloads import CATALOGUE, FAMILIES
 
 ROWS = 1_000
@@ -42,19 +37,5 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 def test_the_answer_is_the_reference(engine: Engine, workload: str, data_dir: Path) -> None:
     wl = CATALOGUE[workload]
     case = Case(workload, engine.name, engine.mode, engine.profile, ROWS, **PARAMS[wl.data_kind])
-    chunk = case.chunk_rows if wl.uses_chunks(engine.name) else None
-    if not datagen.is_generated(case.data, data_dir):
-        datagen.generate(case.data, data_dir, 1)
-    target = reference.reference_path(case.data, workload, data_dir)
-    if not target.exists():
-        reference.compute(case.data, [workload], data_dir)
-    paths, rows = datagen.dataset_paths(case.data, data_dir), case.data.table_rows()
-    tables = {role: engine.load(role, paths[role], rows[role], chunk) for role in wl.tables}
-    ctx = engine.context(tables, {role: rows[role] for role in wl.tables}, chunk)
-    try:
-        answer = engine.materialise(engine.build(wl, ctx))
-    except Unsupported as exc:
-        assert engine.name in wl.unsupported, f"undeclared gap: {exc}"
-        return
-    verdict = compare(engine.to_arrow(answer), pq.read_table(target), list(wl.keys))
-    assert verdict.ok, verdict.reason
+    verdict = answer_verdict(engine, case, data_dir)
+    assert verdict is None or verdict.ok, verdict.reason

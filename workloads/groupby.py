@@ -443,10 +443,9 @@ def _q8_ray(c: Ctx) -> Any:
     # As for Dask: first each block's top two per group, so only those few rows are shuffled.
     reduced = x.map_batches(_top2, batch_format="pandas")
     if c.session.hash_shuffle:
-        # Then a hash shuffle on id6 (every group whole in one block) and the vectorised top
-        # two per block: no Python call per group
-        # (https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.repartition.html).
-        return reduced.repartition(c.session.partitions, keys=["id6"]).map_batches(_top2, batch_format="pandas")
+        # Then a hash shuffle on id6 and the vectorised top two per block, no Python call per
+        # group: see rayops.per_key_block for why every group is whole in one batch.
+        return rayops.per_key_block(reduced, ["id6"], c.session.partitions, _top2)
     # The sort shuffle has no keyed repartition: a function per group, on the reduced rows.
     return reduced.groupby("id6").map_groups(_nlargest2, batch_format="pandas")
 

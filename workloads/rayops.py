@@ -1,11 +1,13 @@
 """Ray Data idioms the workloads share: grouped aggregates with the profile's shuffle
-partitions, sums of empty groups as 0, and the tuned profile's broadcast of a small table.
+partitions, sums of empty groups as 0, a vectorised function over whole groups, and the tuned
+profile's broadcast of a small table.
 
 ``c.session`` is the Ray engine's :class:`~breakeven.engines.ray_engine.RayPlan`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +30,23 @@ def _fill_zero(batch: pa.Table, columns: tuple[str, ...]) -> pa.Table:
         i = batch.schema.get_field_index(name)
         batch = batch.set_column(i, name, pc.fill_null(batch[name], 0))
     return batch
+
+
+def per_key_block(ds: Any, keys: list[str], partitions: int, fn: Callable[[Any], Any]) -> Any:
+    """``fn`` (pandas in, pandas out) once per block of ``ds`` hash-partitioned by ``keys``: each
+    call sees whole groups, so ``fn`` may be one vectorised pass instead of a call per group.
+
+    Right only if a partition stays one block and a block one batch, and both hold whatever the
+    data's size: a keyed ``repartition`` gives "exactly this number of blocks"
+    (https://docs.ray.io/en/latest/data/api/doc/ray.data.Dataset.repartition.html) because
+    Ray never splits a block of a keyed shuffle (``disallow_block_splitting=True`` in
+    ``ray/data/_internal/planner/plan_all_to_all_op.py``: "all rows with the same key are in
+    the same group (block)"), and ``batch_size=None`` hands ``fn`` "entire blocks as batches"
+    (``Dataset.map_batches``). ``tests/test_distributed_profiles.py`` holds Ray to it with
+    blocks forced 16 KiB small.
+    """
+    whole = ds.repartition(partitions, keys=keys)
+    return whole.map_batches(fn, batch_format="pandas", batch_size=None)
 
 
 def fetch(ds: Any) -> pa.Table:

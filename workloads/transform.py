@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, workload
+from breakeven.workloads import Ctx, rayops, workload
 from breakeven.workloads.arrowref import floats, running_sum
 
 CHUNKED = frozenset({"pandas", "dask", "spark", "ray"})
@@ -338,10 +338,9 @@ def _running_total(frame: Any) -> Any:
 def _cumsum_ray(c: Ctx) -> Any:
     x = c.x.select_columns(["rid", "id4", "v1"])
     if c.tuned and c.session.hash_shuffle:  # (the sort shuffle has no keyed repartition)
-        # Hash-partition on id4 so every group is whole in one block, then one vectorised
-        # pandas pass per block instead of a Python call per group.
-        whole = x.repartition(c.session.partitions, keys=["id4"])
-        return whole.map_batches(_running_total, batch_format="pandas")
+        # Hash-partition on id4, then one vectorised pandas pass per block instead of a Python
+        # call per group: see rayops.per_key_block for why every group is whole in one batch.
+        return rayops.per_key_block(x, ["id4"], c.session.partitions, _running_total)
     return x.groupby("id4").map_groups(_running_total, batch_format="pandas")
 
 
