@@ -6,6 +6,21 @@ implementation per engine. An implementation receives a :class:`Ctx` with the en
 tables and returns the engine's result object; the engine materialises it (the timed part).
 A workload's SQL text (``sql``) serves every engine that speaks SQL (DuckDB) and has no
 implementation of its own for it.
+
+One rule for the two profiles, in every engine and question (``c.tuned`` tells them apart):
+
+- ``default`` is what a newcomer writes from the engine's own documentation, with db-benchmark's
+  code as the proxy where it has the question: the API's obvious idiom, even when it is slow
+  (groupby-apply of a Python function per group for q8 in Dask and Ray and q9 in pandas, Dask
+  and Ray; the portable SQL window for q8 in DuckDB; a plain merge or join).
+- ``tuned`` is what an expert of the engine writes: vectorised forms (grouped sums of moments
+  for q9, a pre-reduction and one pass per partition for q8), the engine's own operators
+  (DuckDB's top-N aggregate, Spark's ``mapInArrow``), explicit broadcasts of small tables, and
+  the settings of each engine module.
+
+Where an implementation's two profiles differ, a comment beside the branch says which idiom
+each one is; where the engine offers one idiom (a grouped sum, Polars' ``top_k``, Spark's
+``corr``), both profiles use it and differ only in the engine's settings.
 """
 
 from __future__ import annotations
