@@ -158,6 +158,8 @@ class Grid:
         return out
 
     def _for(self, wl: Workload, n: int, cfg: EngineConfig) -> list[Case]:
+        if cfg.profile == "tuned" and not engine_meta(cfg.engine).tunes(wl.data_kind):
+            return []  # the default's twin
         params = get_kind(wl.data_kind).params
         if "dim_rows" in params:
             data = [{"dim_rows": d} for d in self.dim_rows if d <= n]

@@ -1,7 +1,7 @@
 """The single-machine engines' profiles do what their docstrings say: ``tuned`` stores the string
 group-by keys as the engine's categorical type (and only those), Polars' ``lazy`` mode keeps a
 LazyFrame for the optimizer, streaming has no tuned profile, and DuckDB's top-two query runs as
-a top-N aggregate, not a window (its own implementation)."""
+a top-N aggregate, not a window (its own implementation), in the tuned profile only."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from inprocess import engine_session
 
 from breakeven import data as datagen
-from breakeven.cases import EngineConfig
+from breakeven.cases import EngineConfig, get_suite, parse_engines
 from breakeven.errors import UsageError
 from breakeven.workloads import get_workload
 
@@ -71,3 +71,21 @@ def test_duckdb_tuned_keys_are_enums_and_top_two_is_an_aggregate(data_dir: Path)
             and "WINDOW" not in text.upper()
             and "ORDER" not in text.upper()
         )
+
+
+@pytest.mark.duckdb
+def test_duckdb_default_top_two_is_the_portable_window(data_dir: Path) -> None:
+    with engine_session(EngineConfig("duckdb", "single", "default")) as eng:
+        eng.load("x", _table(G1, data_dir), 1_000, None)
+        q8 = get_workload("groupby_q8")
+        assert eng.build(q8, eng.context({}, {}, None)).sql_query() == eng.sql(q8.query).sql_query()
+
+
+def test_tuned_twins_of_the_default_are_not_planned() -> None:
+    """pandas' and Polars' tuned profiles change only the group-by data (G1): no tuned case is
+    planned elsewhere; DuckDB's (preserve_insertion_order) applies to every kind."""
+    cases = get_suite("standard").cases(parse_engines(["pandas", "polars:lazy", "duckdb"]))
+    tuned = {(c.engine, c.data_kind) for c in cases if c.profile == "tuned"}
+    assert {kind for engine, kind in tuned if engine in ("pandas", "polars")} == {"G1"}
+    assert {kind for engine, kind in tuned if engine == "duckdb"} == {"G1", "J1", "D1", "T1"}
+    assert {c.data_kind for c in cases if c.engine == "pandas" and c.profile == "default"} == {"G1", "J1", "D1", "T1"}

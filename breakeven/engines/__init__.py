@@ -75,6 +75,9 @@ class Engine(ABC):
     modes: ClassVar[tuple[str, ...]]
     profiles: ClassVar[tuple[str, ...]] = ("default",)
     default_only: ClassVar[tuple[str, ...]] = ()  # modes that have no tuned profile (nothing to tune)
+    # Data kinds on which ``tuned`` differs from ``default`` (None: every kind). Elsewhere a tuned
+    # case would time the default's code again, so none is planned there.
+    tuned_kinds: ClassVar[tuple[str, ...] | None] = None
     distributed: ClassVar[bool] = False
     packages: ClassVar[tuple[str, ...]]  # distributions whose versions are reported
     imports: ClassVar[tuple[str, ...]] = ()  # modules that must import (default: the packages)
@@ -91,6 +94,11 @@ class Engine(ABC):
     def profiles_of(cls, mode: str) -> tuple[str, ...]:
         """The profiles of ``mode``."""
         return ("default",) if mode in cls.default_only else cls.profiles
+
+    @classmethod
+    def tunes(cls, data_kind: str) -> bool:
+        """Whether the tuned profile differs from the default on ``data_kind``."""
+        return cls.tuned_kinds is None or data_kind in cls.tuned_kinds
 
     @property
     def tuned(self) -> bool:
