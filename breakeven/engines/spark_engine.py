@@ -142,7 +142,12 @@ class SparkEngine(Engine):
             # Shuffle partitions sized to the data (about 128 MiB each) and at least two per core,
             # instead of the fixed 200 that are slow on small data
             # (https://spark.apache.org/docs/latest/sql-performance-tuning.html#tuning-partitions,
-            # https://github.com/apache/spark/pull/47349).
+            # https://github.com/apache/spark/pull/47349). Adaptive execution's own sizing (200
+            # partitions coalesced after the map side, for parallelism or to
+            # advisoryPartitionSizeInBytes with parallelismFirst=false) does no better: at 1e7
+            # rows, q1, q3, q6, q8, q10 took 0.63, 1.89, 7.98, 5.26, 9.89 s with these 6
+            # partitions, and 0.97, 0.98 and 1.05 of that (geometric means) coalesced for
+            # parallelism, to 64 MiB and to 128 MiB (scripts/spark_shuffle_sizing.py).
             partitions = self.partitions(memory_estimate(path))
             self.session.conf.set("spark.sql.shuffle.partitions", str(partitions))
         if self.tuned and frame.rdd.getNumPartitions() < self.settings.cores:
