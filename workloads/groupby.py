@@ -613,7 +613,8 @@ def _q10_spark(c: Ctx) -> Any:
 def _q10_ray(c: Ctx) -> Any:
     from ray.data.aggregate import Count, Sum
 
-    return rayops.aggregate(c, c.x, ALL, Sum("v3", alias_name="v3"), Count(alias_name="count"), zero=("v3",))
+    sum_v3, count = Sum("v3", alias_name="v3"), Count(alias_name="count")
+    return rayops.aggregate(c, c.x, ALL, sum_v3, count, zero=("v3",), per_row=True)
 
 
 @Q10.ref

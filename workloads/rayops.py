@@ -16,9 +16,17 @@ import pyarrow.compute as pc
 from breakeven.workloads import Ctx
 
 
-def aggregate(c: Ctx, ds: Any, by: list[str], *aggs: Any, zero: tuple[str, ...] = ()) -> Any:
+def aggregate(c: Ctx, ds: Any, by: list[str], *aggs: Any, zero: tuple[str, ...] = (), per_row: bool = False) -> Any:
     """``groupby(...).aggregate(...)``; the columns in ``zero`` (sums) are 0 for a group whose
-    values are all null, as the questions define it (Ray's ``Sum`` gives null there)."""
+    values are all null, as the questions define it (Ray's ``Sum`` gives null there).
+
+    ``per_row``: about one group per row. The tuned profile's sort shuffle, chosen for small data,
+    is then slow: q10 at 1e6 rows took 58.5 s with it against 5.5 s with the default profile's
+    hash shuffle (standard suite, scripts/profile_ratios.py), so such an aggregate always uses
+    the hash shuffle (``RayEngine.build`` restores the session's strategy for the next question).
+    """
+    if per_row and c.tuned:
+        ds.context.shuffle_strategy = "shuffle_v2"
     out = ds.groupby(by, num_partitions=c.session.partitions).aggregate(*aggs)
     if not zero:
         return out

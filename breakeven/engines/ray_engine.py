@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
-from breakeven.workloads import rayops
+from breakeven.workloads import Ctx, Workload, rayops
 
 # Below this in-memory size the tuned profile uses the task-based sort shuffle: the default hash
 # shuffle starts a pool of aggregator actors for every shuffle, a fixed cost of seconds that only
@@ -34,6 +34,7 @@ from breakeven.workloads import rayops
 # 100-group sum of 1e6 rows takes 4.3 s with the hash shuffle, 0.35 s with the sort shuffle,
 # while 1e5 groups of 1e7 rows take 5 s with the hash shuffle and 19 s with the sort shuffle).
 SORT_SHUFFLE_BELOW_BYTES = 256 * 2**20
+HASH_SHUFFLE, SORT_SHUFFLE = "shuffle_v2", "sort_shuffle_pull_based"
 MIN_OBJECT_STORE = 256 * 2**20
 
 
@@ -44,6 +45,11 @@ class RayPlan:
     partitions: int | None = None
     default_partitions: int = 200
     hash_shuffle: bool = True  # False under the sort shuffle, which cannot repartition by key
+
+    @property
+    def strategy(self) -> str:
+        """The session's shuffle strategy, as ``DataContext.shuffle_strategy`` names it."""
+        return HASH_SHUFFLE if self.hash_shuffle else SORT_SHUFFLE
 
     @property
     def join_partitions(self) -> int:
@@ -124,7 +130,7 @@ class RayEngine(Engine):
                 # A dataset keeps the DataContext it was created with, so the strategy is set
                 # here, before the read (https://docs.ray.io/en/latest/data/shuffling-data.html).
                 self.session.hash_shuffle = size >= SORT_SHUFFLE_BELOW_BYTES
-                context.shuffle_strategy = "shuffle_v2" if self.session.hash_shuffle else "sort_shuffle_pull_based"
+                context.shuffle_strategy = self.session.strategy
             # At least two blocks per core, so every core works, and blocks of about 128 MiB
             # (https://docs.ray.io/en/latest/data/performance-tips.html#tuning-read-parallelism).
             frame = ray.data.read_parquet(str(path), override_num_blocks=blocks)
@@ -136,6 +142,15 @@ class RayEngine(Engine):
         if chunk_rows:  # the workload's chunk size decides the blocks
             frame = frame.repartition(chunk_count(rows, chunk_rows))
         return frame.materialize()
+
+    def build(self, wl: Workload, ctx: Ctx) -> Any:
+        # A loaded dataset keeps its own DataContext, shared by every dataset made from it: a
+        # question may change its shuffle strategy (rayops.aggregate), so each starts from the
+        # session's.
+        if self.tuned:
+            for table in ctx.tables.values():
+                table.context.shuffle_strategy = self.session.strategy
+        return super().build(wl, ctx)
 
     def materialise(self, result: Any) -> Any:
         return rayops.fetch(result)
