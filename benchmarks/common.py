@@ -222,6 +222,8 @@ def definition_version(workloads: list[str]) -> str:
     for name in workloads:
         wl = CATALOGUE[name]
         spec = [wl.name, wl.family, wl.question, wl.data_kind, list(wl.tables), list(wl.keys), wl.high_cardinality]
+        if wl.sinks:  # (added with the sinks: the other workloads keep their version)
+            spec.append(list(wl.sinks))
         digest.update(json.dumps(spec).encode())
         digest.update(inspect.getsource(wl.reference).encode() if wl.reference else b"")
     digest.update(inspect.getsource(datagen._Generator).encode())

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from breakeven.data import DataSpec, get_kind
 from breakeven.engines import engine_class, engine_meta, installed_engines
 from breakeven.errors import UsageError
-from breakeven.labels import CaseParams, config_label, session_label
-from breakeven.workloads import Workload, get_workload, select_workloads
+from breakeven.labels import CaseParams, config_label, session_label, workload_label
+from breakeven.workloads import SINKS, Workload, get_workload, select_workloads
 
 if TYPE_CHECKING:
     from breakeven.cluster.launcher import ClusterPlan
@@ -111,6 +111,12 @@ class Case(CaseParams):
             raise UsageError(f"dim_rows applies to the join_dim workloads only (got {self.dim_rows} for {wl.name})")
         if self.chunk_rows is not None and self.chunk_rows <= 0:
             raise UsageError(f"chunk_rows must be positive, got {self.chunk_rows}")
+        if wl.sinks and self.sink is None:  # no sink named: the answer comes back to the driver
+            object.__setattr__(self, "sink", "collect")
+        if wl.sinks and self.sink not in wl.sinks:
+            raise UsageError(f"{wl.name} has no sink {self.sink!r}: use one of {', '.join(wl.sinks)}")
+        if not wl.sinks and self.sink is not None:
+            raise UsageError(f"{wl.name}'s answer is small and always comes back: it has no sink (got {self.sink})")
 
     @property
     def wl(self) -> Workload:
@@ -132,7 +138,7 @@ class Case(CaseParams):
     @property
     def id(self) -> str:
         session = session_label(self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows)
-        return f"{self.workload}.{session}"
+        return f"{workload_label(self.workload, self.sink)}.{session}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,16 +154,19 @@ class Grid:
     nas: tuple[int, ...] = (0,)
     dim_rows: tuple[int, ...] = ()
     chunk_rows: tuple[int | None, ...] = (None,)
+    sinks: tuple[str, ...] = ("parquet",)  # for the workloads whose answer is large
 
-    def cases(self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None) -> list[Case]:
+    def cases(
+        self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None, sinks: tuple[str, ...] | None = None
+    ) -> list[Case]:
         out = []
         for wl in select_workloads(list(self.workloads)):
             for n in rows or self.rows:
                 for cfg in configs:
-                    out.extend(self._for(wl, n, cfg))
+                    out.extend(self._for(wl, n, cfg, sinks or self.sinks))
         return out
 
-    def _for(self, wl: Workload, n: int, cfg: EngineConfig) -> list[Case]:
+    def _for(self, wl: Workload, n: int, cfg: EngineConfig, sinks: tuple[str, ...]) -> list[Case]:
         if cfg.profile == "tuned" and not engine_meta(cfg.engine).tunes(wl.data_kind):
             return []  # the default's twin
         params = get_kind(wl.data_kind).params
@@ -168,11 +177,13 @@ class Grid:
         else:
             data = [{}]
         chunks = self.chunk_rows if wl.uses_chunks(cfg.engine) else (None,)
+        chosen = [s for s in sinks if s in wl.sinks] if wl.sinks else [None]
         return [
-            Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, topology=cfg.topology, **params)
+            Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, topology=cfg.topology, sink=s, **params)
             for params in data
             for c in chunks
             if c is None or c < n
+            for s in chosen
         ]
 
 
@@ -187,10 +198,13 @@ class Suite:
     memory_budget: str | None = None  # e.g. "2GiB"; None: 80% of RAM
     engines: tuple[str, ...] = ()  # engine specs; empty: every installed engine
 
-    def cases(self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None) -> list[Case]:
+    def cases(
+        self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None, sinks: tuple[str, ...] | None = None
+    ) -> list[Case]:
+        """Every case of the suite; ``rows`` and ``sinks`` replace the grids' own."""
         seen: dict[str, Case] = {}
         for grid in self.grids:
-            for case in grid.cases(configs, rows):
+            for case in grid.cases(configs, rows, sinks):
                 seen.setdefault(case.id, case)
         return list(seen.values())
 
@@ -202,21 +216,26 @@ class Suite:
         return None
 
     def select(
-        self, names: list[str], configs: list[EngineConfig], rows: tuple[int, ...] | None = None
+        self,
+        names: list[str],
+        configs: list[EngineConfig],
+        rows: tuple[int, ...] | None = None,
+        sinks: tuple[str, ...] | None = None,
     ) -> tuple[list[Case], list[str]]:
         """The cases of the named workloads (or families): the suite's own, and for a named
         workload the suite leaves out, the grid the suite uses for its family (else the full
         suite's), at that grid's sizes or ``rows``. Also returns the workloads so added."""
         wanted = select_workloads(names)
-        covered = {c.workload for c in self.cases(configs, rows)}
-        cases = [c for c in self.cases(configs, rows) if c.workload in {w.name for w in wanted}]
+        planned = self.cases(configs, rows, sinks)
+        covered = {c.workload for c in planned}
+        cases = [c for c in planned if c.workload in {w.name for w in wanted}]
         added = [wl.name for wl in wanted if wl.name not in covered]
         for name in added:
             family = get_workload(name).family
             grid = self.family_grid(family) or SUITES["full"].family_grid(family)
             if grid is None:
                 raise UsageError(f"no suite has a grid for {name}")
-            cases += replace(grid, workloads=(name,)).cases(configs, rows)
+            cases += replace(grid, workloads=(name,)).cases(configs, rows, sinks)
         return cases, added
 
 
@@ -301,7 +320,7 @@ SUITES: dict[str, Suite] = {
             "smoke",
             "every workload at 1e4 rows, on every configuration: for checking an installation",
             (
-                Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,)),
+                Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,), sinks=SINKS),
                 Grid(("join",), (10**4,), dim_rows=(10**2,)),
             ),
         ),

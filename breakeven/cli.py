@@ -28,7 +28,7 @@ from breakeven.runner import Options, Runner, run_meta
 from breakeven.supervision import runner_cpu
 from breakeven.tables import SHOW_WIDTH, cluster_table, show_tables
 from breakeven.units import parse_rows, parse_size
-from breakeven.workloads import CATALOGUE
+from breakeven.workloads import CATALOGUE, SINKS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(cluster_cli.app, name="cluster")
@@ -59,6 +59,13 @@ def run(
         list[str] | None,
         typer.Option("--rows", "-n", help="row counts to use instead of the suite's (repeatable), e.g. 1e6"),
     ] = None,
+    sink: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="where large answers (transforms, merges that keep their rows) go: collect (to the driver) "
+            "or parquet (written by the engine); repeatable; default: the suite's (parquet)"
+        ),
+    ] = None,
     repeats: Annotated[int, typer.Option(help="timed repeats after the cold run")] = 3,
     timeout: Annotated[float, typer.Option(help="seconds per case (and for engine start-up plus loading)")] = 600.0,
     memory_budget: Annotated[
@@ -78,6 +85,14 @@ def run(
     ] = "auto",
     results: Annotated[Path, typer.Option(help="results folder", envvar="BREAKEVEN_RESULTS")] = Path("results"),
     data: Annotated[Path, typer.Option(help="cache folder for generated data", envvar="BREAKEVEN_DATA")] = Path("data"),
+    scratch: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder for each session's temporary files (spills, shuffles, answers of --sink parquet), "
+            "deleted after it; default: the system's temporary folder",
+            envvar="BREAKEVEN_SCRATCH",
+        ),
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="name of the run (default: the UTC time)")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the newest run (or --run-id), skipping finished cases")
@@ -120,16 +135,21 @@ def run(
     memory_budget = memory_budget or chosen.memory_budget
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
+    if unknown := [s for s in sink or () if s not in SINKS]:
+        raise UsageError(f"unknown --sink {', '.join(unknown)}: use {' or '.join(SINKS)}")
+    sinks = tuple(dict.fromkeys(sink)) if sink else None
     plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
     configs = select_configs(engine, plan, chosen.engines)
     added: list[str] = []
     if workload:
-        cases, added = chosen.select(workload, configs, row_counts)
+        cases, added = chosen.select(workload, configs, row_counts, sinks)
     else:
-        cases = chosen.cases(configs, row_counts)
+        cases = chosen.cases(configs, row_counts, sinks)
     if not cases:
         raise UsageError("nothing to run: the suite, engines, workloads and rows select no case")
     check_writable(results)
+    if scratch is not None:
+        check_writable(scratch, "temporary files and written answers", "pass --scratch DIR with a writable folder")
     options = Options(
         repeats=repeats,
         timeout=timeout,
@@ -138,6 +158,7 @@ def run(
         data_dir=data,
         cluster=plan,
         memory_method=memory_method,
+        scratch=scratch.resolve() if scratch else None,
     )
     # Before any folder is made: --memory-method cgroup may fail here.
     method, why_not_cgroup = choose_method(memory_method, budget)

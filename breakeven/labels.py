@@ -30,6 +30,7 @@ class CaseParams:
     chunk_rows: int | None = None
     seed: int = 0
     topology: str | None = None  # the cluster mode's topology
+    sink: str | None = None  # where a large answer goes (workloads.SINKS); None for a small one
 
 
 class CaseFields(Protocol):
@@ -46,6 +47,7 @@ class CaseFields(Protocol):
     dim_rows: int | None
     chunk_rows: int | None
     topology: str | None
+    sink: str | None
 
     @property
     def data_kind(self) -> str: ...
@@ -73,10 +75,17 @@ def session_label(
 
 
 def question_label(case: CaseFields, chunked: bool = True) -> str:
-    """The workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``;
-    without the chunk size when ``chunked`` is false (where engines that choose their own chunks
-    ran the question)."""
+    """The workload, the data parameters other than rows and the sink:
+    ``transform_udf nas=5% chunk=1e5 sink=parquet``; without the chunk size when ``chunked`` is
+    false (where engines that choose their own chunks ran the question)."""
     parts = [case.workload, *get_kind(case.data_kind).describe(case)]
     if chunked and case.chunk_rows:
         parts.append(f"chunk={fmt_num(case.chunk_rows)}")
+    if case.sink:
+        parts.append(f"sink={case.sink}")
     return " ".join(parts)
+
+
+def workload_label(workload: str, sink: str | None) -> str:
+    """A case id's first part: the workload, and its sink where it has one (``transform_udf-parquet``)."""
+    return f"{workload}-{sink}" if sink else workload

@@ -30,6 +30,7 @@ class PlannedCase:
     workload: str
     chunk_rows: int | None
     reference: str  # the reference answer's Parquet file
+    sink: str | None = None  # "parquet": the engine writes the answer (workloads.SINKS)
 
 
 @dataclass(frozen=True)

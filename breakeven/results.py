@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 #    ``pss-50ms`` for the older records, PSS of every process every 50 ms) and ``runner_cpu_seconds``
 #    (the runner's own CPU during the timed phase); run.json's ``settings.memory_method``; the
 #    question as the report needs it: ``case.data_kind``, ``question``, ``takes_chunks``
-SCHEMA_VERSION = 4
+# 5: ``case.sink``, where a large answer went (``collect`` for every older transform)
+SCHEMA_VERSION = 5
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
@@ -55,7 +56,7 @@ def _question_of_old(record: dict[str, Any]) -> None:
 
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode,
-    version 3 measured memory only one way and not the runner's own CPU."""
+    version 3 measured memory only one way and not the runner's own CPU, version 4 had no sinks."""
     version = record.get("schema")
     if version == 2:
         if "case" in record:
@@ -69,9 +70,13 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
             _question_of_old(record)
         elif "settings" in record:
             record["settings"].setdefault("memory_method", OLD_MEMORY_METHOD)
-        record["schema"] = version = SCHEMA_VERSION
+        record["schema"] = version = 4
     if "case" in record and "takes_chunks" not in record:  # written while schema 4 was being made
         _question_of_old(record)
+    if version == 4:
+        if "case" in record:  # before the sinks, every answer came back to the driver
+            record["case"]["sink"] = "collect" if record.get("family") == "transform" else None
+        record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")
     return record
@@ -316,16 +321,14 @@ def _record(path: Path, run_cores: int | None) -> Record:
         raise UsageError(f"results file {path} is not a whole record ({type(exc).__name__}: {exc})") from None
 
 
-def check_writable(results_dir: Path) -> None:
-    """Fail early, with the fix, if results cannot be written."""
+def check_writable(folder: Path, what: str = "results", fix: str = "pass --results DIR with a writable folder") -> None:
+    """Fail early, with the fix, if ``what`` cannot be written in ``folder``."""
     try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".probe"):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe"):
             pass
     except OSError as exc:
-        raise UsageError(
-            f"cannot write results to {results_dir} ({exc.strerror}): pass --results DIR with a writable folder"
-        ) from None
+        raise UsageError(f"cannot write {what} to {folder} ({exc.strerror}): {fix}") from None
 
 
 NOISY_SPREAD = 0.10  # (max - min) / median of the repeats above this is flagged as noisy

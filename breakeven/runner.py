@@ -56,6 +56,9 @@ class Options:
     plugins: tuple[str, ...] = ()  # modules the workers import first (extra workloads, e.g. breakeven.testing)
     cluster: ClusterPlan | None = None  # for the cases in the cluster mode
     memory_method: str = "auto"  # auto (a control group where possible, else sampled), cgroup, sampled
+    # Where each session's scratch folder goes (spills, shuffles, written answers): None, the
+    # system's temporary folder. Keep it short: Ray puts Unix sockets there (107 bytes at most).
+    scratch: Path | None = None
 
 
 @dataclass
@@ -214,6 +217,7 @@ class Runner:
                     c.workload,
                     c.chunk_rows,
                     str(reference.reference_path(group.data, c.workload, opts.data_dir).resolve()),
+                    c.sink,
                 )
                 for c in cases
             ],
@@ -236,7 +240,7 @@ class Runner:
         self.sessions_started += 1
         name = f"{group.label}.{self.sessions_started}"
         log_path = self.store.log_dir / f"{name}.log"
-        scratch = Path(tempfile.mkdtemp(prefix="breakeven-"))  # short: Ray puts Unix sockets there
+        scratch = Path(tempfile.mkdtemp(prefix="breakeven-", dir=opts.scratch))
         in_cluster = group.mode == CLUSTER_MODE
         # A local cluster's sessions join the cluster's control group: its memory is theirs.
         cluster_group = self.clusters.group if in_cluster else None

@@ -151,3 +151,45 @@ def _kill_then_q1(engine: str) -> Any:
 
 for _engine in ("dask", "spark", "ray"):
     KILL.implement(_engine)(_kill_then_q1(_engine))
+
+
+# Large answers, for the sinks: a row dropped from transform_arith's answer, and a writer that
+# writes one file and then hangs (the case is killed with its output folder half written).
+def _arith_reference(t: dict[str, pa.Table]) -> pa.Table:
+    ref = get_workload("transform_arith").reference
+    assert ref is not None
+    return ref(t)
+
+
+def _large_fault(name: str, question: str) -> Workload:
+    if name in _registered():
+        return get_workload(name)
+    wl = workload(name, TEST_FAMILY, question, "T1", keys=("rid",), large_answer=True)
+    wl.ref(_arith_reference)
+    return wl
+
+
+DROPPED_ROW = _large_fault("fault_dropped_row", "transform_arith's answer without its first row")
+WRITE_HANG = _large_fault("fault_write_hang", "writes one file of the answer, then never returns")
+WRITE_HANG.timeout = 5.0
+
+
+@DROPPED_ROW.implement("pandas")
+def _dropped_row(c: Ctx) -> Any:
+    return get_workload("transform_arith").impls["pandas"](c).iloc[1:]
+
+
+class _HangingWriter:
+    """Writes a real Parquet file where pandas would write the answer, then hangs."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def to_parquet(self, path: Any, index: bool = False) -> None:
+        self.frame.to_parquet(path, index=index)
+        time.sleep(3600)
+
+
+@WRITE_HANG.implement("pandas")
+def _write_hang(c: Ctx) -> Any:
+    return _HangingWriter(get_workload("transform_arith").impls["pandas"](c))

@@ -9,6 +9,7 @@ file, never the terminal.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 import time
@@ -16,6 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from breakeven.engines import Engine, Settings, engine_class
@@ -59,8 +61,19 @@ def describe(exc: BaseException) -> str:
 
 
 def run_case(
-    engine: Engine, chan: Channel, case: PlannedCase, tables: dict[str, Any], rows: dict[str, int], repeats: int
+    engine: Engine,
+    chan: Channel,
+    case: PlannedCase,
+    tables: dict[str, Any],
+    rows: dict[str, int],
+    repeats: int,
+    sink_dir: Path,
 ) -> None:
+    """Time the case's cold run and its repeats, then verify the cold answer and the last one.
+
+    With the ``parquet`` sink the timed part ends when the engine's writer has closed its last
+    file; the files are read back for verification outside it, and deleted after.
+    """
     wl = get_workload(case.workload)
     ctx = engine.context({role: tables[role] for role in wl.tables}, rows, case.chunk_rows)
     chan.request(CaseStart(case.id))
@@ -69,11 +82,18 @@ def run_case(
     status, reason = "ok", None
     try:
         for i in range(1 + repeats):
+            folder = sink_dir / f"{case.id}.{i}"
             start = time.perf_counter()
-            answer = engine.materialise(engine.build(wl, ctx))
+            if case.sink == "parquet":
+                engine.write(engine.build(wl, ctx), folder)
+                answer: Any = folder
+            else:
+                answer = engine.materialise(engine.build(wl, ctx))
             times.append(time.perf_counter() - start)
             if i in (0, repeats):  # verify the cold answer and the last one
                 answers.append(answer)
+            elif case.sink == "parquet":  # (outside the timer: a few unlinks)
+                shutil.rmtree(folder)
             del answer
     except Unsupported as exc:
         status, reason = "unsupported", str(exc)
@@ -82,16 +102,31 @@ def run_case(
         status, reason = "crashed", f"raised {describe(exc)}"
     chan.request(TimedEnd(case.id))
     rows_out, sums = None, None
-    if status == "ok":
-        reference = pq.read_table(case.reference)
-        for answer in answers:
-            table = engine.to_arrow(answer)
-            verdict = compare(table, reference, list(wl.keys))
-            if not verdict.ok:
-                status, reason = "wrong_result", verdict.reason
-                break
-            rows_out, sums = table.num_rows, checksum(table)
+    try:
+        if status == "ok":
+            reference = pq.read_table(case.reference)
+            for answer in answers:
+                try:
+                    table = read_written(answer) if case.sink == "parquet" else engine.to_arrow(answer)
+                except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
+                    status, reason = "wrong_result", f"the written answer cannot be read: {describe(exc)}"
+                    break
+                verdict = compare(table, reference, list(wl.keys))
+                if not verdict.ok:
+                    status, reason = "wrong_result", verdict.reason
+                    break
+                rows_out, sums = table.num_rows, checksum(table)
+    finally:
+        shutil.rmtree(sink_dir, ignore_errors=True)
     chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
+
+
+def read_written(folder: Path) -> pa.Table:
+    """An answer an engine wrote: every Parquet file under ``folder`` (files whose names start
+    with ``_`` or ``.``, such as Spark's ``_SUCCESS`` and checksums, are not data)."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"the engine wrote no folder {folder}")
+    return pq.read_table(folder)
 
 
 def main(plan_path: str, fd: str) -> None:
@@ -108,8 +143,9 @@ def main(plan_path: str, fd: str) -> None:
         rows = {role: t.rows for role, t in plan.tables.items()}
         tables = {role: engine.load(role, Path(t.path), t.rows, plan.chunk_rows) for role, t in plan.tables.items()}
         chan.send(Loaded(time.perf_counter() - start, engine.topology()))
+        sink_dir = Path(plan.scratch_dir) / "answers"  # the runner deletes the scratch, even after a kill
         for case in plan.cases:
-            run_case(engine, chan, case, tables, rows, plan.repeats)
+            run_case(engine, chan, case, tables, rows, plan.repeats, sink_dir)
     finally:
         engine.close()
     chan.send(SessionDone())

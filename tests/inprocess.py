@@ -18,6 +18,7 @@ from breakeven.cases import Case, EngineConfig
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.verify import Verdict, compare
+from breakeven.worker import read_written
 from breakeven.workloads import CATALOGUE, Ctx
 
 
@@ -73,7 +74,8 @@ class ProfileBlind(Ctx):
 
 def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None:
     """The case's workload run by a started engine on the case's data (generated and its
-    reference computed on first use), compared with the reference; None for a declared gap."""
+    reference computed on first use), its answer collected or written as the case's sink says
+    and compared with the reference; None for a declared gap."""
     wl = CATALOGUE[case.workload]
     chunk = case.chunk_rows if wl.uses_chunks(engine.name) else None
     if not datagen.is_generated(case.data, data_dir):
@@ -87,8 +89,13 @@ def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None
     if not type(engine).tunes(wl.data_kind):  # the engine says its profiles are twins here
         ctx = ProfileBlind(**vars(ctx))
     try:
-        answer = engine.materialise(engine.build(wl, ctx))
+        if case.sink == "parquet":
+            with tempfile.TemporaryDirectory(prefix="breakeven-sink-") as out:
+                engine.write(engine.build(wl, ctx), Path(out) / "answer")
+                table = read_written(Path(out) / "answer")
+        else:
+            table = engine.to_arrow(engine.materialise(engine.build(wl, ctx)))
     except Unsupported as exc:
         assert engine.name in wl.unsupported, f"undeclared gap: {exc}"
         return None
-    return compare(engine.to_arrow(answer), pq.read_table(target), list(wl.keys))
+    return compare(table, pq.read_table(target), list(wl.keys))

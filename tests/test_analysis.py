@@ -144,10 +144,11 @@ def test_question_labels_keep_the_data_parameters_but_not_rows() -> None:
 def test_a_planned_case_and_its_record_carry_the_same_labels() -> None:
     case = Case("transform_udf", "dask", "processes", "tuned", 10**6, nas=5, chunk_rows=10**5)
     recorded = make_record(case, "r", "ok", None, repeats=[1.0]).case
-    assert recorded.question_label == question_label(case) == "transform_udf nas=5% chunk=1e5"
-    assert recorded.unchunked_label == "transform_udf nas=5%"
+    assert recorded.question_label == question_label(case) == "transform_udf nas=5% chunk=1e5 sink=collect"
+    assert recorded.unchunked_label == "transform_udf nas=5% sink=collect"
     assert recorded.config_label == case.config.label == "dask:processes:tuned"
-    assert case.id == f"transform_udf.{session_label('dask', 'processes', 'tuned', None, case.data.name, 10**5)}"
+    session = session_label("dask", "processes", "tuned", None, case.data.name, 10**5)
+    assert case.id == f"transform_udf-collect.{session}"
 
 
 def test_engines_that_choose_their_own_chunks_are_the_baseline_at_every_chunk_size() -> None:

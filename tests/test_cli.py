@@ -50,6 +50,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args
         (["run", "--cluster-address", "10.0.0.1:6379"], "which engine is at 10.0.0.1:6379?"),
         (["cluster", "up", "flink"], "unknown cluster engine 'flink'"),
         (["run", "--repeats", "0"], "repeats must be at least 1"),
+        (["run", "--sink", "s3"], "unknown --sink s3: use collect or parquet"),
         (["datagen", "--kind", "X9"], "unknown data kind 'X9'"),
         (["datagen", "--nas", "150"], "nas is a percentage"),
         (["show", "nosuchrun", "--results", "/nonexistent-breakeven"], "no run 'nosuchrun'"),
@@ -81,6 +82,16 @@ def test_unwritable_results_folder(monkeypatch, capsys, tmp_path) -> None:
     blocker.write_text("not a folder")
     code, _, err = invoke(monkeypatch, capsys, "run", "--engine", "pandas", "--results", str(blocker / "results"))
     assert code == 2 and "cannot write results" in err and "--results" in err
+
+
+def test_unwritable_scratch_folder(monkeypatch, capsys, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    args = ("run", "--engine", "pandas", "--scratch", str(blocker / "tmp"), "--results", str(tmp_path))
+    code, _, err = invoke(monkeypatch, capsys, *args)
+    assert code == 2 and "cannot write temporary files and written answers" in err and "--scratch" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()  # nothing written
 
 
 def _cli(tmp_path: Path, *args: str) -> list[str]:

@@ -65,10 +65,13 @@ def test_corrupt_and_future_records_are_refused(tmp_path) -> None:
 
 
 def _old(schema: int, **changes: Any) -> dict[str, Any]:
-    """A record as breakeven wrote it at ``schema``: 3 had no memory method, runner CPU, data kind,
-    question or takes_chunks; 2 had no cluster mode either."""
-    case = Case("transform_udf", "pandas", "single", "default", 10_000, chunk_rows=1000)
+    """A record as breakeven wrote it at ``schema``: 4 had no sink; 3 had no memory method, runner
+    CPU, data kind, question or takes_chunks either; 2 had no cluster mode either."""
+    case = Case("transform_udf", "pandas", "single", "default", 10_000, chunk_rows=1000, sink="collect")
     raw = make_record(case, "r", "ok", None, repeats=[1.0], startup=0.1, load=0.2).to_dict()
+    del raw["case"]["sink"]
+    if schema == 4:
+        return raw | {"schema": schema} | changes
     for key in ("memory_method", "runner_cpu_seconds", "question", "takes_chunks"):
         del raw[key]
     del raw["case"]["data_kind"]
@@ -77,15 +80,18 @@ def _old(schema: int, **changes: Any) -> dict[str, Any]:
     return raw | {"schema": schema} | changes
 
 
-def test_schema_2_and_3_records_load_with_what_they_lack(tmp_path) -> None:
+def test_schema_2_3_and_4_records_load_with_what_they_lack(tmp_path) -> None:
     store = RunStore.create(tmp_path, "r", RunMeta())
     write_json_atomic(store.cases_dir / "a.json", _old(2, case_id="a"))
     write_json_atomic(store.cases_dir / "b.json", _old(3, case_id="b"))
+    write_json_atomic(store.cases_dir / "c.json", _old(4, case_id="c"))
     for record in store.records():
-        assert record.schema == SCHEMA_VERSION and record.memory_method == "pss-50ms"
+        assert record.schema == SCHEMA_VERSION
+        assert record.memory_method == ("pss-50ms" if record.case_id != "c" else record.memory_method)
         assert record.cluster is None and record.case.topology is None
         assert record.case.data_kind == "T1" and record.takes_chunks is True
-        assert record.case.question_label == "transform_udf chunk=1e3"
+        # every answer came back to the driver before the sinks
+        assert record.case.sink == "collect" and record.case.question_label == "transform_udf chunk=1e3 sink=collect"
 
 
 def test_an_old_record_of_a_workload_no_longer_in_the_catalogue_still_loads(tmp_path) -> None:
@@ -95,4 +101,4 @@ def test_an_old_record_of_a_workload_no_longer_in_the_catalogue_still_loads(tmp_
     write_json_atomic(store.cases_dir / "a.json", raw)
     (record,) = store.records()
     assert record.case.data_kind == "T1" and record.question == "transform_renamed_since"
-    assert record.case.question_label == "transform_renamed_since chunk=1e3"
+    assert record.case.question_label == "transform_renamed_since chunk=1e3 sink=collect"

@@ -34,6 +34,9 @@ import pyarrow as pa
 from breakeven.errors import UsageError
 
 FAMILIES = ("groupby", "join", "transform")
+# Where a large answer goes: back to the driver as one Arrow table, or written as Parquet by the
+# engine's own writer (``Engine.write``). Small answers (aggregates) always come back.
+SINKS = ("collect", "parquet")
 TEST_FAMILY = "fault"  # fault-injection workloads of breakeven.testing: never in a suite
 
 
@@ -53,6 +56,11 @@ class Ctx:
             return self.tables[role]
         except KeyError:
             raise AttributeError(role) from None
+
+
+class Chunks(list):  # type: ignore[type-arg]
+    """An answer in pieces, as a chunked pandas job makes it: concatenated when it comes back to
+    the driver, written one file per piece to a Parquet sink (``PandasEngine``)."""
 
 
 Impl = Callable[[Ctx], Any]
@@ -78,6 +86,8 @@ class Workload:
     # The most one case of it may take, below the run's --timeout: for the fault-injection
     # workloads that hang, so that a test's other cases keep the run's generous timeout.
     timeout: float | None = None
+    # Where its answer may go (``SINKS``); empty for a small answer, which always comes back.
+    sinks: tuple[str, ...] = ()
 
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
@@ -122,13 +132,16 @@ def workload(
     keys: tuple[str, ...] = (),
     high_cardinality: bool = False,
     chunked_engines: frozenset[str] = frozenset(),
+    large_answer: bool = False,
 ) -> Workload:
-    """Create and register a workload."""
+    """Create and register a workload; ``large_answer``: about one row per input row, so that
+    where it goes (``SINKS``) is part of the question."""
     if family not in (*FAMILIES, TEST_FAMILY):
         raise ValueError(f"unknown family {family!r}")
     if name in CATALOGUE:
         raise ValueError(f"workload {name!r} defined twice")
     wl = Workload(name, family, question, data_kind, tables, keys, high_cardinality, chunked_engines)
+    wl.sinks = SINKS if large_answer else ()
     CATALOGUE[name] = wl
     return wl
 

@@ -1,5 +1,6 @@
 """Chunked transforms on T1 data, each engine side by side. Every answer is one row per input
-row (or per kept row), keyed by ``rid``, brought back whole to the driver.
+row (or per kept row), keyed by ``rid``: brought back whole to the driver or written as Parquet
+by the engine (the sink, ``SINKS``).
 
 ``chunk_rows`` is the partitions/chunk-size parameter. pandas processes the frame in slices of
 that many rows (the chunked pandas job people move to Dask) and Dask uses partitions of that
@@ -16,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, rayops, workload
+from breakeven.workloads import Chunks, Ctx, rayops, workload
 from breakeven.workloads.arrowref import floats, running_sum
 
 CHUNKED = frozenset({"pandas", "dask", "spark", "ray"})
@@ -28,18 +29,23 @@ def score(v1: np.ndarray, v2: np.ndarray, v3: np.ndarray) -> np.ndarray:
 
 
 def in_chunks(frame: Any, c: Ctx, fn: Callable[[Any], Any]) -> Any:
-    """pandas: apply ``fn`` to slices of ``chunk_rows`` rows and concatenate (whole frame if unset)."""
-    import pandas as pd
-
+    """pandas: ``fn`` applied to slices of ``chunk_rows`` rows, its answers kept as chunks (the
+    engine concatenates them or writes one file each); the whole frame at once if unset."""
     if not c.chunk_rows:
         return fn(frame)
     step = c.chunk_rows
-    return pd.concat([fn(frame.iloc[i : i + step]) for i in range(0, len(frame), step)], ignore_index=True)
+    return Chunks(fn(frame.iloc[i : i + step]) for i in range(0, len(frame), step))
 
 
 # arithmetic and filter --------------------------------------------------------------------
 ARITH = workload(
-    "transform_arith", "transform", "w = v1 * v3 + 0.5 * v2 where v3 > 50", "T1", keys=("rid",), chunked_engines=CHUNKED
+    "transform_arith",
+    "transform",
+    "w = v1 * v3 + 0.5 * v2 where v3 > 50",
+    "T1",
+    keys=("rid",),
+    chunked_engines=CHUNKED,
+    large_answer=True,
 )
 ARITH.sql("SELECT rid, v1 * v3 + 0.5 * v2 AS w FROM x WHERE v3 > 50")
 
@@ -101,6 +107,7 @@ STRING = workload(
     "T1",
     keys=("rid",),
     chunked_engines=CHUNKED,
+    large_answer=True,
 )
 STRING.sql("SELECT rid, upper(id1) || '-' || right(id3, 4) AS lbl FROM x")
 
@@ -161,6 +168,7 @@ UDF = workload(
     "T1",
     keys=("rid",),
     chunked_engines=CHUNKED,
+    large_answer=True,
 )
 
 
@@ -273,6 +281,7 @@ CUMSUM = workload(
     "T1",
     keys=("rid",),
     chunked_engines=CHUNKED,
+    large_answer=True,
 )
 CUMSUM.sql(
     "SELECT rid, CAST(sum(coalesce(v1, 0)) OVER (PARTITION BY id4 ORDER BY rid"
@@ -296,7 +305,7 @@ def _cumsum_pandas(c: Ctx) -> Any:
         parts.append(chunk[["rid"]].assign(csum=csum.to_numpy()))
         last = pd.Series(csum.to_numpy(), index=chunk["id4"].to_numpy()).groupby(level=0, dropna=False).last()
         carry = last.combine_first(carry)
-    return pd.concat(parts, ignore_index=True) if parts else frame[["rid"]].assign(csum=0.0)
+    return Chunks(parts) if parts else frame[["rid"]].assign(csum=0.0)
 
 
 @CUMSUM.implement("polars")

@@ -146,6 +146,12 @@ class Engine(ABC):
     def to_arrow(self, answer: Any) -> pa.Table:
         """The driver-side answer as an Arrow table, for verification (untimed)."""
 
+    def write(self, result: Any, folder: Path) -> None:
+        """Force the result and write it as Parquet files in ``folder`` (which does not exist yet)
+        with the engine's own writer, returning once the last file is closed (the timed compute
+        of the ``parquet`` sink). The runner reads the files back to verify them."""
+        raise Unsupported(f"{self.name} has no Parquet writer in breakeven")
+
     def topology(self) -> dict[str, Any] | None:
         """The cluster as the engine sees it (workers, cores and memory per worker), after loading;
         None when not in the cluster mode."""

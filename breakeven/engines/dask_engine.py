@@ -108,6 +108,12 @@ class DaskEngine(Engine):
     def to_arrow(self, answer: Any) -> pa.Table:
         return pa.Table.from_pandas(answer, preserve_index=False)
 
+    def write(self, result: Any, folder: Path) -> None:
+        # DataFrame.to_parquet computes the graph; each partition's file is written by the
+        # worker that holds it, without the index
+        # (https://docs.dask.org/en/stable/generated/dask.dataframe.to_parquet.html).
+        result.to_parquet(str(folder), write_index=False)
+
     def topology(self) -> dict[str, Any] | None:
         if self.mode != "cluster":
             return None

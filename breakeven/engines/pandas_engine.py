@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from breakeven.data import string_keys
 from breakeven.engines import Engine
+from breakeven.workloads import Chunks
 
 
 class PandasEngine(Engine):
@@ -49,7 +50,19 @@ class PandasEngine(Engine):
         return frame
 
     def materialise(self, result: Any) -> Any:
+        if isinstance(result, Chunks):  # a chunked job's answer, whole
+            import pandas as pd
+
+            return pd.concat(result, ignore_index=True)
         return result  # eager: already computed in the driver
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return pa.Table.from_pandas(answer, preserve_index=False)
+
+    def write(self, result: Any, folder: Path) -> None:
+        # DataFrame.to_parquet with its default engine, pyarrow, and without the index
+        # (https://pandas.pydata.org/docs/reference/api/pandas.DataFrame.to_parquet.html).
+        # A chunked job writes each chunk's answer as it goes, one file each.
+        folder.mkdir(parents=True)
+        for i, part in enumerate(result if isinstance(result, Chunks) else [result]):
+            part.to_parquet(folder / f"part-{i}.parquet", index=False)

@@ -69,3 +69,16 @@ class PolarsEngine(Engine):
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return answer.to_arrow()
+
+    def write(self, result: Any, folder: Path) -> None:
+        import polars as pl
+
+        folder.mkdir(parents=True)
+        path = folder / "part-0.parquet"
+        if isinstance(result, pl.LazyFrame):
+            # A query's answer goes to a file with sink_parquet, which runs the query on the
+            # streaming engine and writes as it goes, in the lazy mode too
+            # (https://docs.pola.rs/user-guide/lazy/sources_sinks/).
+            result.sink_parquet(path)
+        else:
+            result.write_parquet(path)

@@ -158,6 +158,11 @@ class RayEngine(Engine):
     def to_arrow(self, answer: Any) -> pa.Table:
         return answer
 
+    def write(self, result: Any, folder: Path) -> None:
+        # Dataset.write_parquet runs the dataset and writes its blocks from the tasks that hold
+        # them (https://docs.ray.io/en/latest/data/saving-data.html#writing-data-to-files).
+        result.write_parquet(str(folder))
+
     def topology(self) -> dict[str, Any] | None:
         if self.mode != "cluster":
             return None

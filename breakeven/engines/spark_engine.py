@@ -165,6 +165,11 @@ class SparkEngine(Engine):
     def to_arrow(self, answer: Any) -> pa.Table:
         return answer
 
+    def write(self, result: Any, folder: Path) -> None:
+        # DataFrameWriter.parquet: every task writes its partition's file, and the job commits
+        # them before it returns (https://spark.apache.org/docs/latest/sql-data-sources-parquet.html).
+        result.write.parquet(str(folder))
+
     def close(self) -> None:
         if self.session is not None:
             self.session.stop()

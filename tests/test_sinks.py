@@ -1,0 +1,52 @@
+"""The parquet sink: the engine writes the answer, the runner reads it back and verifies it as
+it verifies a collected one, and no written file outlives its case, even after a kill."""
+
+from __future__ import annotations
+
+import pytest
+
+from breakeven.cases import Case, get_suite, parse_engines
+from breakeven.errors import UsageError
+
+PLUGIN = ("breakeven.testing",)
+
+
+def _case(workload: str, sink: str | None, engine: str = "pandas", mode: str = "single") -> Case:
+    return Case(workload, engine, mode, "default", 10_000, sink=sink)
+
+
+@pytest.mark.pandas
+def test_a_written_answer_is_verified_and_deleted(run_cases, no_orphans) -> None:
+    import breakeven.testing  # noqa: F401  (registers the fault workloads here too)
+
+    cases = [
+        _case("fault_dropped_row", "parquet"),
+        _case("fault_dropped_row", "collect"),
+        _case("fault_write_hang", "parquet"),  # killed at its timeout, one file written
+        _case("transform_arith", "parquet"),
+    ]
+    records, runner = run_cases(cases, plugins=PLUGIN)
+    status = {r.case_id: (r.status, r.reason) for r in records}
+    for sink in ("parquet", "collect"):
+        state, reason = status[_case("fault_dropped_row", sink).id]
+        assert state == "wrong_result" and "rows" in reason, reason  # one row short, either way
+    assert status[cases[2].id][0] == "timeout"
+    assert status[cases[3].id] == ("ok", None)
+    ok = next(r for r in records if r.status == "ok")
+    assert ok.rows_out > 0 and ok.case.sink == "parquet" and ok.case.question_label.endswith("sink=parquet")
+    no_orphans(runner.seen_pids)  # and no temporary folder: the written answers went with the scratch
+
+
+def test_sinks_are_a_dimension_of_large_answers_only() -> None:
+    cases = get_suite("smoke").cases(parse_engines(["pandas"]))
+    sinks = {(c.wl.family, c.sink) for c in cases}
+    assert sinks == {("groupby", None), ("join", None), ("transform", "collect"), ("transform", "parquet")}
+    standard = get_suite("standard").cases(parse_engines(["pandas"]))
+    assert {c.sink for c in standard if c.wl.family == "transform"} == {"parquet"}  # the default sink
+    collect = get_suite("standard").cases(parse_engines(["pandas"]), sinks=("collect",))
+    assert {c.sink for c in collect if c.wl.family == "transform"} == {"collect"}
+    with pytest.raises(UsageError, match="has no sink"):
+        Case("groupby_q1", "pandas", "single", "default", 10_000, sink="parquet")
+    with pytest.raises(UsageError, match="has no sink 'disk'"):
+        Case("transform_udf", "pandas", "single", "default", 10_000, sink="disk")
+    assert Case("transform_udf", "pandas", "single", "default", 10_000).sink == "collect"
