@@ -260,9 +260,8 @@ SUITES: dict[str, Suite] = {
             (
                 Grid(("groupby",), (10**6,)),
                 Grid(("groupby_q1", "groupby_q3"), (10**7,)),
-                Grid(("join_small_inner", "join_medium_inner", "join_big_inner"), (10**6,)),
-                Grid(("join_small_inner",), (10**7,)),
-                Grid(("join_dim_inner",), (10**6,), dim_rows=(10**2, 10**4, 10**6)),
+                Grid(("join",), (10**6,), dim_rows=(10**2, 10**4, 10**6)),
+                Grid(("join_small_inner", "join_small_inner_agg"), (10**7,)),
                 Grid(("transform",), (10**6,), chunk_rows=(None, 10**5)),
             ),
         ),
@@ -273,7 +272,11 @@ SUITES: dict[str, Suite] = {
                 Grid(("groupby",), (10**6, 10**7, 10**8), k=(100,), nas=(0, 5)),
                 Grid(("groupby",), (10**7,), k=(10**5,)),
                 Grid(("join",), (10**6, 10**7, 10**8), dim_rows=()),
-                Grid(("join_dim_inner", "join_dim_left"), (10**7,), dim_rows=tuple(10**i for i in range(2, 8))),
+                Grid(
+                    ("join_dim_inner", "join_dim_inner_agg", "join_dim_left_agg"),
+                    (10**7,),
+                    dim_rows=tuple(10**i for i in range(2, 8)),
+                ),
                 Grid(("transform",), (10**6, 10**7, 10**8), chunk_rows=(None, 10**5, 10**6)),
             ),
         ),
@@ -283,7 +286,7 @@ SUITES: dict[str, Suite] = {
             "topology of the same total cores and memory (1xN, Nx1, 2x(N/2)) and in single-machine mode",
             (
                 Grid(("groupby_q1",), (10**6, 10**7)),
-                Grid(("join_dim_inner",), (10**6, 10**7), dim_rows=(10**4,)),
+                Grid(("join_dim_inner_agg",), (10**6, 10**7), dim_rows=(10**4,)),
             ),
         ),
         Suite(
@@ -292,7 +295,7 @@ SUITES: dict[str, Suite] = {
             "(--cluster E --cores W --topology Wx1) for the report's scale-out model",
             (
                 Grid(("groupby_q1",), SCALEOUT_ROWS),
-                Grid(("join_dim_inner",), SCALEOUT_ROWS, dim_rows=(10**4,)),
+                Grid(("join_dim_inner_agg",), SCALEOUT_ROWS, dim_rows=(10**4,)),
             ),
         ),
         Suite(
@@ -301,7 +304,7 @@ SUITES: dict[str, Suite] = {
             "where single-process engines run out of memory while Dask, Spark or Ray finish by spilling",
             (
                 Grid(("groupby_q1",), BUDGET_ROWS),
-                Grid(("join_dim_inner",), BUDGET_ROWS, dim_rows=(10**4,)),
+                Grid(("join_dim_inner_agg",), BUDGET_ROWS, dim_rows=(10**4,)),
             ),
             memory_budget="2GiB",
             # The single-machine engines, and each distributed engine in its tuned profile, the one
@@ -321,7 +324,7 @@ SUITES: dict[str, Suite] = {
             "every workload at 1e4 rows, on every configuration: for checking an installation",
             (
                 Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,), sinks=SINKS),
-                Grid(("join",), (10**4,), dim_rows=(10**2,)),
+                Grid(("join",), (10**4,), dim_rows=(10**2,), sinks=SINKS),
             ),
         ),
     )

@@ -5,8 +5,10 @@ every engine can read the files in parallel):
 
 - ``G1``: db-benchmark's group-by table (string keys id1..id3, integer keys id4..id6 of
   cardinality K, K and N/K; integer v1 in [1,5], v2 in [1,15]; float v3 in [0,100)).
-- ``J1``: db-benchmark-style join tables: a left table ``x`` of N rows and right tables
-  ``small``, ``medium`` and ``big`` of N/1e6, N/1e3 and N rows whose keys match about 90% of x.
+- ``J1``: db-benchmark's join tables: a left table ``x`` of N rows (integer keys id1..id3,
+  their strings id4..id6, v1) and right tables ``small`` (id1, id4, v2), ``medium`` (id1, id2,
+  id4, id5, v2) and ``big`` (id1..id6, v2) of N/1e6, N/1e3 and N rows, unique on their own key
+  (small id1, medium id2, big id3), which matches about 90% of x's.
 - ``D1``: a fact table of N rows and a dimension table of ``dim_rows`` rows, for the sweep of
   the small side of a merge across each engine's broadcast threshold.
 - ``T1``: a G1-like table with a row id ``rid``, for chunked transforms that depend on order.
@@ -60,6 +62,9 @@ class DataKind:
     tables: Callable[[int, int], dict[str, int]]  # (rows, dim_rows) -> rows of each table, by role
     keyed: bool = False  # string and integer key columns of cardinality k (G1-like)
     group_keys: tuple[str, ...] = ()  # string columns the questions group by (see string_keys)
+    # Raised when the generator of this kind changes what it writes: a set cached by an older
+    # generator is then made again (its marker, ``_COMPLETE``, names the version).
+    version: int = 1
 
     def label(self, spec: DataSpec) -> str:
         """db-benchmark style: ``G1_1e7_1e2_0_0`` is N, K, percent nulls, sorted."""
@@ -91,7 +96,11 @@ KINDS: dict[str, DataKind] = {
     for kind in (
         DataKind("G1", 0, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True, group_keys=("id1", "id2", "id3")),
         DataKind(
-            "J1", 1, (), lambda n, d: {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n}
+            "J1",
+            1,
+            (),
+            lambda n, d: {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n},
+            version=2,  # 2: db-benchmark's columns (x: id5, id6; medium: id1, id4, id5; big: id1, id2, id4..id6)
         ),
         DataKind("D1", 2, ("dim_rows",), lambda n, d: {"x": n, "dim": d}),
         DataKind("T1", 3, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True),
@@ -153,6 +162,11 @@ def _labels(count: int, width: int) -> pa.Array:
     return pc.binary_join_element_wise("id", pc.utf8_lpad(nums, width, "0"), "")
 
 
+def _id_strings(ids: np.ndarray) -> pa.Array:
+    """'id' and the number: db-benchmark's string form of the J1 keys."""
+    return pc.binary_join_element_wise("id", pc.cast(pa.array(ids), pa.string()), "")
+
+
 def _with_nulls(arr: pa.Array, rng: np.random.Generator, nas: int) -> pa.Array:
     if not nas:
         return arr
@@ -209,15 +223,23 @@ class _Generator:
         keep = ("id1", "id3", "id4", "v1", "v2", "v3")
         return {"rid": pa.array(np.arange(start, start + n, dtype=np.int64))} | {c: cols[c] for c in keep}
 
-    def _j1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+    def _j1_keys(self, rng: np.random.Generator, n: int, roles: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Foreign keys into the right tables ``roles``: id1 (small), id2 (medium), id3 (big), each
+        drawn from 1 to about 1.1 times that table's rows, so about 90% of them match."""
         sizes = self.spec.table_rows()
-        ids = {
-            f"id{i}": rng.integers(1, math.ceil(sizes[role] * JOIN_MATCH) + 1, n, dtype=np.int64)
-            for i, role in ((1, "small"), (2, "medium"), (3, "big"))
+        number = {"small": 1, "medium": 2, "big": 3}
+        return {
+            f"id{number[role]}": rng.integers(1, math.ceil(sizes[role] * JOIN_MATCH) + 1, n, dtype=np.int64)
+            for role in roles
         }
+
+    def _j1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
+        ids = self._j1_keys(rng, n, ("small", "medium", "big"))
         return {name: pa.array(v) for name, v in ids.items()} | {
-            "id4": pc.binary_join_element_wise("id", pc.cast(pa.array(ids["id1"]), pa.string()), ""),
+            "id4": _id_strings(ids["id1"]),
             "v1": pa.array(np.round(rng.random(n) * 100, 6)),
+            "id5": _id_strings(ids["id2"]),
+            "id6": _id_strings(ids["id3"]),
         }
 
     def _right_keys(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray:
@@ -235,17 +257,29 @@ class _Generator:
 
     def _j1_small(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
         keys = self._right_keys(rng, start, n)
-        return {
-            "id1": pa.array(keys),
-            "id4": pc.binary_join_element_wise("id", pc.cast(pa.array(keys), pa.string()), ""),
-            "v2": pa.array(np.round(rng.random(n) * 100, 6)),
-        }
+        return {"id1": pa.array(keys), "id4": _id_strings(keys), "v2": pa.array(np.round(rng.random(n) * 100, 6))}
 
     def _j1_medium(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
-        return {"id2": pa.array(self._right_keys(rng, start, n)), "v2": pa.array(np.round(rng.random(n) * 100, 6))}
+        keys = self._right_keys(rng, start, n)
+        v2 = np.round(rng.random(n) * 100, 6)
+        ids = self._j1_keys(rng, n, ("small",))
+        return {
+            "id1": pa.array(ids["id1"]),
+            "id2": pa.array(keys),
+            "id4": _id_strings(ids["id1"]),
+            "id5": _id_strings(keys),
+            "v2": pa.array(v2),
+        }
 
     def _j1_big(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
-        return {"id3": pa.array(self._right_keys(rng, start, n)), "v2": pa.array(np.round(rng.random(n) * 100, 6))}
+        keys = self._right_keys(rng, start, n)
+        v2 = np.round(rng.random(n) * 100, 6)
+        ids = self._j1_keys(rng, n, ("small", "medium")) | {"id3": keys}
+        return (
+            {f"id{i}": pa.array(ids[f"id{i}"]) for i in (1, 2, 3)}
+            | {f"id{i + 3}": _id_strings(ids[f"id{i}"]) for i in (1, 2, 3)}
+            | {"v2": pa.array(v2)}
+        )
 
     def _d1_x(self, rng: np.random.Generator, start: int, n: int) -> dict[str, pa.Array]:
         high = math.ceil(self.spec.dim_rows * JOIN_MATCH)
@@ -318,8 +352,16 @@ def dataset_paths(spec: DataSpec, data_dir: Path) -> dict[str, Path]:
     return {role: data_dir / spec.name / role for role in spec.table_rows()}
 
 
+def _marker(spec: DataSpec) -> str:
+    """What a complete set's ``_COMPLETE`` holds: its name, and its kind's generator version from 2 on."""
+    version = get_kind(spec.kind).version
+    return spec.name + (f" v{version}" if version > 1 else "") + "\n"
+
+
 def is_generated(spec: DataSpec, data_dir: Path) -> bool:
-    return (data_dir / spec.name / "_COMPLETE").exists()
+    """Whether the set is cached, written by this generator version (an older one is made again)."""
+    marker = data_dir / spec.name / "_COMPLETE"
+    return marker.exists() and marker.read_text() == _marker(spec)
 
 
 def generate(spec: DataSpec, data_dir: Path, threads: int | None = None) -> tuple[dict[str, Path], float]:
@@ -340,7 +382,7 @@ def generate(spec: DataSpec, data_dir: Path, threads: int | None = None) -> tupl
             _write_table(spec, role, rows, tmp / role, threads)
             if spec.sorted:
                 _sort_table(tmp / role)
-        (tmp / "_COMPLETE").write_text(spec.name + "\n")
+        (tmp / "_COMPLETE").write_text(_marker(spec))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     finally:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 #    ``pss-50ms`` for the older records, PSS of every process every 50 ms) and ``runner_cpu_seconds``
 #    (the runner's own CPU during the timed phase); run.json's ``settings.memory_method``; the
 #    question as the report needs it: ``case.data_kind``, ``question``, ``takes_chunks``
-# 5: ``case.sink``, where a large answer went (``collect`` for every older transform)
+# 5: ``case.sink``, where a large answer went (``collect`` for every older transform); the merges
+#    that aggregate renamed ``..._agg`` (their old names are the merges that keep their rows)
 SCHEMA_VERSION = 5
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
@@ -54,6 +55,17 @@ def _question_of_old(record: dict[str, Any]) -> None:
     record.setdefault("takes_chunks", wl.uses_chunks(case["engine"]) if wl else case.get("chunk_rows") is not None)
 
 
+def _join_renamed(record: dict[str, Any]) -> None:
+    """Every merge of schema 4 and before aggregated after merging: it is now ``..._agg`` (the old
+    names are those of the merges that keep their rows)."""
+    case = record["case"]
+    name = case.get("workload") or ""
+    if record.get("family") == "join" and not name.endswith("_agg"):
+        case["workload"] = f"{name}_agg"
+        if str(record.get("case_id", "")).startswith(f"{name}."):
+            record["case_id"] = f"{name}_agg{record['case_id'][len(name) :]}"
+
+
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode,
     version 3 measured memory only one way and not the runner's own CPU, version 4 had no sinks."""
@@ -76,6 +88,7 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     if version == 4:
         if "case" in record:  # before the sinks, every answer came back to the driver
             record["case"]["sink"] = "collect" if record.get("family") == "transform" else None
+            _join_renamed(record)
         record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")

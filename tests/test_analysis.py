@@ -134,8 +134,8 @@ def test_the_matrix_groups_by_question_and_compares_with_the_best_single_engine_
 
 
 def test_question_labels_keep_the_data_parameters_but_not_rows() -> None:
-    case = Case("join_dim_inner", "pandas", "single", "default", 10**7, dim_rows=10**4)
-    assert question_label(case) == "join_dim_inner dim=1e4"
+    case = Case("join_dim_inner_agg", "pandas", "single", "default", 10**7, dim_rows=10**4)
+    assert question_label(case) == "join_dim_inner_agg dim=1e4"
     case = Case("groupby_q1", "dask", "processes", "tuned", 10**7, k=10**5, nas=5, chunk_rows=10**5)
     assert question_label(case) == "groupby_q1 k=1e5 nas=5% chunk=1e5"
     assert question_label(case, chunked=False) == "groupby_q1 k=1e5 nas=5%"

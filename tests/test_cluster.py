@@ -41,8 +41,8 @@ TWO_WORKERS = Topology(workers=2, cores=1, memory=1536 * 2**20)
 PLUGIN = ("breakeven.testing",)
 
 
-def cluster_cases(engine: str, workloads: tuple[str, ...] = ("groupby_q1", "join_dim_inner")) -> list[Case]:
-    dims = {"join_dim_inner": 100}
+def cluster_cases(engine: str, workloads: tuple[str, ...] = ("groupby_q1", "join_dim_inner_agg")) -> list[Case]:
+    dims = {"join_dim_inner_agg": 100}
     return [Case(w, engine, "cluster", "tuned", 10_000, topology="external", dim_rows=dims.get(w)) for w in workloads]
 
 

@@ -76,6 +76,28 @@ def test_join_tables_match_about_ninety_percent(tmp_path: Path) -> None:
     assert pq.read_table(paths["big"]).num_rows == 100_000
 
 
+def test_join_tables_have_db_benchmarks_columns(tmp_path: Path) -> None:
+    from breakeven.workloads.join import J1_COLUMNS
+
+    paths, _ = generate(DataSpec("J1", 10**4), tmp_path)
+    columns = {role: tuple(pq.read_schema(next(path.glob("*.parquet"))).names) for role, path in paths.items()}
+    assert columns == J1_COLUMNS
+    x, medium = pq.read_table(paths["x"]), pq.read_table(paths["medium"])
+    assert x["id5"].to_pylist()[:3] == [f"id{i}" for i in x["id2"].to_pylist()[:3]]  # the string form of id2
+    assert medium["id4"].to_pylist()[:3] == [f"id{i}" for i in medium["id1"].to_pylist()[:3]]
+
+
+def test_a_set_made_by_an_older_generator_is_made_again(tmp_path: Path) -> None:
+    from breakeven.data import get_kind, is_generated
+
+    spec = DataSpec("J1", 10**4)
+    generate(spec, tmp_path)
+    assert get_kind("J1").version > 1 and is_generated(spec, tmp_path)
+    (tmp_path / spec.name / "_COMPLETE").write_text(spec.name + "\n")  # as version 1 wrote it
+    assert not is_generated(spec, tmp_path)
+    assert generate(spec, tmp_path)[1] > 0 and is_generated(spec, tmp_path)
+
+
 def test_sorted_variant_is_sorted(tmp_path: Path) -> None:
     paths, _ = generate(DataSpec("G1", 20_000, sorted=True), tmp_path)
     ids = pq.read_table(paths["x"])["id1"].to_pylist()

@@ -27,8 +27,8 @@ def _run(results: Path) -> RunStore:
         record("pandas", "single", 10**7, None, status="memory"),
         record("dask", "threads", 10**6, [2.0, 2.2, 1.8]),
         record("dask", "threads", 10**7, [4.0, 4.1, 3.9]),
-        record("pandas", "single", 10**6, [0.5, 0.5, 0.5], workload="join_dim_inner", dim_rows=10**4),
-        record("dask", "threads", 10**6, None, status="timeout", workload="join_dim_inner", dim_rows=10**4),
+        record("pandas", "single", 10**6, [0.5, 0.5, 0.5], workload="join_dim_inner_agg", dim_rows=10**4),
+        record("dask", "threads", 10**6, None, status="timeout", workload="join_dim_inner_agg", dim_rows=10**4),
     ]
     records += [  # cluster runs at one and two workers: the scale-out model
         record("dask", "cluster", n, [0.5 + 2e-7 * n / w + 0.1 * w], topology=f"{w}x1", profile="tuned")

@@ -1,14 +1,23 @@
-"""Merges followed by an aggregate, each engine side by side.
+"""Merges, each engine side by side: merges that keep their rows, and merges followed by an
+aggregate.
 
-- ``join_{small,medium,big}_{inner,left}``: J1's big table ``x`` merged with a right table of
-  N/1e6, N/1e3 or N rows (keys id1, id2, id3), then grouped by x.id1.
-- ``join_dim_{inner,left}``: D1's fact table merged with a dimension table of ``dim_rows``
-  rows (the sweep across each engine's broadcast threshold), then grouped by the dimension's
-  ``grp``.
+Merges that keep every row and column of both sides (the answer is as large as the merged
+table, so it has a sink, ``SINKS``):
 
-Each answer has the row count, the matched count, and sums from both sides, so a join that
-drops or duplicates rows, or gets left-join semantics wrong, fails verification. Both sides
-are projected to the columns the question needs before the merge, in every engine.
+- db-benchmark's five join questions on J1: ``join_small_inner`` (x with N/1e6 rows on id1),
+  ``join_medium_inner`` (N/1e3 rows on id2), ``join_medium_left`` (its "medium outer"),
+  ``join_medium_inner_str`` (on the string key id5), ``join_big_inner`` (N rows on id3). The
+  answer is every column of x, then the right side's other columns, ``_r`` added to the names
+  that x has too.
+- ``join_dim_inner``: D1's fact table with a dimension table of ``dim_rows`` rows (the sweep
+  across each engine's broadcast threshold): the fact's columns, then ``grp`` and ``weight``.
+
+Merges then an aggregate (``_agg``), whose merged table is never built:
+
+- ``join_{small,medium,big}_{inner,left}_agg``: x merged with a right table, then n, matched n,
+  sum v1 and sum v2 by x.id1; ``join_dim_{inner,left}_agg``: the same by the dimension's ``grp``.
+  A join that drops or duplicates rows, or gets left-join semantics wrong, fails verification.
+  Both sides are projected to the columns the question needs before the merge, in every engine.
 """
 
 from __future__ import annotations
@@ -23,6 +32,14 @@ from breakeven.workloads import Ctx, Workload, rayops, sparkops, workload
 HOWS = {"inner": ("inner", "INNER", "inner"), "left": ("left", "LEFT", "left outer")}  # pandas/polars, SQL, pyarrow
 RAY_HOWS = {"inner": "inner", "left": "left_outer"}
 BROADCAST_RATIO = 10  # tuned profiles broadcast a right side of at most a tenth of the left side's rows
+SUFFIX = "_r"  # added to the right side's columns that the left side has too
+# J1's columns (breakeven.data): a test checks them against the generated tables.
+J1_COLUMNS = {
+    "x": ("id1", "id2", "id3", "id4", "v1", "id5", "id6"),
+    "small": ("id1", "id4", "v2"),
+    "medium": ("id1", "id2", "id4", "id5", "v2"),
+    "big": ("id1", "id2", "id3", "id4", "id5", "id6", "v2"),
+}
 
 
 def small_right(c: Ctx, right: str) -> bool:
@@ -54,12 +71,15 @@ def spark_broadcast(c: Ctx, right: str, frame: Any) -> Any:
     return frame
 
 
-def ray_join(c: Ctx, right: str, left: Any, other: Any, key: str, right_key: str, how: str) -> Any:
+def ray_join(
+    c: Ctx, right: str, left: Any, other: Any, key: str, right_key: str, how: str, suffix: str | None = None
+) -> Any:
     """Ray Data: the tuned profile broadcasts a small right side (see ``rayops.broadcast_join``);
     otherwise ``Dataset.join``, a hash shuffle of both sides into the profile's partitions."""
     if small_right(c, right):
-        return rayops.broadcast_join(left, rayops.fetch(other), key, right_key, HOWS[how][2])
-    return left.join(other, RAY_HOWS[how], c.session.join_partitions, on=(key,), right_on=(right_key,))
+        return rayops.broadcast_join(left, rayops.fetch(other), key, right_key, HOWS[how][2], suffix)
+    partitions = c.session.join_partitions
+    return left.join(other, RAY_HOWS[how], partitions, on=(key,), right_on=(right_key,), right_suffix=suffix)
 
 
 def _ray_summary(c: Ctx, merged: Any, by: str, matched: str, value: str) -> Any:
@@ -104,7 +124,7 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
     pd_how, sql_how, arrow_how = HOWS[how]
     left_cols = list(dict.fromkeys(["id1", key, "v1"]))
     wl = workload(
-        f"join_{size}_{how}",
+        f"join_{size}_{how}_agg",
         "join",
         f"x {how} join {size} on {key}, then n, matched n, sum v1, sum v2 by x.id1",
         "J1",
@@ -158,7 +178,7 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
 def _d1_workload(how: str) -> Workload:
     pd_how, sql_how, arrow_how = HOWS[how]
     wl = workload(
-        f"join_dim_{how}",
+        f"join_dim_{how}_agg",
         "join",
         f"fact {how} join dimension of dim_rows rows, then n, matched n, sum v1, sum v1*weight by grp",
         "D1",
@@ -216,6 +236,98 @@ def _d1_workload(how: str) -> Workload:
     return wl
 
 
+def _rows_workload(name: str, size: str, key: str, how: str, question: str) -> Workload:
+    """A J1 merge that keeps every row and column: x's columns, then the right side's others."""
+    pd_how, sql_how, arrow_how = HOWS[how]
+    renamed = {col: col + SUFFIX if col in J1_COLUMNS["x"] else col for col in J1_COLUMNS[size] if col != key}
+    columns = [*J1_COLUMNS["x"], *renamed.values()]
+    # No column identifies a merged row: the answer is compared sorted by all of them.
+    wl = workload(name, "join", question, "J1", tables=("x", size), keys=tuple(columns), large_answer=True)
+    picked = ", ".join(f"r.{col} AS {out}" for col, out in renamed.items())
+    wl.sql(f"SELECT x.*, {picked} FROM x {sql_how} JOIN {size} AS r ON x.{key} = r.{key}")
+
+    @wl.implement("pandas")
+    def _pandas(c: Ctx) -> Any:
+        return c.x.merge(c.tables[size], on=key, how=pd_how, suffixes=("", SUFFIX))
+
+    @wl.implement("polars")
+    def _polars(c: Ctx) -> Any:
+        return c.x.join(c.tables[size], on=key, how=pd_how, suffix=SUFFIX)
+
+    @wl.implement("dask")
+    def _dask(c: Ctx) -> Any:
+        return c.x.merge(c.tables[size], on=key, how=pd_how, suffixes=("", SUFFIX), **dask_broadcast(c, size))
+
+    @wl.implement("spark")
+    def _spark(c: Ctx) -> Any:
+        from pyspark.sql import functions as F
+
+        # Spark keeps both sides' names as they are: the right side's are renamed first.
+        right = c.tables[size].select(key, *(F.col(col).alias(out) for col, out in renamed.items()))
+        return c.x.join(spark_broadcast(c, size, right), on=key, how=pd_how)
+
+    @wl.implement("ray")
+    def _ray(c: Ctx) -> Any:
+        return ray_join(c, size, c.x, c.tables[size], key, key, how, SUFFIX).select_columns(columns)
+
+    @wl.ref
+    def _ref(t: dict[str, pa.Table]) -> pa.Table:
+        return t["x"].join(t[size], key, join_type=arrow_how, right_suffix=SUFFIX).select(columns)
+
+    return wl
+
+
+def _dim_rows_workload() -> Workload:
+    """The dimension sweep's merge that keeps every row: the fact's columns, grp and weight."""
+    columns = ["fk", "v1", "grp", "weight"]
+    wl = workload(
+        "join_dim_inner",
+        "join",
+        "fact inner join dimension of dim_rows rows, every row: fk, v1, grp, weight",
+        "D1",
+        tables=("x", "dim"),
+        keys=tuple(columns),
+        large_answer=True,
+    )
+    wl.sql("SELECT x.*, d.grp, d.weight FROM x INNER JOIN dim AS d ON x.fk = d.key")
+
+    @wl.implement("pandas")
+    def _pandas(c: Ctx) -> Any:
+        return c.x.merge(c.dim, left_on="fk", right_on="key").drop(columns="key")
+
+    @wl.implement("polars")
+    def _polars(c: Ctx) -> Any:
+        return c.x.join(c.dim, left_on="fk", right_on="key")  # an inner join keeps one key column
+
+    @wl.implement("dask")
+    def _dask(c: Ctx) -> Any:
+        return c.x.merge(c.dim, left_on="fk", right_on="key", **dask_broadcast(c, "dim")).drop(columns="key")
+
+    @wl.implement("spark")
+    def _spark(c: Ctx) -> Any:
+        dim = spark_broadcast(c, "dim", c.dim)
+        return c.x.join(dim, c.x["fk"] == dim["key"]).drop("key")
+
+    @wl.implement("ray")
+    def _ray(c: Ctx) -> Any:
+        return ray_join(c, "dim", c.x, c.dim, "fk", "key", "inner").select_columns(columns)
+
+    @wl.ref
+    def _ref(t: dict[str, pa.Table]) -> pa.Table:
+        return t["x"].join(t["dim"], "fk", right_keys="key", join_type="inner").select(columns)
+
+    return wl
+
+
+for _name, _size, _key, _how, _question in (
+    ("join_small_inner", "small", "id1", "inner", "x inner join small on id1, every row and column"),
+    ("join_medium_inner", "medium", "id2", "inner", "x inner join medium on id2, every row and column"),
+    ("join_medium_left", "medium", "id2", "left", "x left join medium on id2, every row and column"),
+    ("join_medium_inner_str", "medium", "id5", "inner", "x inner join medium on the string key id5, every row"),
+    ("join_big_inner", "big", "id3", "inner", "x inner join big on id3, every row and column"),
+):
+    _rows_workload(_name, _size, _key, _how, _question)
+_dim_rows_workload()
 for _size, _key in (("small", "id1"), ("medium", "id2"), ("big", "id3")):
     for _how in HOWS:
         _j1_workload(_size, _key, _how)

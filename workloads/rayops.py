@@ -69,7 +69,9 @@ def fetch(ds: Any) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
 
-def broadcast_join(left: Any, small: pa.Table, key: str, right_key: str, arrow_how: str) -> Any:
+def broadcast_join(
+    left: Any, small: pa.Table, key: str, right_key: str, arrow_how: str, right_suffix: str | None = None
+) -> Any:
     """Join every block of ``left`` with the whole of ``small`` in Arrow: no shuffle of the big
     side. Ray Data's ``join`` always hash-shuffles both sides; the small table travels to each
     task once through the object store (``fn_kwargs`` arguments are put there,
@@ -77,9 +79,9 @@ def broadcast_join(left: Any, small: pa.Table, key: str, right_key: str, arrow_h
     return left.map_batches(
         _join_block,
         batch_format="pyarrow",
-        fn_kwargs={"small": small, "key": key, "right_key": right_key, "how": arrow_how},
+        fn_kwargs={"small": small, "key": key, "right_key": right_key, "how": arrow_how, "suffix": right_suffix},
     )
 
 
-def _join_block(block: pa.Table, small: pa.Table, key: str, right_key: str, how: str) -> pa.Table:
-    return block.join(small, key, right_keys=right_key, join_type=how, use_threads=False)
+def _join_block(block: pa.Table, small: pa.Table, key: str, right_key: str, how: str, suffix: str | None) -> pa.Table:
+    return block.join(small, key, right_keys=right_key, join_type=how, right_suffix=suffix, use_threads=False)
