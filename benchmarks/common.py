@@ -157,8 +157,8 @@ def fmt_rows(rows: int) -> str:
 
 
 def scenario(case: Case) -> str:
-    """A case's workload and data parameters other than rows: ``join_dim_inner dim=1e4 chunk=1e5``
-    (the same question as the report's)."""
+    """A case's workload, its data parameters other than rows, and its sink:
+    ``transform_udf chunk=1e5 sink=parquet`` (the same question as the report's)."""
     return question_label(case)
 
 

@@ -28,6 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 ASV = [sys.executable, "-m", "asv"]
 
 
+UDF = "transform_udf chunk=1e5 sink=parquet"  # a question of the quick grid
+
+
 def test_asv_check_passes() -> None:
     done = subprocess.run(
         [*ASV, "check", "-E", f"existing:{sys.executable}"], cwd=REPO, capture_output=True, text=True, timeout=300
@@ -52,24 +55,24 @@ def test_every_case_of_the_grid_is_one_combination(suite: str) -> None:
 def test_combinations_that_do_not_apply_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     grid = Grid("transform", "quick")
     monkeypatch.setattr(common, "TARGET", Target("laptop"))
-    assert grid.case("pandas:single:default", "transform_udf chunk=1e5", "1e6").chunk_rows == 10**5
+    assert grid.case("pandas:single:default", UDF, "1e6").chunk_rows == 10**5
     with pytest.raises(NotImplementedError, match="no case"):
-        grid.case("polars:eager:default", "transform_udf chunk=1e5", "1e6")  # Polars picks its own chunks
+        grid.case("polars:eager:default", UDF, "1e6")  # Polars picks its own chunks
     with pytest.raises(NotImplementedError, match="BREAKEVEN_ASV_CLUSTER=dask"):
-        grid.case("dask:cluster:tuned@Nx1", "transform_udf chunk=1e5", "1e6")
+        grid.case("dask:cluster:tuned@Nx1", UDF, "1e6")
     monkeypatch.setattr(common, "TARGET", Target("local-cluster", "dask"))
     with pytest.raises(NotImplementedError, match="laptop target"):
-        grid.case("pandas:single:default", "transform_udf chunk=1e5", "1e6")
+        grid.case("pandas:single:default", UDF, "1e6")
     with pytest.raises(NotImplementedError, match="BREAKEVEN_ASV_CLUSTER=spark"):
-        grid.case("spark:cluster:tuned@Nx1", "transform_udf chunk=1e5", "1e6")
+        grid.case("spark:cluster:tuned@Nx1", UDF, "1e6")
     with pytest.raises(NotImplementedError, match="not measured on the local-cluster"):
-        grid.case("dask:cluster:tuned@external", "transform_udf chunk=1e5", "1e6")
-    case = grid.case("dask:cluster:tuned@Nx1", "transform_udf chunk=1e5", "1e6")
+        grid.case("dask:cluster:tuned@external", UDF, "1e6")
+    case = grid.case("dask:cluster:tuned@Nx1", UDF, "1e6")
     assert case.topology == f"{common.CORES}x1"
     monkeypatch.setattr(common, "TARGET", Target("cluster", "dask", "tcp://127.0.0.1:8786"))
-    assert grid.case("dask:cluster:tuned@external", "transform_udf chunk=1e5", "1e6").topology == "external"
+    assert grid.case("dask:cluster:tuned@external", UDF, "1e6").topology == "external"
     with pytest.raises(NotImplementedError):
-        grid.case("dask:cluster:tuned@Nx1", "transform_udf chunk=1e5", "1e6")
+        grid.case("dask:cluster:tuned@Nx1", UDF, "1e6")
 
 
 def test_a_cluster_address_names_its_engine(monkeypatch: pytest.MonkeyPatch) -> None:
