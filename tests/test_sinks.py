@@ -7,6 +7,7 @@ import pytest
 
 from breakeven.cases import Case, get_suite, parse_engines
 from breakeven.errors import UsageError
+from breakeven.workloads import CATALOGUE, SINKS
 
 PLUGIN = ("breakeven.testing",)
 
@@ -40,7 +41,10 @@ def test_a_written_answer_is_verified_and_deleted(run_cases, no_orphans) -> None
 def test_sinks_are_a_dimension_of_large_answers_only() -> None:
     cases = get_suite("smoke").cases(parse_engines(["pandas"]))
     sinks = {(c.wl.family, c.sink) for c in cases}
-    assert sinks == {("groupby", None), ("join", None), ("transform", "collect"), ("transform", "parquet")}
+    assert sinks == {("groupby", None), ("join", None), *((f, s) for f in ("join", "transform") for s in SINKS)}
+    assert {c.workload for c in cases if c.wl.family == "join" and c.sink is None} == {
+        name for name in CATALOGUE if name.startswith("join_") and name.endswith("_agg")
+    }  # the merges that aggregate have small answers
     standard = get_suite("standard").cases(parse_engines(["pandas"]))
     assert {c.sink for c in standard if c.wl.family == "transform"} == {"parquet"}  # the default sink
     collect = get_suite("standard").cases(parse_engines(["pandas"]), sinks=("collect",))
