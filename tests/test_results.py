@@ -33,6 +33,7 @@ def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> No
         "chunk_rows": None,
         "seed": 0,
         "topology": None,
+        "sink": None,
         "data_kind": "G1",
     }
     assert record.question == "sum v1 by id1" and record.takes_chunks is False
