@@ -46,6 +46,12 @@ def descendants() -> set[tuple[int, float]]:
     return found
 
 
+def _temp_dirs(temp: Path) -> set[Path]:
+    """The engines' folders in the system's temporary folder: Spark's, breakeven's scratch, and
+    Dask's default scratch (made by any Dask server not given a folder of its own)."""
+    return set(temp.glob("spark-*")) | set(temp.glob("breakeven-*")) | set(temp.glob("dask-scratch-space"))
+
+
 @pytest.fixture
 def no_orphans() -> Iterator[Callable[[set[int]], None]]:
     """Yields a checker: every pid given (and every child of this test) must be gone; and no
@@ -55,7 +61,7 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
     before = descendants()
     started = time.time()
     temp = Path(tempfile.gettempdir())
-    temp_before = set(temp.glob("spark-*")) | set(temp.glob("breakeven-*"))
+    temp_before = _temp_dirs(temp)
 
     def check(pids: set[int]) -> None:
         alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
@@ -69,7 +75,7 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
         if proc.info["create_time"] >= started - 1 and proc.info["status"] == psutil.STATUS_STOPPED:
             frozen.append((proc.pid, proc.info["name"]))
     assert not frozen, f"stopped processes left behind: {frozen}"
-    left_dirs = (set(temp.glob("spark-*")) | set(temp.glob("breakeven-*"))) - temp_before
+    left_dirs = _temp_dirs(temp) - temp_before
     assert not left_dirs, f"temporary folders left behind: {sorted(map(str, left_dirs))}"
 
 

@@ -105,11 +105,14 @@ def ray_env(secret_file: Path | None, loopback: bool = False) -> dict[str, str]:
 def command(role: str, opts: ServeOptions) -> tuple[list[str], dict[str, str]]:
     """The engine's own server command for ``role``, and the environment it adds."""
     if role == "dask-scheduler":
-        # https://docs.dask.org/en/stable/deploying-cli.html
+        # https://docs.dask.org/en/stable/deploying-cli.html. The scheduler too makes a scratch
+        # folder (distributed's Server), in temporary-directory, and its command has no option for
+        # it: Dask's configuration from the environment puts it in the work folder, not /tmp.
+        scheduler_env = {"DASK_TEMPORARY_DIRECTORY": str(opts.workdir)} if opts.workdir else {}
         return [
             "dask", "scheduler", "--host", opts.host, "--port", str(_port("dask", opts)),
             "--dashboard-address", f"{opts.host}:{_dashboard('dask', opts)}", "--no-show",
-        ], {}  # fmt: skip
+        ], scheduler_env  # fmt: skip
     if role == "dask-worker":
         argv = [
             "dask", "worker", f"tcp://{_need(opts, 'scheduler')}", "--host", opts.host,
