@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,21 +19,29 @@ from breakeven.workloads import TEST_FAMILY, Ctx, Workload, get_workload, worklo
 HOG_CAP_BYTES = 6 * 2**30  # the hog stops growing here, whatever happens
 
 
-def _q1_reference(t: dict[str, pa.Table]) -> pa.Table:
-    ref = get_workload("groupby_q1").reference
-    assert ref is not None
-    return ref(t)
+def _reference_of(name: str) -> Callable[[dict[str, pa.Table]], pa.Table]:
+    """The reference of the catalogue's workload ``name``, whose answer a fault workload owes."""
+
+    def reference(t: dict[str, pa.Table]) -> pa.Table:
+        ref = get_workload(name).reference
+        assert ref is not None
+        return ref(t)
+
+    return reference
 
 
 def _q1_pandas(c: Ctx) -> Any:
     return c.x.groupby("id1", dropna=False, observed=True).agg(v1=("v1", "sum")).reset_index()
 
 
-def _fault(name: str, question: str) -> Workload:
+def _fault(name: str, question: str, like: str = "groupby_q1") -> Workload:
+    """A fault workload that owes the answer of the catalogue's workload ``like``: its data,
+    keys, sinks and reference."""
     if name in _registered():
         return get_workload(name)
-    wl = workload(name, TEST_FAMILY, question, "G1", keys=("id1",))
-    wl.ref(_q1_reference)
+    model = get_workload(like)
+    wl = workload(name, TEST_FAMILY, question, model.data_kind, keys=model.keys, large_answer=bool(model.sinks))
+    wl.ref(_reference_of(like))
     return wl
 
 
@@ -155,22 +164,8 @@ for _engine in ("dask", "spark", "ray"):
 
 # Large answers, for the sinks: a row dropped from transform_arith's answer, and a writer that
 # writes one file and then hangs (the case is killed with its output folder half written).
-def _arith_reference(t: dict[str, pa.Table]) -> pa.Table:
-    ref = get_workload("transform_arith").reference
-    assert ref is not None
-    return ref(t)
-
-
-def _large_fault(name: str, question: str) -> Workload:
-    if name in _registered():
-        return get_workload(name)
-    wl = workload(name, TEST_FAMILY, question, "T1", keys=("rid",), large_answer=True)
-    wl.ref(_arith_reference)
-    return wl
-
-
-DROPPED_ROW = _large_fault("fault_dropped_row", "transform_arith's answer without its first row")
-WRITE_HANG = _large_fault("fault_write_hang", "writes one file of the answer, then never returns")
+DROPPED_ROW = _fault("fault_dropped_row", "transform_arith's answer without its first row", "transform_arith")
+WRITE_HANG = _fault("fault_write_hang", "writes one file of the answer, then never returns", "transform_arith")
 WRITE_HANG.timeout = 5.0
 
 
