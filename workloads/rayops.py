@@ -15,6 +15,9 @@ import pyarrow.compute as pc
 
 from breakeven.workloads import Ctx
 
+# Ray Data's shuffle strategies (``DataContext.shuffle_strategy``) that the profiles choose from.
+HASH_SHUFFLE, SORT_SHUFFLE = "shuffle_v2", "sort_shuffle_pull_based"
+
 
 def aggregate(c: Ctx, ds: Any, by: list[str], *aggs: Any, zero: tuple[str, ...] = (), per_row: bool = False) -> Any:
     """``groupby(...).aggregate(...)``; the columns in ``zero`` (sums) are 0 for a group whose
@@ -26,7 +29,7 @@ def aggregate(c: Ctx, ds: Any, by: list[str], *aggs: Any, zero: tuple[str, ...] 
     the hash shuffle (``RayEngine.build`` restores the session's strategy for the next question).
     """
     if per_row and c.tuned:
-        ds.context.shuffle_strategy = "shuffle_v2"
+        ds.context.shuffle_strategy = HASH_SHUFFLE
     out = ds.groupby(by, num_partitions=c.session.partitions).aggregate(*aggs)
     if not zero:
         return out

@@ -34,7 +34,6 @@ from breakeven.workloads import Ctx, Workload, rayops
 # 100-group sum of 1e6 rows takes 4.3 s with the hash shuffle, 0.35 s with the sort shuffle,
 # while 1e5 groups of 1e7 rows take 5 s with the hash shuffle and 19 s with the sort shuffle).
 SORT_SHUFFLE_BELOW_BYTES = 256 * 2**20
-HASH_SHUFFLE, SORT_SHUFFLE = "shuffle_v2", "sort_shuffle_pull_based"
 MIN_OBJECT_STORE = 256 * 2**20
 
 
@@ -49,7 +48,7 @@ class RayPlan:
     @property
     def strategy(self) -> str:
         """The session's shuffle strategy, as ``DataContext.shuffle_strategy`` names it."""
-        return HASH_SHUFFLE if self.hash_shuffle else SORT_SHUFFLE
+        return rayops.HASH_SHUFFLE if self.hash_shuffle else rayops.SORT_SHUFFLE
 
     @property
     def join_partitions(self) -> int:
