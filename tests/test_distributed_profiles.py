@@ -11,7 +11,7 @@ from inprocess import answer_verdict, engine_session
 
 from breakeven import data as datagen
 from breakeven.cases import Case, EngineConfig
-from breakeven.workloads import Ctx
+from breakeven.workloads import Ctx, get_workload
 from breakeven.workloads.groupby import split_out
 
 
@@ -56,10 +56,11 @@ def test_ray_tuned_keyed_questions_are_right_whatever_the_block_size(
     from breakeven.engines import ray_engine
 
     monkeypatch.setattr(ray_engine, "SORT_SHUFFLE_BELOW_BYTES", 0)  # the hash shuffle at any size
-    kind = "T1" if workload.startswith("transform") else "G1"
-    case = Case(workload, "ray", "local", "tuned", 20_000, nas=5, **({"chunk_rows": 5_000} if kind == "T1" else {}))
+    chunks = {"chunk_rows": 5_000} if get_workload(workload).data_kind == "T1" else {}
+    case = Case(workload, "ray", "local", "tuned", 20_000, nas=5, **chunks)
     with engine_session(EngineConfig("ray", "local", "tuned")) as eng:
-        ray.data.DataContext.get_current().target_max_block_size = 16 * 2**10  # 16 KiB blocks
+        # 16 KiB blocks, for this test only: the context outlives the session in this process
+        monkeypatch.setattr(ray.data.DataContext.get_current(), "target_max_block_size", 16 * 2**10)
         verdict = answer_verdict(eng, case, data_dir)
         assert eng.session.hash_shuffle and eng.session.partitions == 4
         x = eng.load("x", datagen.dataset_paths(case.data, data_dir)["x"], 20_000, None)
