@@ -12,7 +12,6 @@ range of tuned / default compute medians, then every pair past the limit.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -47,7 +46,7 @@ def main() -> None:
     slow = []
     for config, items in sorted(found.items()):
         ratios = [q for _, q in items]
-        geo = math.exp(statistics.fmean(math.log(q) for q in ratios))
+        geo = statistics.geometric_mean(ratios)
         print(f"{config:<18} {len(items):>5} {geo:>8.2f} {min(ratios):>6.2f} {max(ratios):>6.2f}")
         slow += [(config, r, q) for r, q in items if q > args.limit]
     print(f"\ntuned slower than default by more than {args.limit}x: {len(slow)}")

@@ -22,7 +22,6 @@ per question and variant, and each variant's geometric mean over ``hand``.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import tempfile
 import time
@@ -97,11 +96,9 @@ def _print(questions: list[str], medians: dict[str, dict[str, float]]) -> None:
     print("\nmedian seconds" + "".join(f" | {n:>9}" for n in names))
     for q in questions:
         print(f"{q:<14}" + "".join(f" | {medians[n][q]:9.3f}" for n in names))
-    print("geomean / hand" + "".join(f" | {_geomean(medians[n], medians['hand']):9.2f}" for n in names))
-
-
-def _geomean(times: dict[str, float], base: dict[str, float]) -> float:
-    return math.exp(statistics.fmean(math.log(times[q] / base[q]) for q in times))
+    hand = medians["hand"]
+    geomeans = {n: statistics.geometric_mean(medians[n][q] / hand[q] for q in questions) for n in names}
+    print("geomean / hand" + "".join(f" | {geomeans[n]:9.2f}" for n in names))
 
 
 if __name__ == "__main__":

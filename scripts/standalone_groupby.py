@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -187,7 +186,7 @@ def main() -> None:
         alone = json.loads(done.stdout.strip().splitlines()[-1])
         ours = through_breakeven(config, rows, args.repeats, args.data)
         ratios = {q: ours[q] / alone[q] for q in QUESTIONS}
-        geomean = math.exp(statistics.fmean(math.log(r) for r in ratios.values()))
+        geomean = statistics.geometric_mean(ratios.values())
         ok = geomean <= GEOMEAN_TARGET and max(ratios.values()) <= QUESTION_TARGET
         missed |= not ok
         print(f"\n{config} (standalone: {engine}'s expert script)")
