@@ -35,7 +35,7 @@ from breakeven.protocol import (
     TimedEnd,
 )
 from breakeven.verify import checksum, compare
-from breakeven.workloads import get_workload, load_plugins
+from breakeven.workloads import Ctx, Workload, get_workload, load_plugins
 
 
 class Channel:
@@ -84,11 +84,7 @@ def run_case(
         for i in range(1 + repeats):
             folder = sink_dir / f"{case.id}.{i}"
             start = time.perf_counter()
-            if case.sink == "parquet":
-                engine.write(engine.build(wl, ctx), folder)
-                answer: Any = folder
-            else:
-                answer = engine.materialise(engine.build(wl, ctx))
+            answer = produce(engine, wl, ctx, case.sink, folder)
             times.append(time.perf_counter() - start)
             if i in (0, repeats):  # verify the cold answer and the last one
                 answers.append(answer)
@@ -107,7 +103,7 @@ def run_case(
             reference = pq.read_table(case.reference)
             for answer in answers:
                 try:
-                    table = read_written(answer) if case.sink == "parquet" else engine.to_arrow(answer)
+                    table = answer_table(engine, answer, case.sink)
                 except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
                     status, reason = "wrong_result", f"the written answer cannot be read: {describe(exc)}"
                     break
@@ -119,6 +115,20 @@ def run_case(
     finally:
         shutil.rmtree(sink_dir, ignore_errors=True)
     chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
+
+
+def produce(engine: Engine, wl: Workload, ctx: Ctx, sink: str | None, folder: Path) -> Any:
+    """The timed part of a case: the answer in the driver, or with the ``parquet`` sink written
+    in ``folder`` (returned) by the engine's own writer."""
+    if sink == "parquet":
+        engine.write(engine.build(wl, ctx), folder)
+        return folder
+    return engine.materialise(engine.build(wl, ctx))
+
+
+def answer_table(engine: Engine, answer: Any, sink: str | None) -> pa.Table:
+    """What ``produce`` gave, as an Arrow table for verification (untimed)."""
+    return read_written(answer) if sink == "parquet" else engine.to_arrow(answer)
 
 
 def read_written(folder: Path) -> pa.Table:

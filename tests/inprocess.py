@@ -18,7 +18,7 @@ from breakeven.cases import Case, EngineConfig
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.verify import Verdict, compare
-from breakeven.worker import read_written
+from breakeven.worker import answer_table, produce
 from breakeven.workloads import CATALOGUE, Ctx
 
 
@@ -89,12 +89,8 @@ def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None
     if not type(engine).tunes(wl.data_kind):  # the engine says its profiles are twins here
         ctx = ProfileBlind(**vars(ctx))
     try:
-        if case.sink == "parquet":
-            with tempfile.TemporaryDirectory(prefix="breakeven-sink-") as out:
-                engine.write(engine.build(wl, ctx), Path(out) / "answer")
-                table = read_written(Path(out) / "answer")
-        else:
-            table = engine.to_arrow(engine.materialise(engine.build(wl, ctx)))
+        with tempfile.TemporaryDirectory(prefix="breakeven-sink-") as out:  # as the worker does
+            table = answer_table(engine, produce(engine, wl, ctx, case.sink, Path(out) / "answer"), case.sink)
     except Unsupported as exc:
         assert engine.name in wl.unsupported, f"undeclared gap: {exc}"
         return None
