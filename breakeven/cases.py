@@ -9,7 +9,7 @@ from breakeven.data import DataSpec, get_kind
 from breakeven.engines import engine_class, engine_meta, installed_engines
 from breakeven.errors import UsageError
 from breakeven.labels import CaseParams, config_label, session_label, workload_label
-from breakeven.workloads import SINKS, Workload, get_workload, select_workloads
+from breakeven.workloads import SINKS, SOURCES, Workload, get_workload, select_workloads
 
 if TYPE_CHECKING:
     from breakeven.cluster.launcher import ClusterPlan
@@ -117,6 +117,8 @@ class Case(CaseParams):
             raise UsageError(f"{wl.name} has no sink {self.sink!r}: use one of {', '.join(wl.sinks)}")
         if not wl.sinks and self.sink is not None:
             raise UsageError(f"{wl.name}'s answer is small and always comes back: it has no sink (got {self.sink})")
+        if self.source not in SOURCES:
+            raise UsageError(f"unknown source {self.source!r}: use one of {', '.join(SOURCES)}")
 
     @property
     def wl(self) -> Workload:
@@ -137,7 +139,9 @@ class Case(CaseParams):
 
     @property
     def id(self) -> str:
-        session = session_label(self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows)
+        session = session_label(
+            self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows, self.source
+        )
         return f"{workload_label(self.workload, self.sink)}.{session}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,19 +159,25 @@ class Grid:
     dim_rows: tuple[int, ...] = ()
     chunk_rows: tuple[int | None, ...] = (None,)
     sinks: tuple[str, ...] = ("parquet",)  # for the workloads whose answer is large
+    sources: tuple[str, ...] = ("memory",)
 
     def cases(
-        self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None, sinks: tuple[str, ...] | None = None
+        self,
+        configs: list[EngineConfig],
+        rows: tuple[int, ...] | None = None,
+        sinks: tuple[str, ...] | None = None,
+        sources: tuple[str, ...] | None = None,
     ) -> list[Case]:
         out = []
         for wl in select_workloads(list(self.workloads)):
-            for n in rows or self.rows:
-                for cfg in configs:
-                    out.extend(self._for(wl, n, cfg, sinks or self.sinks))
+            for source in sources or self.sources:
+                for n in rows or self.rows:
+                    for cfg in configs:
+                        out.extend(self._for(wl, n, cfg, sinks or self.sinks, source))
         return out
 
-    def _for(self, wl: Workload, n: int, cfg: EngineConfig, sinks: tuple[str, ...]) -> list[Case]:
-        if cfg.profile == "tuned" and not engine_meta(cfg.engine).tunes(wl.data_kind):
+    def _for(self, wl: Workload, n: int, cfg: EngineConfig, sinks: tuple[str, ...], source: str) -> list[Case]:
+        if cfg.profile == "tuned" and not engine_meta(cfg.engine).tunes(wl.data_kind, source):
             return []  # the default's twin
         params = get_kind(wl.data_kind).params
         if "dim_rows" in params:
@@ -179,7 +189,18 @@ class Grid:
         chunks = self.chunk_rows if wl.uses_chunks(cfg.engine) else (None,)
         chosen = [s for s in sinks if s in wl.sinks] if wl.sinks else [None]
         return [
-            Case(wl.name, cfg.engine, cfg.mode, cfg.profile, n, chunk_rows=c, topology=cfg.topology, sink=s, **params)
+            Case(
+                wl.name,
+                cfg.engine,
+                cfg.mode,
+                cfg.profile,
+                n,
+                chunk_rows=c,
+                topology=cfg.topology,
+                sink=s,
+                source=source,
+                **params,
+            )
             for params in data
             for c in chunks
             if c is None or c < n
@@ -199,12 +220,16 @@ class Suite:
     engines: tuple[str, ...] = ()  # engine specs; empty: every installed engine
 
     def cases(
-        self, configs: list[EngineConfig], rows: tuple[int, ...] | None = None, sinks: tuple[str, ...] | None = None
+        self,
+        configs: list[EngineConfig],
+        rows: tuple[int, ...] | None = None,
+        sinks: tuple[str, ...] | None = None,
+        sources: tuple[str, ...] | None = None,
     ) -> list[Case]:
-        """Every case of the suite; ``rows`` and ``sinks`` replace the grids' own."""
+        """Every case of the suite; ``rows``, ``sinks`` and ``sources`` replace the grids' own."""
         seen: dict[str, Case] = {}
         for grid in self.grids:
-            for case in grid.cases(configs, rows, sinks):
+            for case in grid.cases(configs, rows, sinks, sources):
                 seen.setdefault(case.id, case)
         return list(seen.values())
 
@@ -221,12 +246,13 @@ class Suite:
         configs: list[EngineConfig],
         rows: tuple[int, ...] | None = None,
         sinks: tuple[str, ...] | None = None,
+        sources: tuple[str, ...] | None = None,
     ) -> tuple[list[Case], list[str]]:
         """The cases of the named workloads (or families): the suite's own, and for a named
         workload the suite leaves out, the grid the suite uses for its family (else the full
         suite's), at that grid's sizes or ``rows``. Also returns the workloads so added."""
         wanted = select_workloads(names)
-        planned = self.cases(configs, rows, sinks)
+        planned = self.cases(configs, rows, sinks, sources)
         covered = {c.workload for c in planned}
         cases = [c for c in planned if c.workload in {w.name for w in wanted}]
         added = [wl.name for wl in wanted if wl.name not in covered]
@@ -235,7 +261,7 @@ class Suite:
             grid = self.family_grid(family) or SUITES["full"].family_grid(family)
             if grid is None:
                 raise UsageError(f"no suite has a grid for {name}")
-            cases += replace(grid, workloads=(name,)).cases(configs, rows, sinks)
+            cases += replace(grid, workloads=(name,)).cases(configs, rows, sinks, sources)
         return cases, added
 
 
@@ -256,28 +282,34 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "standard",
-            "every workload at 1e6 rows, the headline ones also at 1e7: about an hour with all engines",
+            "every workload at 1e6 rows, the headline ones also at 1e7 and read from files: about an hour "
+            "with all engines",
             (
                 Grid(("groupby",), (10**6,)),
                 Grid(("groupby_q1", "groupby_q3"), (10**7,)),
                 Grid(("join",), (10**6,), dim_rows=(10**2, 10**4, 10**6)),
                 Grid(("join_small_inner", "join_small_inner_agg"), (10**7,)),
                 Grid(("transform",), (10**6,), chunk_rows=(None, 10**5)),
+                # The cold one-off query: the headline questions read from their files.
+                Grid(("groupby_q1", "groupby_q3"), (10**6, 10**7), sources=("files",)),
+                Grid(("join_small_inner", "join_small_inner_agg"), (10**6, 10**7), sources=("files",)),
+                Grid(("transform_udf", "transform_cumsum"), (10**6,), chunk_rows=(None, 10**5), sources=("files",)),
             ),
         ),
         Suite(
             "full",
-            "every workload from 1e6 to 1e8 rows, nulls, high cardinality, the merge sweep 1e2..1e7: hours",
+            "every workload from 1e6 to 1e8 rows, in memory and from files, nulls, high cardinality, the merge "
+            "sweep 1e2..1e7: hours",
             (
-                Grid(("groupby",), (10**6, 10**7, 10**8), k=(100,), nas=(0, 5)),
-                Grid(("groupby",), (10**7,), k=(10**5,)),
-                Grid(("join",), (10**6, 10**7, 10**8), dim_rows=()),
+                Grid(("groupby",), (10**6, 10**7, 10**8), k=(100,), nas=(0, 5), sources=SOURCES),
+                Grid(("groupby",), (10**7,), k=(10**5,), sources=SOURCES),
+                Grid(("join",), (10**6, 10**7, 10**8), dim_rows=(), sources=SOURCES),
                 Grid(
                     ("join_dim_inner", "join_dim_inner_agg", "join_dim_left_agg"),
                     (10**7,),
                     dim_rows=tuple(10**i for i in range(2, 8)),
                 ),
-                Grid(("transform",), (10**6, 10**7, 10**8), chunk_rows=(None, 10**5, 10**6)),
+                Grid(("transform",), (10**6, 10**7, 10**8), chunk_rows=(None, 10**5, 10**6), sources=SOURCES),
             ),
         ),
         Suite(
@@ -300,11 +332,12 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "budget",
-            "q1 and a merge with a 10,000-row dimension from 1e6 to 3e7 rows under a 2 GiB memory budget: "
-            "where single-process engines run out of memory while Dask, Spark or Ray finish by spilling",
+            "q1 and a merge with a 10,000-row dimension from 1e6 to 3e7 rows under a 2 GiB memory budget, in "
+            "memory and from files: where single-process engines run out of memory while Dask, Spark or Ray "
+            "finish by spilling",
             (
-                Grid(("groupby_q1",), BUDGET_ROWS),
-                Grid(("join_dim_inner_agg",), BUDGET_ROWS, dim_rows=(10**4,)),
+                Grid(("groupby_q1",), BUDGET_ROWS, sources=SOURCES),
+                Grid(("join_dim_inner_agg",), BUDGET_ROWS, dim_rows=(10**4,), sources=SOURCES),
             ),
             memory_budget="2GiB",
             # The single-machine engines, and each distributed engine in its tuned profile, the one
@@ -321,10 +354,11 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "smoke",
-            "every workload at 1e4 rows, on every configuration: for checking an installation",
+            "every workload at 1e4 rows, with each sink and source, on every configuration: for checking an "
+            "installation",
             (
-                Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,), sinks=SINKS),
-                Grid(("join",), (10**4,), dim_rows=(10**2,), sinks=SINKS),
+                Grid(("groupby", "transform"), (10**4,), chunk_rows=(2_000,), sinks=SINKS, sources=SOURCES),
+                Grid(("join",), (10**4,), dim_rows=(10**2,), sinks=SINKS, sources=SOURCES),
             ),
         ),
     )

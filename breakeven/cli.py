@@ -28,7 +28,7 @@ from breakeven.runner import Options, Runner, run_meta
 from breakeven.supervision import runner_cpu
 from breakeven.tables import SHOW_WIDTH, cluster_table, show_tables
 from breakeven.units import parse_rows, parse_size
-from breakeven.workloads import CATALOGUE, SINKS
+from breakeven.workloads import CATALOGUE, SINKS, SOURCES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(cluster_cli.app, name="cluster")
@@ -64,6 +64,15 @@ def run(
         typer.Option(
             help="where large answers (transforms, merges that keep their rows) go: collect (to the driver) "
             "or parquet (written by the engine); repeatable; default: the suite's (parquet)"
+        ),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from",
+            help="where the tables come from: memory (loaded and persisted before the clock starts, for "
+            "repeated queries) or files (read from Parquet inside the timed query: the cold one-off query); "
+            "repeatable; default: the suite's (memory, and files for some of standard's and full's questions)",
         ),
     ] = None,
     repeats: Annotated[int, typer.Option(help="timed repeats after the cold run")] = 3,
@@ -138,13 +147,16 @@ def run(
     if unknown := [s for s in sink or () if s not in SINKS]:
         raise UsageError(f"unknown --sink {', '.join(unknown)}: use {' or '.join(SINKS)}")
     sinks = tuple(dict.fromkeys(sink)) if sink else None
+    if unknown := [s for s in source or () if s not in SOURCES]:
+        raise UsageError(f"unknown --from {', '.join(unknown)}: use {' or '.join(SOURCES)}")
+    sources = tuple(dict.fromkeys(source)) if source else None
     plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
     configs = select_configs(engine, plan, chosen.engines)
     added: list[str] = []
     if workload:
-        cases, added = chosen.select(workload, configs, row_counts, sinks)
+        cases, added = chosen.select(workload, configs, row_counts, sinks, sources)
     else:
-        cases = chosen.cases(configs, row_counts, sinks)
+        cases = chosen.cases(configs, row_counts, sinks, sources)
     if not cases:
         raise UsageError("nothing to run: the suite, engines, workloads and rows select no case")
     check_writable(results)

@@ -31,6 +31,7 @@ class CaseParams:
     seed: int = 0
     topology: str | None = None  # the cluster mode's topology
     sink: str | None = None  # where a large answer goes (workloads.SINKS); None for a small one
+    source: str = "memory"  # where the tables come from (workloads.SOURCES)
 
 
 class CaseFields(Protocol):
@@ -48,6 +49,7 @@ class CaseFields(Protocol):
     chunk_rows: int | None
     topology: str | None
     sink: str | None
+    source: str
 
     @property
     def data_kind(self) -> str: ...
@@ -65,24 +67,34 @@ def short_config(label: str) -> str:
 
 
 def session_label(
-    engine: str, mode: str, profile: str, topology: str | None, data_name: str, chunk_rows: int | None
+    engine: str,
+    mode: str,
+    profile: str,
+    topology: str | None,
+    data_name: str,
+    chunk_rows: int | None,
+    source: str = "memory",
 ) -> str:
-    """One engine session's name: ``dask-processes-tuned.G1_1e6_1e2_0_0.c1e5``; a case's id is its
-    workload's name, a dot, and this."""
+    """One engine session's name: ``dask-processes-tuned.G1_1e6_1e2_0_0.c1e5``, and ``.files``
+    where the tables are read from files; a case's id is its workload's name, a dot, and this."""
     chunk = f".c{fmt_num(chunk_rows)}" if chunk_rows else ""
     at = f"@{topology}" if topology else ""
-    return f"{engine}-{mode}{at}-{profile}.{data_name}{chunk}"
+    files = f".{source}" if source != "memory" else ""
+    return f"{engine}-{mode}{at}-{profile}.{data_name}{chunk}{files}"
 
 
 def question_label(case: CaseFields, chunked: bool = True) -> str:
-    """The workload, the data parameters other than rows and the sink:
-    ``transform_udf nas=5% chunk=1e5 sink=parquet``; without the chunk size when ``chunked`` is
-    false (where engines that choose their own chunks ran the question)."""
+    """The workload, the data parameters other than rows, the sink and a source other than memory:
+    ``transform_udf nas=5% chunk=1e5 sink=parquet from=files``; without the chunk size when
+    ``chunked`` is false (where engines that choose their own chunks ran the question). Verdicts
+    compare configurations on one question: never across sources."""
     parts = [case.workload, *get_kind(case.data_kind).describe(case)]
     if chunked and case.chunk_rows:
         parts.append(f"chunk={fmt_num(case.chunk_rows)}")
     if case.sink:
         parts.append(f"sink={case.sink}")
+    if case.source != "memory":
+        parts.append(f"from={case.source}")
     return " ".join(parts)
 
 

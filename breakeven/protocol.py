@@ -50,6 +50,7 @@ class SessionPlan:
     cluster: dict[str, Any] | None
     tables: dict[str, TablePlan]
     cases: list[PlannedCase]
+    source: str = "memory"  # "files": no load; each case reads its tables inside the timed part
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))

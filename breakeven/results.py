@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 #    question as the report needs it: ``case.data_kind``, ``question``, ``takes_chunks``
 # 5: ``case.sink``, where a large answer went (``collect`` for every older transform); the merges
 #    that aggregate renamed ``..._agg`` (their old names are the merges that keep their rows)
-SCHEMA_VERSION = 5
+# 6: ``case.source``, where the tables came from (``memory``; ``files`` for Polars' streaming mode,
+#    which until then always scanned the files inside the query: its case ids gain ``.files``)
+SCHEMA_VERSION = 6
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
@@ -66,9 +68,25 @@ def _join_renamed(record: dict[str, Any]) -> None:
             record["case_id"] = f"{name}_agg{record['case_id'][len(name) :]}"
 
 
+def _source_of_old(record: dict[str, Any]) -> None:
+    """Before the sources every table was loaded into memory, except in Polars' streaming mode,
+    which scanned the files inside the query: the ``files`` source's cold query."""
+    case = record["case"]
+    streaming = case.get("engine") == "polars" and case.get("mode") == "streaming"
+    case["source"] = "files" if streaming else "memory"
+    if streaming and not str(record.get("case_id", "")).endswith(".files"):
+        record["case_id"] = f"{record['case_id']}.files"
+
+
+def _planned_of_old(meta: dict[str, Any]) -> None:
+    """run.json's planned case ids, as ``_source_of_old`` renames them."""
+    meta["planned"] = [f"{i}.files" if ".polars-streaming-" in i else i for i in meta.get("planned") or ()]
+
+
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode,
-    version 3 measured memory only one way and not the runner's own CPU, version 4 had no sinks."""
+    version 3 measured memory only one way and not the runner's own CPU, version 4 had no sinks,
+    version 5 no sources."""
     version = record.get("schema")
     if version == 2:
         if "case" in record:
@@ -89,6 +107,12 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
         if "case" in record:  # before the sinks, every answer came back to the driver
             record["case"]["sink"] = "collect" if record.get("family") == "transform" else None
             _join_renamed(record)
+        record["schema"] = version = 5
+    if version == 5:
+        if "case" in record:
+            _source_of_old(record)
+        elif "planned" in record:
+            _planned_of_old(record)
         record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")

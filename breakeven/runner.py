@@ -1,9 +1,9 @@
 """The one runner behind the CLI, the asv benchmarks and the tests.
 
-Cases are grouped into engine sessions (same engine configuration, data set and chunk size):
-each session is a worker process (``breakeven.worker``) that starts the engine, loads the
-tables once and runs its cases. The runner watches the worker's whole process tree through a
-meter (``breakeven.accounting``: a control group of the session's where the machine allows
+Cases are grouped into engine sessions (same engine configuration, data set, chunk size and
+source): each session is a worker process (``breakeven.worker``) that starts the engine, loads
+the tables once (from files: not at all) and runs its cases. The runner watches the worker's
+whole process tree through a meter (``breakeven.accounting``: a control group of the session's where the machine allows
 it, a cheap sampler where not): peak memory, CPU time, the memory budget; it enforces the
 timeout, and kills the tree when a limit is exceeded or the worker dies. The failed case is
 recorded with its status and reason, and the remaining cases go on in a fresh session.
@@ -71,11 +71,14 @@ class Group:
     data: datagen.DataSpec
     chunk_rows: int | None
     topology: str | None = None
+    source: str = "memory"
     cases: list[Case] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return session_label(self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows)
+        return session_label(
+            self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows, self.source
+        )
 
 
 def group_cases(cases: list[Case]) -> list[Group]:
@@ -83,9 +86,11 @@ def group_cases(cases: list[Case]) -> list[Group]:
     cluster starts once."""
     groups: dict[tuple[Any, ...], Group] = {}
     for case in cases:
-        key = (case.engine, case.mode, case.profile, case.topology, case.data, case.chunk_rows)
+        key = (case.engine, case.mode, case.profile, case.topology, case.data, case.chunk_rows, case.source)
         if key not in groups:
-            groups[key] = Group(case.engine, case.mode, case.profile, case.data, case.chunk_rows, case.topology)
+            groups[key] = Group(
+                case.engine, case.mode, case.profile, case.data, case.chunk_rows, case.topology, case.source
+            )
         groups[key].cases.append(case)
     topologies = list(dict.fromkeys(g.topology for g in groups.values() if g.topology))
     return sorted(groups.values(), key=lambda g: topologies.index(g.topology) + 1 if g.topology else 0)
@@ -221,6 +226,7 @@ class Runner:
                 )
                 for c in cases
             ],
+            source=group.source,
         )
 
     def _control_group(self) -> ControlGroup | None:

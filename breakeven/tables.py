@@ -57,7 +57,8 @@ def show_tables(store: RunStore) -> list[Any]:
         "peak memory; each distributed configuration vs the best single-machine one (baseline)",
         show_lines=False,
     )
-    table.add_column("question / configuration", no_wrap=True)
+    # A long question (chunk, sink and source) wraps at its spaces; configuration names fit.
+    table.add_column("question / configuration", max_width=34)
     for head in ("compute", "end to end", "memory", "vs best", "vs best e2e"):
         table.add_column(head, justify="right", no_wrap=True)
     for scen in scens:

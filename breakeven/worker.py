@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +65,17 @@ def run_case(
     engine: Engine,
     chan: Channel,
     case: PlannedCase,
-    tables: dict[str, Any],
-    rows: dict[str, int],
+    tables: Tables,
     repeats: int,
     sink_dir: Path,
 ) -> None:
     """Time the case's cold run and its repeats, then verify the cold answer and the last one.
 
-    With the ``parquet`` sink the timed part ends when the engine's writer has closed its last
-    file; the files are read back for verification outside it, and deleted after.
+    From files, every run opens the tables inside the timed part. With the ``parquet`` sink the
+    timed part ends when the engine's writer has closed its last file; the files are read back
+    for verification outside it, and deleted after.
     """
     wl = get_workload(case.workload)
-    ctx = engine.context({role: tables[role] for role in wl.tables}, rows, case.chunk_rows)
     chan.request(CaseStart(case.id))
     times: list[float] = []
     answers: list[Any] = []
@@ -84,7 +84,7 @@ def run_case(
         for i in range(1 + repeats):
             folder = sink_dir / f"{case.id}.{i}"
             start = time.perf_counter()
-            answer = produce(engine, wl, ctx, case.sink, folder)
+            answer = produce(engine, wl, tables.context(engine, wl, case.chunk_rows), case.sink, folder)
             times.append(time.perf_counter() - start)
             if i in (0, repeats):  # verify the cold answer and the last one
                 answers.append(answer)
@@ -115,6 +115,30 @@ def run_case(
     finally:
         shutil.rmtree(sink_dir, ignore_errors=True)
     chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
+
+
+@dataclass
+class Tables:
+    """A session's tables: loaded once (``memory``), or their files, which each run of a case
+    reads inside its timed part (``files``, ``Engine.scan``)."""
+
+    source: str
+    paths: dict[str, Path]
+    rows: dict[str, int]
+    loaded: dict[str, Any] = field(default_factory=dict)
+
+    def load(self, engine: Engine, chunk_rows: int | None) -> None:
+        """Load every table (the load phase); nothing to do from files."""
+        if self.source == "memory":
+            self.loaded = {r: engine.load(r, path, self.rows[r], chunk_rows) for r, path in self.paths.items()}
+
+    def context(self, engine: Engine, wl: Workload, chunk_rows: int | None) -> Ctx:
+        """What the workload's implementation sees (from files: timed, since it opens them)."""
+        if self.source == "files":
+            tables = {r: engine.scan(r, self.paths[r], self.rows[r], chunk_rows, wl.reads(r)) for r in wl.tables}
+        else:
+            tables = {role: self.loaded[role] for role in wl.tables}
+        return engine.context(tables, {role: self.rows[role] for role in wl.tables}, chunk_rows)
 
 
 def produce(engine: Engine, wl: Workload, ctx: Ctx, sink: str | None, folder: Path) -> Any:
@@ -150,12 +174,16 @@ def main(plan_path: str, fd: str) -> None:
     chan.send(Startup(time.perf_counter() - start))
     try:
         start = time.perf_counter()
-        rows = {role: t.rows for role, t in plan.tables.items()}
-        tables = {role: engine.load(role, Path(t.path), t.rows, plan.chunk_rows) for role, t in plan.tables.items()}
+        tables = Tables(
+            plan.source,
+            {role: Path(t.path) for role, t in plan.tables.items()},
+            {role: t.rows for role, t in plan.tables.items()},
+        )
+        tables.load(engine, plan.chunk_rows)
         chan.send(Loaded(time.perf_counter() - start, engine.topology()))
         sink_dir = Path(plan.scratch_dir) / "answers"  # the runner deletes the scratch, even after a kill
         for case in plan.cases:
-            run_case(engine, chan, case, tables, rows, plan.repeats, sink_dir)
+            run_case(engine, chan, case, tables, plan.repeats, sink_dir)
     finally:
         engine.close()
     chan.send(SessionDone())

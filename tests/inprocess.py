@@ -18,7 +18,7 @@ from breakeven.cases import Case, EngineConfig
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.verify import Verdict, compare
-from breakeven.worker import answer_table, produce
+from breakeven.worker import Tables, answer_table, produce
 from breakeven.workloads import CATALOGUE, Ctx
 
 
@@ -74,8 +74,8 @@ class ProfileBlind(Ctx):
 
 def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None:
     """The case's workload run by a started engine on the case's data (generated and its
-    reference computed on first use), its answer collected or written as the case's sink says
-    and compared with the reference; None for a declared gap."""
+    reference computed on first use), read as the case's source says, its answer collected or
+    written as its sink says and compared with the reference; None for a declared gap."""
     wl = CATALOGUE[case.workload]
     chunk = case.chunk_rows if wl.uses_chunks(engine.name) else None
     if not datagen.is_generated(case.data, data_dir):
@@ -84,9 +84,10 @@ def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None
     if not target.exists():
         reference.compute(case.data, [case.workload], data_dir)
     paths, rows = datagen.dataset_paths(case.data, data_dir), case.data.table_rows()
-    tables = {role: engine.load(role, paths[role], rows[role], chunk) for role in wl.tables}
-    ctx = engine.context(tables, {role: rows[role] for role in wl.tables}, chunk)
-    if not type(engine).tunes(wl.data_kind):  # the engine says its profiles are twins here
+    tables = Tables(case.source, {r: paths[r] for r in wl.tables}, {r: rows[r] for r in wl.tables})
+    tables.load(engine, chunk)
+    ctx = tables.context(engine, wl, chunk)
+    if not type(engine).tunes(wl.data_kind, case.source):  # the engine says its profiles are twins here
         ctx = ProfileBlind(**vars(ctx))
     try:
         with tempfile.TemporaryDirectory(prefix="breakeven-sink-") as out:  # as the worker does

@@ -51,6 +51,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args
         (["cluster", "up", "flink"], "unknown cluster engine 'flink'"),
         (["run", "--repeats", "0"], "repeats must be at least 1"),
         (["run", "--sink", "s3"], "unknown --sink s3: use collect or parquet"),
+        (["run", "--from", "disk"], "unknown --from disk: use memory or files"),
         (["datagen", "--kind", "X9"], "unknown data kind 'X9'"),
         (["datagen", "--nas", "150"], "nas is a percentage"),
         (["show", "nosuchrun", "--results", "/nonexistent-breakeven"], "no run 'nosuchrun'"),
@@ -117,10 +118,11 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     assert "groupby_q1" in done.stdout and "1e4 rows" in done.stdout and "*" in done.stdout, done.stdout
     cases = sorted((tmp_path / "results/runs/r1/cases").glob("*.json"))
     # q1 on pandas and DuckDB in both profiles; the merge on pandas' default (its tuned profile
-    # changes only the group-by data) and DuckDB's two
-    assert len(cases) == 7
+    # changes only the group-by data) and DuckDB's two; each in memory and from files (smoke's)
+    assert len(cases) == 14
+    assert "groupby_q1 from=files" in done.stdout
     again = _run_cli(tmp_path, *selection, "--resume")
-    assert again.returncode == 0 and "7 cases already finished, 0 to go" in again.stdout
+    assert again.returncode == 0 and "14 cases already finished, 0 to go" in again.stdout
     clash = _run_cli(tmp_path, "--engine", "pandas", "--run-id", "r1")
     assert clash.returncode == 2 and "exists already" in clash.stderr
 
@@ -213,8 +215,13 @@ def test_show_fits_100_columns_and_names_the_baseline(run_id: str, monkeypatch) 
     text = narrow.export_text()
     assert max(len(line) for line in text.splitlines()) <= SHOW_WIDTH
     if run_id == "budget-2gib":  # one row of each table, whole: nothing wrapped
-        assert "│   dask:threads:tuned       │ hurts 1.4x            │ polars:eager     │" in text
-        assert "│   dask:threads:tuned       │    237ms │      4.77s │ 1436 MiB │ hurts 1.4x │   hurts 14x │" in text
+        assert "│   dask:threads:tuned       │ hurts 1.4x            │ polars:eager │" in text
+        assert (
+            "│   dask:threads:tuned               │    237ms │      4.77s │ 1436 MiB │ hurts 1.4x │  hurts 3.8x │"
+            in text
+        )
+        # Polars' streaming records of schema 5 scanned the files in the query: a question of their own
+        assert "│ groupby_q1 from=files              │ 1e7 rows │" in text
 
 
 def test_a_named_family_runs_every_question_of_it_and_says_which_the_suite_lacks() -> None:

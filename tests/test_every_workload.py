@@ -1,5 +1,5 @@
 """Every workload on every installed engine, in this process, on 1,000 rows (with nulls, so that
-the null paths run too), with each of its sinks, checked against the reference: the fast check
+the null paths run too), with each of its sinks and sources, checked against the reference: the fast check
 that an implementation answers the question, before any timing. One engine session per configuration, shared by its
 workloads; Spark and Ray in their tuned profile only (the default ones pay seconds of fixed
 cost per shuffle), Dask in its threaded mode (its processes and clusters are the runner's
@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from inprocess import answer_verdict, engine_session
 
+from breakeven import data as datagen
 from breakeven.cases import Case, parse_engines
 from breakeven.engines import Engine
-from breakeven.workloads import CATALOGUE, FAMILIES
+from breakeven.verify import compare
+from breakeven.workloads import CATALOGUE, FAMILIES, SOURCES
 
 ROWS = 1_000
 PARAMS = {"G1": {"nas": 5}, "T1": {"nas": 5, "chunk_rows": 250}, "D1": {"dim_rows": 100}, "J1": {}}
@@ -31,18 +35,51 @@ CONFIGS = [
     for c in parse_engines(["pandas", "polars", "duckdb", "dask:threads", "spark:local:tuned", "ray:local:tuned"])
     if c.mode != "cluster"
 ]
+# One session per configuration and source, as the runner's: its tables loaded, or read from files.
+SESSIONS = [(c, source) for c in CONFIGS for source in SOURCES]
 
 
-@pytest.fixture(scope="module", params=CONFIGS, ids=lambda c: c.label)
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    with engine_session(request.param) as eng:
-        yield eng
+@pytest.fixture(scope="module", params=SESSIONS, ids=lambda s: f"{s[0].label}-{s[1]}")
+def session(request: pytest.FixtureRequest) -> Iterator[tuple[Engine, str]]:
+    config, source = request.param
+    with engine_session(config) as eng:
+        yield eng, source
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
-def test_the_answer_is_the_reference(engine: Engine, workload: str, data_dir: Path) -> None:
+def test_the_answer_is_the_reference(session: tuple[Engine, str], workload: str, data_dir: Path) -> None:
+    engine, source = session
     name, _, sink = workload.partition("-")
     wl = CATALOGUE[name]
-    case = Case(name, engine.name, engine.mode, engine.profile, ROWS, sink=sink or None, **PARAMS[wl.data_kind])
+    params = PARAMS[wl.data_kind]
+    case = Case(name, engine.name, engine.mode, engine.profile, ROWS, sink=sink or None, source=source, **params)
     verdict = answer_verdict(engine, case, data_dir)
     assert verdict is None or verdict.ok, verdict.reason
+
+
+@pytest.mark.parametrize("name", [n for n, wl in CATALOGUE.items() if wl.columns])
+def test_a_workload_declares_the_columns_it_reads(name: str, data_dir: Path) -> None:
+    """What pandas reads from files (``Workload.columns``) is what the question needs: its
+    reference answers the same from those columns alone, and fails without any one of them."""
+    wl = CATALOGUE[name]
+    case = Case(
+        name, "pandas", "single", "default", ROWS, sink=wl.sinks[0] if wl.sinks else None, **PARAMS[wl.data_kind]
+    )
+    if not datagen.is_generated(case.data, data_dir):
+        datagen.generate(case.data, data_dir, 1)
+    paths = datagen.dataset_paths(case.data, data_dir)
+    full = {role: pq.read_table(paths[role]) for role in wl.tables}
+    assert wl.reference is not None
+    whole = wl.reference(full)
+
+    def narrowed(role: str, drop: str | None = None) -> pa.Table:
+        cols = wl.reads(role)
+        return full[role] if cols is None else full[role].select([c for c in cols if c != drop])
+
+    verdict = compare(wl.reference({role: narrowed(role) for role in wl.tables}), whole, list(wl.keys))
+    assert verdict.ok, verdict.reason
+    for role, cols in wl.columns.items():
+        for col in cols:
+            tables = {r: narrowed(r, col if r == role else None) for r in wl.tables}
+            with pytest.raises((KeyError, pa.ArrowInvalid)):
+                wl.reference(tables)

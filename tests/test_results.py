@@ -34,6 +34,7 @@ def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> No
         "seed": 0,
         "topology": None,
         "sink": None,
+        "source": "memory",
         "data_kind": "G1",
     }
     assert record.question == "sum v1 by id1" and record.takes_chunks is False
@@ -66,10 +67,13 @@ def test_corrupt_and_future_records_are_refused(tmp_path) -> None:
 
 
 def _old(schema: int, **changes: Any) -> dict[str, Any]:
-    """A record as breakeven wrote it at ``schema``: 4 had no sink; 3 had no memory method, runner
-    CPU, data kind, question or takes_chunks either; 2 had no cluster mode either."""
+    """A record as breakeven wrote it at ``schema``: 5 had no source; 4 had no sink either; 3 had no
+    memory method, runner CPU, data kind, question or takes_chunks either; 2 had no cluster mode either."""
     case = Case("transform_udf", "pandas", "single", "default", 10_000, chunk_rows=1000, sink="collect")
     raw = make_record(case, "r", "ok", None, repeats=[1.0], startup=0.1, load=0.2).to_dict()
+    del raw["case"]["source"]
+    if schema == 5:
+        return raw | {"schema": schema} | changes
     del raw["case"]["sink"]
     if schema == 4:
         return raw | {"schema": schema} | changes
@@ -93,6 +97,24 @@ def test_schema_2_3_and_4_records_load_with_what_they_lack(tmp_path) -> None:
         assert record.case.data_kind == "T1" and record.takes_chunks is True
         # every answer came back to the driver before the sinks
         assert record.case.sink == "collect" and record.case.question_label == "transform_udf chunk=1e3 sink=collect"
+
+
+def test_schema_5_records_were_in_memory_but_polars_streaming_read_files(tmp_path) -> None:
+    store = RunStore.create(
+        tmp_path, "r", RunMeta(planned=("q.polars-streaming-default.T1", "q.pandas-single-default.T1"))
+    )
+    write_json_atomic(store.cases_dir / "a.json", _old(5, case_id="a"))
+    streaming = {"engine": "polars", "mode": "streaming", "chunk_rows": None}
+    write_json_atomic(store.cases_dir / "b.json", _old(5, case_id="b") | {"case": _old(5)["case"] | streaming})
+    a, b = sorted(store.records(), key=lambda r: r.case_id)
+    assert a.case.source == "memory" and a.case_id == "a"
+    assert a.case.question_label == "transform_udf chunk=1e3 sink=collect"
+    # until the sources, Polars' streaming mode scanned the files inside the query
+    assert b.case.source == "files" and b.case_id == "b.files"
+    assert b.case.question_label == "transform_udf sink=collect from=files"
+    raw = json.loads((store.root / "run.json").read_text())
+    write_json_atomic(store.root / "run.json", raw | {"schema": 5})
+    assert store.meta().planned == ("q.polars-streaming-default.T1.files", "q.pandas-single-default.T1")
 
 
 def test_an_old_record_of_a_workload_no_longer_in_the_catalogue_still_loads(tmp_path) -> None:

@@ -37,6 +37,10 @@ FAMILIES = ("groupby", "join", "transform")
 # Where a large answer goes: back to the driver as one Arrow table, or written as Parquet by the
 # engine's own writer (``Engine.write``). Small answers (aggregates) always come back.
 SINKS = ("collect", "parquet")
+# Where a question's tables come from: loaded into the engine (and persisted) before the clock
+# starts, for repeated queries; or read from their Parquet files inside the timed query, the cold
+# one-off query (``Engine.scan``). Verdicts compare configurations within one source, never across.
+SOURCES = ("memory", "files")
 TEST_FAMILY = "fault"  # fault-injection workloads of breakeven.testing: never in a suite
 
 
@@ -88,6 +92,9 @@ class Workload:
     timeout: float | None = None
     # Where its answer may go (``SINKS``); empty for a small answer, which always comes back.
     sinks: tuple[str, ...] = ()
+    # The columns it reads of each table (a table not named: all of them): what an engine that does
+    # not prune columns itself (pandas, Polars eager) reads from the files (``SOURCES``).
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
@@ -115,6 +122,10 @@ class Workload:
         self.reference = fn
         return fn
 
+    def reads(self, role: str) -> list[str] | None:
+        """The columns the workload reads of table ``role``; None: all of them."""
+        return list(self.columns[role]) if role in self.columns else None
+
     def uses_chunks(self, engine: str) -> bool:
         """Whether ``engine`` honours the chunk_rows parameter for this workload."""
         return engine in self.chunked_engines
@@ -133,15 +144,20 @@ def workload(
     high_cardinality: bool = False,
     chunked_engines: frozenset[str] = frozenset(),
     large_answer: bool = False,
+    columns: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Workload:
     """Create and register a workload; ``large_answer``: about one row per input row, so that
-    where it goes (``SINKS``) is part of the question."""
+    where it goes (``SINKS``) is part of the question; ``columns``: the columns it reads of each
+    table, where not all of them."""
     if family not in (*FAMILIES, TEST_FAMILY):
         raise ValueError(f"unknown family {family!r}")
     if name in CATALOGUE:
         raise ValueError(f"workload {name!r} defined twice")
     wl = Workload(name, family, question, data_kind, tables, keys, high_cardinality, chunked_engines)
     wl.sinks = SINKS if large_answer else ()
+    wl.columns = {role: tuple(cols) for role, cols in (columns or {}).items()}
+    if unknown := set(wl.columns) - set(tables):
+        raise ValueError(f"{name} declares the columns of tables it does not read: {sorted(unknown)}")
     CATALOGUE[name] = wl
     return wl
 

@@ -69,7 +69,7 @@ def _arrow_agg(t: pa.Table, by: list[str], aggs: list[tuple[str, str, str]]) -> 
 
 
 # q1 ---------------------------------------------------------------------------------------
-Q1 = workload("groupby_q1", "groupby", "sum v1 by id1", "G1", keys=("id1",))
+Q1 = workload("groupby_q1", "groupby", "sum v1 by id1", "G1", keys=("id1",), columns={"x": ("id1", "v1")})
 Q1.sql("SELECT id1, coalesce(sum(v1), 0) AS v1 FROM x GROUP BY id1")
 
 
@@ -108,7 +108,9 @@ def _q1_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q2 ---------------------------------------------------------------------------------------
-Q2 = workload("groupby_q2", "groupby", "sum v1 by id1, id2", "G1", keys=("id1", "id2"))
+Q2 = workload(
+    "groupby_q2", "groupby", "sum v1 by id1, id2", "G1", keys=("id1", "id2"), columns={"x": ("id1", "id2", "v1")}
+)
 Q2.sql("SELECT id1, id2, coalesce(sum(v1), 0) AS v1 FROM x GROUP BY id1, id2")
 
 
@@ -147,7 +149,15 @@ def _q2_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q3 ---------------------------------------------------------------------------------------
-Q3 = workload("groupby_q3", "groupby", "sum v1, mean v3 by id3", "G1", keys=("id3",), high_cardinality=True)
+Q3 = workload(
+    "groupby_q3",
+    "groupby",
+    "sum v1, mean v3 by id3",
+    "G1",
+    keys=("id3",),
+    high_cardinality=True,
+    columns={"x": ("id3", "v1", "v3")},
+)
 Q3.sql("SELECT id3, coalesce(sum(v1), 0) AS v1, avg(v3) AS v3 FROM x GROUP BY id3")
 
 
@@ -188,7 +198,9 @@ def _q3_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q4 ---------------------------------------------------------------------------------------
-Q4 = workload("groupby_q4", "groupby", "mean v1:v3 by id4", "G1", keys=("id4",))
+Q4 = workload(
+    "groupby_q4", "groupby", "mean v1:v3 by id4", "G1", keys=("id4",), columns={"x": ("id4", "v1", "v2", "v3")}
+)
 Q4.sql("SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4")
 
 
@@ -229,7 +241,15 @@ def _q4_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q5 ---------------------------------------------------------------------------------------
-Q5 = workload("groupby_q5", "groupby", "sum v1:v3 by id6", "G1", keys=("id6",), high_cardinality=True)
+Q5 = workload(
+    "groupby_q5",
+    "groupby",
+    "sum v1:v3 by id6",
+    "G1",
+    keys=("id6",),
+    high_cardinality=True,
+    columns={"x": ("id6", "v1", "v2", "v3")},
+)
 Q5.sql(
     "SELECT id6, coalesce(sum(v1), 0) AS v1, coalesce(sum(v2), 0) AS v2, coalesce(sum(v3), 0) AS v3 FROM x GROUP BY id6"
 )
@@ -271,7 +291,14 @@ def _q5_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q6 ---------------------------------------------------------------------------------------
-Q6 = workload("groupby_q6", "groupby", "median v3, sd v3 by id4, id5", "G1", keys=("id4", "id5"))
+Q6 = workload(
+    "groupby_q6",
+    "groupby",
+    "median v3, sd v3 by id4, id5",
+    "G1",
+    keys=("id4", "id5"),
+    columns={"x": ("id4", "id5", "v3")},
+)
 Q6.sql("SELECT id4, id5, median(v3) AS median_v3, stddev_samp(v3) AS sd_v3 FROM x GROUP BY id4, id5")
 
 
@@ -319,7 +346,15 @@ def _q6_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q7 ---------------------------------------------------------------------------------------
-Q7 = workload("groupby_q7", "groupby", "max v1 - min v2 by id3", "G1", keys=("id3",), high_cardinality=True)
+Q7 = workload(
+    "groupby_q7",
+    "groupby",
+    "max v1 - min v2 by id3",
+    "G1",
+    keys=("id3",),
+    high_cardinality=True,
+    columns={"x": ("id3", "v1", "v2")},
+)
 Q7.sql("SELECT id3, max(v1) - min(v2) AS range_v1_v2 FROM x GROUP BY id3")
 
 
@@ -365,7 +400,15 @@ def _q7_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q8 ---------------------------------------------------------------------------------------
-Q8 = workload("groupby_q8", "groupby", "largest two v3 by id6", "G1", keys=("id6", "v3"), high_cardinality=True)
+Q8 = workload(
+    "groupby_q8",
+    "groupby",
+    "largest two v3 by id6",
+    "G1",
+    keys=("id6", "v3"),
+    high_cardinality=True,
+    columns={"x": ("id6", "v3")},
+)
 # The portable SQL: a window (Spark runs it as one). DuckDB's tuned profile has its own below.
 Q8.sql(
     "SELECT id6, v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 ORDER BY v3 DESC) AS r"
@@ -462,7 +505,14 @@ def _q8_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 
 # q9 ---------------------------------------------------------------------------------------
-Q9 = workload("groupby_q9", "groupby", "regression v1 v2 by id2, id4 (r squared)", "G1", keys=("id2", "id4"))
+Q9 = workload(
+    "groupby_q9",
+    "groupby",
+    "regression v1 v2 by id2, id4 (r squared)",
+    "G1",
+    keys=("id2", "id4"),
+    columns={"x": ("id2", "id4", "v1", "v2")},
+)
 Q9.sql("SELECT id2, id4, pow(corr(v1, v2), 2) AS r2 FROM x GROUP BY id2, id4")
 
 
@@ -581,7 +631,15 @@ def _q9_ref(t: dict[str, pa.Table]) -> pa.Table:
 
 # q10 --------------------------------------------------------------------------------------
 ALL = ["id1", "id2", "id3", "id4", "id5", "id6"]
-Q10 = workload("groupby_q10", "groupby", "sum v3, count by id1:id6", "G1", keys=tuple(ALL), high_cardinality=True)
+Q10 = workload(
+    "groupby_q10",
+    "groupby",
+    "sum v3, count by id1:id6",
+    "G1",
+    keys=tuple(ALL),
+    high_cardinality=True,
+    columns={"x": (*ALL, "v3")},
+)
 Q10.sql(f"SELECT {', '.join(ALL)}, coalesce(sum(v3), 0) AS v3, count(*) AS count FROM x GROUP BY {', '.join(ALL)}")
 
 

@@ -130,6 +130,7 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
         "J1",
         tables=("x", size),
         keys=("id1",),
+        columns={"x": tuple(left_cols), size: (key, "v2")},
     )
     wl.sql(
         f"SELECT x.id1, count(*) AS n, count(r.v2) AS n_match, sum(x.v1) AS v1, coalesce(sum(r.v2), 0) AS v2"

@@ -10,7 +10,7 @@ not apply and their cases are run once, without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,23 @@ def score(v1: np.ndarray, v2: np.ndarray, v3: np.ndarray) -> np.ndarray:
     return np.where(v1 >= 3, np.log1p(v3) * v2, np.sqrt(v3) - v1)
 
 
+def chunks_of(frame: Any, c: Ctx) -> Iterator[Any]:
+    """pandas: the input in chunks of at most ``chunk_rows`` rows (the whole frame if unset), in
+    order: slices of a loaded frame, or what the engine's reader yields from the files."""
+    if isinstance(frame, Iterator):  # read chunk by chunk from the files (PandasEngine.scan)
+        yield from frame
+        return
+    step = c.chunk_rows or max(len(frame), 1)
+    for i in range(0, max(len(frame), 1), step):
+        yield frame.iloc[i : i + step]
+
+
 def in_chunks(frame: Any, c: Ctx, fn: Callable[[Any], Any]) -> Any:
-    """pandas: ``fn`` applied to slices of ``chunk_rows`` rows, its answers kept as chunks (the
-    engine concatenates them or writes one file each); the whole frame at once if unset."""
+    """pandas: ``fn`` applied to each chunk, its answers kept as chunks (the engine concatenates
+    them or writes one file each); to the whole frame at once if ``chunk_rows`` is unset."""
     if not c.chunk_rows:
         return fn(frame)
-    step = c.chunk_rows
-    return Chunks(fn(frame.iloc[i : i + step]) for i in range(0, len(frame), step))
+    return Chunks(fn(chunk) for chunk in chunks_of(frame, c))
 
 
 # arithmetic and filter --------------------------------------------------------------------
@@ -46,6 +56,7 @@ ARITH = workload(
     keys=("rid",),
     chunked_engines=CHUNKED,
     large_answer=True,
+    columns={"x": ("rid", "v1", "v2", "v3")},
 )
 ARITH.sql("SELECT rid, v1 * v3 + 0.5 * v2 AS w FROM x WHERE v3 > 50")
 
@@ -108,6 +119,7 @@ STRING = workload(
     keys=("rid",),
     chunked_engines=CHUNKED,
     large_answer=True,
+    columns={"x": ("rid", "id1", "id3")},
 )
 STRING.sql("SELECT rid, upper(id1) || '-' || right(id3, 4) AS lbl FROM x")
 
@@ -169,6 +181,7 @@ UDF = workload(
     keys=("rid",),
     chunked_engines=CHUNKED,
     large_answer=True,
+    columns={"x": ("rid", "v1", "v2", "v3")},
 )
 
 
@@ -282,6 +295,7 @@ CUMSUM = workload(
     keys=("rid",),
     chunked_engines=CHUNKED,
     large_answer=True,
+    columns={"x": ("rid", "id4", "v1")},
 )
 CUMSUM.sql(
     "SELECT rid, CAST(sum(coalesce(v1, 0)) OVER (PARTITION BY id4 ORDER BY rid"
@@ -293,19 +307,16 @@ CUMSUM.sql(
 def _cumsum_pandas(c: Ctx) -> Any:
     import pandas as pd
 
-    frame = c.x
-    step = c.chunk_rows or max(len(frame), 1)
     carry = pd.Series(dtype="float64")  # running total per id4 at the end of the previous chunks
     parts = []
-    for start in range(0, len(frame), step):
-        chunk = frame.iloc[start : start + step]
+    for chunk in chunks_of(c.x, c):
         values = chunk["v1"].fillna(0)
         within = values.groupby(chunk["id4"], dropna=False, sort=False).cumsum()
         csum = within + chunk["id4"].map(carry).fillna(0).to_numpy()
         parts.append(chunk[["rid"]].assign(csum=csum.to_numpy()))
         last = pd.Series(csum.to_numpy(), index=chunk["id4"].to_numpy()).groupby(level=0, dropna=False).last()
         carry = last.combine_first(carry)
-    return Chunks(parts) if parts else frame[["rid"]].assign(csum=0.0)
+    return Chunks(parts)
 
 
 @CUMSUM.implement("polars")

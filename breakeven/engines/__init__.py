@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from breakeven.errors import EngineUnavailable, Unsupported, UsageError
-from breakeven.workloads import Ctx, Workload
+from breakeven.workloads import SOURCES, Ctx, Workload
 
 TARGET_PARTITION_BYTES = 128 * 2**20  # the partition (block) size the distributed engines' docs recommend
 PARQUET_TO_MEMORY = 4  # in-memory size of our Parquet data is about four times its file size
@@ -78,6 +78,7 @@ class Engine(ABC):
     # Data kinds on which ``tuned`` differs from ``default`` (None: every kind). Elsewhere a tuned
     # case would time the default's code again, so none is planned there.
     tuned_kinds: ClassVar[tuple[str, ...] | None] = None
+    tuned_sources: ClassVar[tuple[str, ...]] = SOURCES  # likewise, where its tables come from
     distributed: ClassVar[bool] = False
     packages: ClassVar[tuple[str, ...]]  # distributions whose versions are reported
     imports: ClassVar[tuple[str, ...]] = ()  # modules that must import (default: the packages)
@@ -96,9 +97,9 @@ class Engine(ABC):
         return ("default",) if mode in cls.default_only else cls.profiles
 
     @classmethod
-    def tunes(cls, data_kind: str) -> bool:
-        """Whether the tuned profile differs from the default on ``data_kind``."""
-        return cls.tuned_kinds is None or data_kind in cls.tuned_kinds
+    def tunes(cls, data_kind: str, source: str = "memory") -> bool:
+        """Whether the tuned profile differs from the default on ``data_kind`` read from ``source``."""
+        return source in cls.tuned_sources and (cls.tuned_kinds is None or data_kind in cls.tuned_kinds)
 
     @property
     def tuned(self) -> bool:
@@ -114,6 +115,13 @@ class Engine(ABC):
     @abstractmethod
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         """Read a table into the engine and persist it. Timed as the load phase."""
+
+    def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
+        """The table as a one-off query reads it from its Parquet files (``--from files``), called
+        inside the timed part of every run of a case: a lazy engine returns its plan, which reads
+        the files as the query runs and prunes columns and pushes filters as the engine does by
+        default; an eager one reads ``columns`` (the workload's; None: all) now."""
+        raise Unsupported(f"{self.name} does not read a question's tables from files in breakeven")
 
     def context(self, tables: dict[str, Any], rows: dict[str, int], chunk_rows: int | None) -> Ctx:
         return Ctx(tables, self.session, self.tuned, chunk_rows, self.settings.cores, rows)

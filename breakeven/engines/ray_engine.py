@@ -12,6 +12,12 @@ of ``map_batches`` is the workload's ``chunk_rows`` in both profiles, as Spark's
 Ray binds to 127.0.0.1, with the dashboard and usage stats off; its session directory lives in
 the runner's scratch folder, a short path (Unix socket paths are limited to 107 bytes), whose
 ``logs`` the runner moves to the run's folder when the session ends.
+
+From files (``--from files``) a question starts from ``read_parquet`` without ``materialize()``:
+the read streams into the question's operators, and Ray Data's optimizer pushes projections and
+filters into the read (``ProjectionPushdown``, ``PredicatePushdown`` in
+``ray/data/_internal/logical/rules``); the tuned profile reads the same block count and picks the
+same shuffle strategy as in memory.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ class RayEngine(Engine):
     def start(self) -> None:
         from breakeven.cluster.roles import LOOPBACK, ray_env
 
+        self._told: set[Path] = set()
         # Set before Ray is imported (it reads them once): no usage report
         # (https://docs.ray.io/en/latest/cluster/usage-stats.html), the cluster's token, and on
         # loopback RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0. Without it Ray replaces 127.0.0.1 by the
@@ -118,6 +125,9 @@ class RayEngine(Engine):
         )
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
+        return self.scan(role, path, rows, chunk_rows, None).materialize()
+
+    def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
         import ray.data
 
         context = ray.data.DataContext.get_current()
@@ -135,12 +145,13 @@ class RayEngine(Engine):
             frame = ray.data.read_parquet(str(path), override_num_blocks=blocks)
         else:
             frame = ray.data.read_parquet(str(path))
-        if role == "x":  # to the session log: what the profile chose
+        if role == "x" and path not in self._told:  # to the session log, once: what the profile chose
+            self._told.add(path)
             strategy = context.shuffle_strategy.value
             print(f"ray: {path.name} shuffle strategy {strategy}, partitions {self.session.partitions}", flush=True)
         if chunk_rows:  # the workload's chunk size decides the blocks
             frame = frame.repartition(chunk_count(rows, chunk_rows))
-        return frame.materialize()
+        return frame
 
     def build(self, wl: Workload, ctx: Ctx) -> Any:
         # A loaded dataset keeps its own DataContext, shared by every dataset made from it: a

@@ -9,6 +9,12 @@ right sides explicitly (see the join workloads) and runs the Python function per
 batches (``mapInArrow``). Both bind to 127.0.0.1 with the web UI off, and
 both size the driver's heap from the memory budget: in local mode the driver JVM does all the
 work, and its 1 GiB default is a resource limit, not a tuning choice.
+
+From files (``--from files``) a question reads ``spark.read.parquet`` without ``cache()``: the
+scan is part of its plan, with Spark's column pruning and filter pushdown into the Parquet
+reader, and file splits sized by ``spark.sql.files.maxPartitionBytes`` and the default
+parallelism (https://spark.apache.org/docs/latest/sql-performance-tuning.html#other-configuration-options),
+so the tuned profile keeps only its shuffle partitions there.
 """
 
 from __future__ import annotations
@@ -135,6 +141,17 @@ class SparkEngine(Engine):
         }
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
+        frame = self.scan(role, path, rows, chunk_rows, None)
+        if self.tuned and frame.rdd.getNumPartitions() < self.settings.cores:
+            # At least one partition per core, so that every core scans the cached table
+            # (https://spark.apache.org/docs/latest/rdd-programming-guide.html#parallelized-collections:
+            # "2-4 partitions for each CPU"); a few files give fewer on many cores.
+            frame = frame.repartition(self.settings.cores)
+        frame = frame.cache()
+        frame.count()  # forces the cache
+        return frame
+
+    def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
         frame = self.session.read.parquet(str(path))
         if chunk_rows:  # the workload's chunk size decides the partitions
             frame = frame.repartition(chunk_count(rows, chunk_rows))
@@ -150,13 +167,6 @@ class SparkEngine(Engine):
             # parallelism, to 64 MiB and to 128 MiB (scripts/spark_shuffle_sizing.py).
             partitions = self.partitions(memory_estimate(path))
             self.session.conf.set("spark.sql.shuffle.partitions", str(partitions))
-        if self.tuned and frame.rdd.getNumPartitions() < self.settings.cores:
-            # At least one partition per core, so that every core scans the cached table
-            # (https://spark.apache.org/docs/latest/rdd-programming-guide.html#parallelized-collections:
-            # "2-4 partitions for each CPU"); a few files give fewer on many cores.
-            frame = frame.repartition(self.settings.cores)
-        frame = frame.cache()
-        frame.count()  # forces the cache
         return frame
 
     def materialise(self, result: Any) -> Any:
