@@ -9,8 +9,8 @@ order and so can take less memory for large results
 (https://duckdb.org/docs/stable/guides/performance/how_to_tune_workloads).
 
 From files (``--from files``) each table is a view over ``read_parquet``, so a query reads the
-files itself, with DuckDB's projection and filter pushdown
-(https://duckdb.org/docs/stable/data/parquet/overview#partial-reading); the tuned profile
+files itself, reading only the columns it needs and pushing its filters into the scan
+(https://duckdb.org/docs/stable/guides/file_formats/query_parquet); the tuned profile
 keeps its settings but has no ``ENUM`` keys there (the conversion would run in every query).
 """
 
