@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from breakeven import data as datagen
+from breakeven import network
 from breakeven.accounting import METHODS, choose_method
 from breakeven.cases import SUITES, get_suite, parse_engines, select_configs
 from breakeven.cluster import cli as cluster_cli
@@ -121,6 +122,14 @@ def run(
         str | None,
         typer.Option(help="use a running cluster: tcp://HOST:PORT (Dask), spark://HOST:PORT, HOST:PORT (Ray)"),
     ] = None,
+    network_rate: Annotated[
+        str,
+        typer.Option(
+            help="with --cluster: run the clusters and their drivers in a network namespace of their own whose "
+            "loopback is limited to this rate, as a real network (tc's units: 500mbit, 1gbit, 10gbit; "
+            "none: the machine's loopback)"
+        ),
+    ] = network.NONE,
     cluster_secret_file: Annotated[
         Path | None,
         typer.Option(
@@ -150,7 +159,7 @@ def run(
     if unknown := [s for s in source or () if s not in SOURCES]:
         raise UsageError(f"unknown --from {', '.join(unknown)}: use {' or '.join(SOURCES)}")
     sources = tuple(dict.fromkeys(source)) if source else None
-    plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget)
+    plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget, network_rate)
     configs = select_configs(engine, plan, chosen.engines)
     added: list[str] = []
     if workload:
@@ -174,75 +183,78 @@ def run(
     )
     # Before any folder is made: --memory-method cgroup may fail here.
     method, why_not_cgroup = choose_method(memory_method, budget)
-    if resume:
-        store = RunStore.open(results, run_id)
-        done = store.done_ids()
-        skipped = len([c for c in cases if c.id in done])
-        cases = [c for c in cases if c.id not in done]
-        console.print(f"resuming run {store.run_id}: {skipped} cases already finished, {len(cases)} to go")
-    else:
-        run_id = run_id or new_run_id()
-        if (results / "runs" / run_id).exists():
-            raise UsageError(f"run {run_id!r} exists already: pass --resume to continue it, or another --run-id")
-        store = RunStore.create(results, run_id, run_meta(suite, options, cases))
-    # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
-    # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    console.print(
-        f"run {store.run_id}: {len(cases)} cases of suite {suite!r} "
-        f"on {len(configs)} engine configurations -> {store.root}"
-    )
-    if added:
-        sizes = sorted({c.rows for c in cases if c.workload in added})
+    # So may the network (breakeven.network): the run's own namespace, or the running cluster's.
+    with network.joined(plan.network_rate if plan else network.NONE, plan.netns if plan else None):
+        if resume:
+            store = RunStore.open(results, run_id)
+            done = store.done_ids()
+            skipped = len([c for c in cases if c.id in done])
+            cases = [c for c in cases if c.id not in done]
+            console.print(f"resuming run {store.run_id}: {skipped} cases already finished, {len(cases)} to go")
+        else:
+            run_id = run_id or new_run_id()
+            if (results / "runs" / run_id).exists():
+                raise UsageError(f"run {run_id!r} exists already: pass --resume to continue it, or another --run-id")
+            store = RunStore.create(results, run_id, run_meta(suite, options, cases))
+        # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
+        # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         console.print(
-            f"not in suite {suite!r}, run on its grid for their family at {', '.join(map(datagen.fmt_num, sizes))} "
-            f"rows: {', '.join(added)}",
-            highlight=False,
+            f"run {store.run_id}: {len(cases)} cases of suite {suite!r} "
+            f"on {len(configs)} engine configurations -> {store.root}"
         )
-    why = f" ({why_not_cgroup})" if why_not_cgroup else ""
-    console.print(f"memory: {method}{why}, budget {budget / 2**30:.1f} GiB per session", highlight=False)
-    started = time.monotonic()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[current]}"),
-        console=console,
-        transient=False,
-        refresh_per_second=2,  # the runner's CPU is taken from the engines: draw little
-    ) as progress:
-        task = progress.add_task("cases", total=len(cases), current="")
+        if added:
+            sizes = sorted({c.rows for c in cases if c.workload in added})
+            console.print(
+                f"not in suite {suite!r}, run on its grid for their family at {', '.join(map(datagen.fmt_num, sizes))} "
+                f"rows: {', '.join(added)}",
+                highlight=False,
+            )
+        why = f" ({why_not_cgroup})" if why_not_cgroup else ""
+        console.print(f"memory: {method}{why}, budget {budget / 2**30:.1f} GiB per session", highlight=False)
+        started = time.monotonic()
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}"),
+            console=console,
+            transient=False,
+            refresh_per_second=2,  # the runner's CPU is taken from the engines: draw little
+        ) as progress:
+            task = progress.add_task("cases", total=len(cases), current="")
 
-        def emit(kind: str, info: Any) -> None:
-            if kind == "data":
-                progress.update(task, current=f"generating {info['name']}")
-            elif kind == "cluster_start":
-                progress.update(task, current=f"starting a {info['engine']} cluster {info['topology']}")
-            elif kind == "cluster_up":
-                progress.console.print(
-                    f"{info['engine']} cluster {info['topology']} up in {info['seconds']:.1f} s (127.0.0.1)"
-                )
-            elif kind == "memory_method":
-                progress.console.print(f"[yellow]memory: from now on {info['method']}[/] ({escape(info['why'])})")
-            elif kind == "case_start":
-                progress.update(task, current=info["case_id"])
-            elif kind == "case":  # a Record
-                progress.advance(task)
-                if not info.ok:
-                    progress.console.print(f"[yellow]{info.case_id}: {info.status}[/] {escape(info.reason or '')}")
+            def emit(kind: str, info: Any) -> None:
+                if kind == "data":
+                    progress.update(task, current=f"generating {info['name']}")
+                elif kind == "cluster_start":
+                    progress.update(task, current=f"starting a {info['engine']} cluster {info['topology']}")
+                elif kind == "cluster_up":
+                    rate = f", loopback limited to {info['network_rate']}" if info.get("network_rate") else ""
+                    progress.console.print(
+                        f"{info['engine']} cluster {info['topology']} up in {info['seconds']:.1f} s (127.0.0.1{rate})"
+                    )
+                elif kind == "memory_method":
+                    progress.console.print(f"[yellow]memory: from now on {info['method']}[/] ({escape(info['why'])})")
+                elif kind == "case_start":
+                    progress.update(task, current=info["case_id"])
+                elif kind == "case":  # a Record
+                    progress.advance(task)
+                    if not info.ok:
+                        progress.console.print(f"[yellow]{info.case_id}: {info.status}[/] {escape(info.reason or '')}")
 
-        try:
-            Runner(options, store, emit).run(cases)
-        except KeyboardInterrupt:
-            progress.stop()
-            err.print(f"interrupted: finished cases are kept in {store.root}; continue with --resume")
-            raise typer.Exit(130) from None
-    store.update_meta(finished=now_iso(), wall_seconds=time.monotonic() - started, runner_cpu_seconds=runner_cpu())
-    _show(store)
+            try:
+                Runner(options, store, emit).run(cases)
+            except KeyboardInterrupt:
+                progress.stop()
+                err.print(f"interrupted: finished cases are kept in {store.root}; continue with --resume")
+                raise typer.Exit(130) from None
+        store.update_meta(finished=now_iso(), wall_seconds=time.monotonic() - started, runner_cpu_seconds=runner_cpu())
+        _show(store)
 
 
 @app.command("datagen")

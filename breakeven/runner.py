@@ -107,7 +107,14 @@ def run_meta(suite: str, options: Options, cases: list[Case]) -> RunMeta:
         cores=options.cores,
         memory_method=method,
         memory_method_why=why,
-        cluster={"engine": plan.engine, "topologies": list(plan.labels), "address": plan.address} if plan else None,
+        cluster={
+            "engine": plan.engine,
+            "topologies": list(plan.labels),
+            "address": plan.address,
+            "network_rate": plan.network_rate,
+        }
+        if plan
+        else None,
     )
     return RunMeta(
         created=now_iso(),

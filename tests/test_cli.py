@@ -52,6 +52,11 @@ def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args
         (["run", "--repeats", "0"], "repeats must be at least 1"),
         (["run", "--sink", "s3"], "unknown --sink s3: use collect or parquet"),
         (["run", "--from", "disk"], "unknown --from disk: use memory or files"),
+        (["run", "--network-rate", "1gbit"], "--network-rate needs --cluster ENGINE"),
+        (["run", "--cluster", "dask", "--network-rate", "fast"], "bad network rate 'fast'"),
+        (["run", "--cluster", "dask", "--network-rate", "1bit"], 'refused: tbf: the "rate" parameter is mandatory'),
+        (["run", "--cluster-address", "tcp://127.0.0.1:1", "--network-rate", "1gbit"], "network is its own"),
+        (["cluster", "up", "dask", "--network-rate", "1bit"], 'refused: tbf: the "rate" parameter is mandatory'),
         (["datagen", "--kind", "X9"], "unknown data kind 'X9'"),
         (["datagen", "--nas", "150"], "nas is a percentage"),
         (["show", "nosuchrun", "--results", "/nonexistent-breakeven"], "no run 'nosuchrun'"),
@@ -147,7 +152,7 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
     assert both == [*pandas, "dask:cluster:default@2x1", "dask:cluster:tuned@2x1"]
     assert [c.label for c in select_configs(["dask:cluster:tuned"], plan)] == ["dask:cluster:tuned@2x1"]
     done = _run_cli(tmp_path, "--suite", "budget", "-e", "pandas:single:default", "--rows", "1e4", "-w", "groupby_q1",
-                    "--run-id", "b")  # fmt: skip
+                    "--from", "memory", "--run-id", "b")  # fmt: skip
     assert done.returncode == 0, done.stderr
     meta = json.loads((tmp_path / "results/runs/b/run.json").read_text())
     assert meta["suite"] == "budget" and meta["settings"]["memory_budget"] == 2 * 2**30

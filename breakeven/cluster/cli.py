@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from breakeven import network
 from breakeven.cluster import roles
-from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
+from breakeven.cluster.launcher import (
+    ENGINES,
+    ClusterError,
+    LocalCluster,
+    Topology,
+    default_state_root,
+    load_state,
+    members,
+)
 from breakeven.units import parse_size
 
 app = typer.Typer(no_args_is_help=True, help="Local clusters of separate processes on 127.0.0.1.")
@@ -43,25 +53,45 @@ def up(
     memory_per_worker: Annotated[str, typer.Option(help="memory per worker, e.g. 2GiB")] = "2GiB",
     port: Annotated[int | None, typer.Option(help="scheduler/master/head port (default: the engine's own)")] = None,
     dashboard_port: Annotated[int | None, typer.Option(help="dashboard port (default: the engine's own)")] = None,
+    network_rate: Annotated[
+        str,
+        typer.Option(
+            help="run the cluster in a network namespace of its own whose loopback is limited to this rate "
+            "(tc's units: 500mbit, 1gbit, 10gbit; none: the machine's loopback); breakeven run joins it"
+        ),
+    ] = network.NONE,
     state_root: StateRoot = None,
 ) -> None:
     """Start a cluster and return when it is healthy; prints its address and dashboard."""
     engine = _engine(engine)
     topo = Topology.parse(f"{workers}x{cores_per_worker}", parse_size(memory_per_worker) * workers)
+    network.parse_rate(network_rate)
     defaults = roles.DEFAULT_PORTS[engine]
+    folder = _root(state_root) / engine
+    if (folder / "state.json").exists():  # before a namespace is made for it
+        raise ClusterError(f"a {engine} cluster is already recorded in {folder}: run breakeven cluster down")
+    ns = network.create(network_rate) if network_rate != network.NONE else None
     cluster = LocalCluster(
         engine,
         topo,
-        _root(state_root) / engine,
+        folder,
         port if port is not None else defaults[0],
         dashboard_port if dashboard_port is not None else defaults[1],
+        network=ns,
     )
     with console.status(f"starting a {engine} cluster of {topo.label} ({workers} workers of {cores_per_worker} cores)"):
-        state = cluster.up()
+        try:
+            state = cluster.up()
+        except BaseException:
+            if ns is not None:
+                network.delete(ns)
+            raise
     console.print(
         f"{engine} cluster up in {state.startup_seconds:.1f} s: address [bold]{state.url}[/], "
         f"dashboard http://{state.dashboard}, {len(state.processes)} processes; state in {cluster.dir}"
     )
+    if ns is not None:
+        console.print(f"network: namespace {ns.name}, loopback limited to {ns.rate}; breakeven run joins it")
     console.print(f"run against it: breakeven run --cluster-address {state.url}")
 
 
@@ -69,7 +99,7 @@ def up(
 def status(state_root: StateRoot = None) -> None:
     """The clusters started by ``up``: address, dashboard, processes alive."""
     root = _root(state_root)
-    table = Table("engine", "topology", "address", "dashboard", "processes alive", "health")
+    table = Table("engine", "topology", "address", "dashboard", "network", "processes alive", "health")
     found = False
     for engine in ENGINES:
         if not (root / engine / "state.json").exists():
@@ -78,11 +108,15 @@ def status(state_root: StateRoot = None) -> None:
         state = load_state(root / engine)
         alive = members(state)
         try:
-            health = roles.probe(engine, state.address, state.dashboard, 0, Path(state.secret_file))
+            secret = Path(state.secret_file)
+            check = partial(roles.probe, engine, state.address, state.dashboard, 0, secret)
+            ns = network.Namespace(state.netns, state.network_rate) if state.netns else None
+            health = network.call_in(ns, check) if ns else check()  # the probe goes where the cluster is
         except Exception as exc:
             health = f"[red]unreachable[/] ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"
         topo = Topology(**state.topology)
-        table.add_row(engine, topo.label, state.url, f"http://{state.dashboard}", str(len(alive)), health)
+        where = f"{state.network_rate} ({state.netns})" if state.netns else "loopback"
+        table.add_row(engine, topo.label, state.url, f"http://{state.dashboard}", where, str(len(alive)), health)
     if found:
         console.print(table)
     else:

@@ -30,6 +30,7 @@ from breakeven.engines import cluster_engines, registry
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
 from breakeven.logs import keep_logs, log_tail
+from breakeven.network import NONE, Namespace, delete, enter, parse_rate
 
 ENGINES = tuple(DEFAULT_PORTS)  # the engines with clusters of their own
 TAG = "BREAKEVEN_CLUSTER_ID"
@@ -74,6 +75,10 @@ class ClusterPlan:
     topologies: tuple[Topology, ...] = ()
     address: str | None = None
     secret_file: str | None = None
+    # Its network (``breakeven.network``): the loopback's rate, and for a running cluster that
+    # ``breakeven cluster up --network-rate`` started, the namespace it runs in.
+    network_rate: str = NONE
+    netns: str | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -108,11 +113,15 @@ def cluster_plan(
     topologies: list[str] | None,
     cores: int,
     memory_total: int,
+    network_rate: str = NONE,
 ) -> ClusterPlan | None:
     """The run's cluster: local ones of the given (or same-resource) topologies, or an address."""
+    parse_rate(network_rate)  # a bad rate is one line, before anything
     if not cluster and not address:
         if topologies:
             raise UsageError("--topology needs --cluster ENGINE")
+        if network_rate != NONE:
+            raise UsageError("--network-rate needs --cluster ENGINE: the clusters and their drivers share the network")
         return None
     if cluster and cluster not in ENGINES:
         raise UsageError(f"unknown cluster engine {cluster!r}: use one of {', '.join(ENGINES)}")
@@ -123,9 +132,20 @@ def cluster_plan(
             raise UsageError(f"which engine is at {address}? add --cluster dask, spark or ray")
         if topologies:
             raise UsageError("--topology is for clusters breakeven starts; a given address has its own")
-        if secret_file is None:  # a cluster started by ``breakeven cluster up`` has its secret on file
-            secret_file = known_secret(engine, address)
-        return ClusterPlan(engine, address=address, secret_file=str(secret_file) if secret_file else None)
+        if network_rate != NONE:
+            raise UsageError(
+                "a running cluster's network is its own: start it with breakeven cluster up --network-rate RATE"
+            )
+        known = known_state(engine, address)
+        if secret_file is None and known:  # a cluster started by ``breakeven cluster up`` has its secret on file
+            secret_file = Path(known.secret_file)
+        return ClusterPlan(
+            engine,
+            address=address,
+            secret_file=str(secret_file) if secret_file else None,
+            network_rate=known.network_rate if known else NONE,
+            netns=known.netns if known else None,
+        )
     assert cluster is not None
     shapes = (
         [Topology.parse(t, memory_total) for t in topologies] if topologies else same_resources(cores, memory_total)
@@ -136,7 +156,7 @@ def cluster_plan(
                 f"topology {topo.label} has {topo.workers * topo.cores} cores, the run has {cores} (--cores): "
                 "every topology gets the same total, so that none is credited for more hardware"
             )
-    return ClusterPlan(cluster, tuple(dict.fromkeys(shapes)))
+    return ClusterPlan(cluster, tuple(dict.fromkeys(shapes)), network_rate=network_rate)
 
 
 def default_state_root() -> Path:
@@ -175,6 +195,8 @@ class ClusterState:
     processes: list[dict[str, Any]] = field(default_factory=list)
     startup_seconds: float | None = None
     started_at: float = field(default_factory=time.time)
+    network_rate: str = NONE  # its loopback's rate (breakeven.network)
+    netns: str | None = None  # the network namespace it runs in, where not the machine's own
 
     @property
     def url(self) -> str:
@@ -192,12 +214,16 @@ class LocalCluster:
         port: int | None = None,
         dashboard_port: int | None = None,
         argv_prefix: list[str] | None = None,
+        network: Namespace | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown cluster engine {engine!r}: use one of {', '.join(ENGINES)}")
         self.engine, self.topology, self.dir = engine, topology, state_dir
         self.port, self.dashboard_port = port, dashboard_port
         self.argv_prefix = argv_prefix or []  # e.g. entering the runner's control group for the cluster
+        # A network namespace of its own, which ``up`` enters (so the servers start in it) and
+        # ``down`` deletes; None: the calling process's network, whatever it is.
+        self.network = network
         self.state: ClusterState | None = None
 
     @property
@@ -239,8 +265,12 @@ class LocalCluster:
             str(secret),
             tempfile.mkdtemp(prefix="breakeven-cluster-"),
         )
+        if self.network is not None:
+            self.state.network_rate, self.state.netns = self.network.rate, self.network.name
         self._save()
         try:
+            if self.network is not None:
+                enter(self.network)
             self._start_servers(port, dash)
             self._wait_healthy(time.monotonic() + timeout)
         except BaseException:
@@ -394,6 +424,8 @@ class LocalCluster:
         stopped = stop(state)
         if state.workdir:
             keep_logs(Path(state.workdir), self.dir / "logs")
+        if state.netns:  # its processes are gone: nothing uses the namespace any more
+            delete(Namespace(state.netns, state.network_rate))
         self.state_file.unlink(missing_ok=True)
         Path(state.secret_file).unlink(missing_ok=True)
         self.state = None
@@ -404,13 +436,19 @@ def load_state(state_dir: Path) -> ClusterState:
     return ClusterState(**read_json(state_dir / "state.json"))
 
 
-def known_secret(engine: str, address: str, root: Path | None = None) -> Path | None:
-    """The secret file of the cluster that ``breakeven cluster up`` started at ``address``, if any."""
+def known_state(engine: str, address: str, root: Path | None = None) -> ClusterState | None:
+    """The state of the cluster that ``breakeven cluster up`` started at ``address``, if any."""
     folder = (root or default_state_root()) / engine
     if not (folder / "state.json").exists():
         return None
     state = load_state(folder)
-    return Path(state.secret_file) if address in (state.url, state.address) else None
+    return state if address in (state.url, state.address) else None
+
+
+def known_secret(engine: str, address: str, root: Path | None = None) -> Path | None:
+    """The secret file of the cluster that ``breakeven cluster up`` started at ``address``, if any."""
+    state = known_state(engine, address, root)
+    return Path(state.secret_file) if state else None
 
 
 def _process(rec: dict[str, Any]) -> psutil.Process | None:

@@ -46,6 +46,7 @@ class RunClusters:
                 "loopback": host in ("localhost", "::1") or host.startswith("127."),
                 "topology": None,
                 "secret_file": plan.secret_file,
+                "network_rate": plan.network_rate,
             }
             return None
         if self.local is not None and self.info and self.info["label"] == topology:
@@ -73,8 +74,13 @@ class RunClusters:
             "topology": state.topology,
             "startup_seconds": state.startup_seconds,
             "secret_file": state.secret_file,
+            "network_rate": plan.network_rate,  # its loopback's, in the run's namespace (breakeven.network)
         }
-        self.emit("cluster_up", {"engine": plan.engine, "topology": topology, "seconds": state.startup_seconds})
+        rate = plan.network_rate if plan.network_rate != "none" else None
+        self.emit(
+            "cluster_up",
+            {"engine": plan.engine, "topology": topology, "seconds": state.startup_seconds, "network_rate": rate},
+        )
         return None
 
     def down(self) -> None:

@@ -107,6 +107,14 @@ class SparkEngine(Engine):
         # compose network) it binds the address that routes to the master.
         host = driver_host(cluster["address"])
         builder = builder.config("spark.driver.host", host).config("spark.driver.bindAddress", host)
+        if host == "127.0.0.1" and not cluster.get("topology"):
+            # A running cluster whose executors share one loopback address, such as containers in
+            # one network namespace (cluster/compose.loopback.yml), but not one disk: with its
+            # default (true), an executor reads the shuffle files of another one at that address
+            # from its own disk and fails (NoSuchFileException ... shuffle_0_0_0.index, seen
+            # with podman). Fetched over the network instead
+            # (https://spark.apache.org/docs/latest/configuration.html#shuffle-behavior).
+            builder = builder.config("spark.shuffle.readHostLocalDisk", "false")
         if cluster.get("secret_file"):
             # https://spark.apache.org/docs/latest/security.html#authentication
             builder = builder.config("spark.authenticate", "true").config(
