@@ -128,3 +128,30 @@ def test_image_installs_the_clients_pinned_versions() -> None:
 def test_client_installs_use_the_constraints(path: str) -> None:
     installs = [line for line in (ROOT / path).read_text().splitlines() if "pip install -e" in line]
     assert installs and all("-c constraints.txt" in line for line in installs)
+
+
+def test_the_loopback_override_puts_every_service_in_one_namespace_without_published_ports() -> None:
+    """cluster/compose.loopback.yml, for hosts without bridge networks (podman here): every service
+    of the compose file in the namespace BREAKEVEN_NETNS names, its peers' names on 127.0.0.1,
+    no port published (``!reset``), no YAML anchors (podman-compose 1.6 crashes on them)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!reset", lambda loader, node: {"reset": loader.construct_sequence(node)})
+    text = (ROOT / "cluster" / "compose.loopback.yml").read_text()
+    override = yaml.load(text, Loader=Loader)  # noqa: S506  (a SafeLoader with one tag more)
+    assert "&" not in text and "<<:" not in text
+    services = compose()["services"]
+    assert set(override["services"]) == set(services)
+    heads = {"dask-scheduler", "spark-master", "ray-head"}
+    for name, svc in override["services"].items():
+        assert re.fullmatch(r"ns:/run/netns/\$\{BREAKEVEN_NETNS:\?[^}]+\}", svc["network_mode"]), name
+        assert {h.split(":")[0] for h in svc["extra_hosts"]} >= heads and all(
+            h.endswith(":127.0.0.1") for h in svc["extra_hosts"]
+        )
+        if "ports" in services[name]:
+            assert svc["ports"] == {"reset": []}, f"{name} publishes ports in the namespace"
+        if name in heads or name == "bench":
+            assert svc["hostname"] == name and (name in heads or f"{name}:127.0.0.1" in svc["extra_hosts"])
+    assert override["x-podman"] == {"in_pod": False}

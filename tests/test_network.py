@@ -155,3 +155,17 @@ def test_a_cluster_up_behind_a_rate_is_joined_by_runs_and_taken_down_with_its_ne
     assert done.returncode == 0, done.stderr
     [record] = RunStore(tmp_path / "results" / "runs" / "r").records()
     assert record.ok and record.cluster["network_rate"] == "500mbit"
+
+
+def test_cluster_network_up_and_down_for_compose() -> None:
+    before = _namespaces()
+    up = _cli("cluster", "network", "up", "--rate", "1gbit")
+    assert up.returncode == 0, up.stderr
+    name = up.stdout.strip().removeprefix("BREAKEVEN_NETNS=")
+    assert name in _namespaces() - before
+    qdisc = subprocess.run(["tc", "-n", name, "qdisc"], capture_output=True, text=True).stdout
+    assert "tbf" in qdisc and "rate 1Gbit" in qdisc
+    foreign = _cli("cluster", "network", "down", "someone-elses")
+    assert foreign.returncode == 2 and "not a network namespace breakeven made" in foreign.stderr
+    assert _cli("cluster", "network", "down", name).returncode == 0
+    assert _namespaces() == before

@@ -196,3 +196,31 @@ def probe(
     except Exception as exc:
         console.print(f"unhealthy: {exc}")
         raise typer.Exit(1) from None
+
+
+network_app = typer.Typer(no_args_is_help=True, help="Network namespaces for clusters in containers (compose).")
+app.add_typer(network_app, name="network")
+
+
+@network_app.command("up")
+def network_up(
+    rate: Annotated[
+        str, typer.Option(help="its loopback's rate (tc's units: 500mbit, 1gbit, 10gbit; none: unlimited)")
+    ] = network.NONE,
+) -> None:
+    """Make a network namespace whose only interface is a loopback of RATE, for
+    cluster/compose.loopback.yml; prints BREAKEVEN_NETNS=NAME for the compose command."""
+    ns = network.create(rate)
+    console.print(f"BREAKEVEN_NETNS={ns.name}", highlight=False)
+
+
+@network_app.command("down")
+def network_down(name: Annotated[str, typer.Argument(help="a namespace `network up` made")]) -> None:
+    """Delete a namespace `network up` made (after the containers in it are gone)."""
+    try:
+        network.delete(network.Namespace(name, network.NONE))
+    except ValueError as exc:
+        from breakeven.errors import UsageError
+
+        raise UsageError(str(exc)) from None
+    console.print(f"deleted {name}")

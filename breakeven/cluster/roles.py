@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 import urllib.request
 from dataclasses import dataclass
@@ -93,13 +94,21 @@ def ray_env(secret_file: Path | None, loopback: bool = False) -> dict[str, str]:
     """Token authentication on, with the cluster's token file
     (https://docs.ray.io/en/latest/ray-security/token-auth.html), when there is one; no usage report. On loopback,
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` keeps Ray from replacing 127.0.0.1 by the machine's
-    outward address (see raylocal.py)."""
+    outward address (see raylocal.py), where it has one."""
     env = {"RAY_USAGE_STATS_ENABLED": "0"}
     if secret_file:
         env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(secret_file)}
     if loopback:
-        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        # Where loopback is the only interface (a network namespace of its own, as the compose
+        # services share on loopback-only hosts, cluster/compose.loopback.yml), there is no other
+        # address to replace it with, and "1" lets worker nodes join a head on 127.0.0.1.
+        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "1" if only_loopback() else "0"
     return env
+
+
+def only_loopback() -> bool:
+    """Whether this process's network has no interface but loopback."""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def command(role: str, opts: ServeOptions) -> tuple[list[str], dict[str, str]]:

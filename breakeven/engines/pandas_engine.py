@@ -14,8 +14,8 @@ From files (``--from files``) the query reads only the workload's columns
 ``category`` from Parquet's dictionary pages (pyarrow's ``read_dictionary``, which
 ``read_parquet`` passes on: https://arrow.apache.org/docs/python/generated/pyarrow.parquet.read_table.html).
 Measured at 1e7 rows, read and grouped (``scripts/pandas_read_dictionary.py``): q1 0.198 s
-against 0.254 s, q3 0.654 s against 1.602 s, q10 3.57 s against 6.13 s. A chunked job reads its chunks as it goes, ``chunk_rows`` rows at a time
-(``ParquetFile.iter_batches``: https://arrow.apache.org/docs/python/generated/pyarrow.parquet.ParquetFile.html).
+against 0.254 s, q3 0.654 s against 1.602 s, q10 3.57 s against 6.13 s. A chunked job reads
+its chunks as it goes, ``chunk_rows`` rows at a time (``ParquetFile.iter_batches``: https://arrow.apache.org/docs/python/generated/pyarrow.parquet.ParquetFile.html).
 """
 
 from __future__ import annotations
