@@ -161,7 +161,7 @@ def test_cluster_network_up_and_down_for_compose() -> None:
     before = _namespaces()
     up = _cli("cluster", "network", "up", "--rate", "1gbit")
     assert up.returncode == 0, up.stderr
-    name = up.stdout.strip().removeprefix("BREAKEVEN_NETNS=")
+    name = up.stdout.strip().removeprefix("export BREAKEVEN_NETNS=")
     assert name in _namespaces() - before
     qdisc = subprocess.run(["tc", "-n", name, "qdisc"], capture_output=True, text=True).stdout
     assert "tbf" in qdisc and "rate 1Gbit" in qdisc

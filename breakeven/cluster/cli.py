@@ -209,9 +209,9 @@ def network_up(
     ] = network.NONE,
 ) -> None:
     """Make a network namespace whose only interface is a loopback of RATE, for
-    cluster/compose.loopback.yml; prints BREAKEVEN_NETNS=NAME for the compose command."""
+    cluster/compose.loopback.yml; prints `export BREAKEVEN_NETNS=NAME` for the shell (eval)."""
     ns = network.create(rate)
-    console.print(f"BREAKEVEN_NETNS={ns.name}", highlight=False)
+    console.print(f"export BREAKEVEN_NETNS={ns.name}", highlight=False)
 
 
 @network_app.command("down")
