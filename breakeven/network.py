@@ -131,7 +131,10 @@ def delete(ns: Namespace) -> None:
 def enter(ns: Namespace) -> None:
     """Move the calling thread (and so everything it starts from now on) into ``ns``."""
     libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(ns.path, os.O_RDONLY)
+    try:
+        fd = os.open(ns.path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise UsageError(f"the network namespace {ns.name} is gone: take its cluster down and up again") from None
     try:
         if libc.setns(fd, CLONE_NEWNET) != 0:
             err = ctypes.get_errno()

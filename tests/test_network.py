@@ -169,3 +169,8 @@ def test_cluster_network_up_and_down_for_compose() -> None:
     assert foreign.returncode == 2 and "not a network namespace breakeven made" in foreign.stderr
     assert _cli("cluster", "network", "down", name).returncode == 0
     assert _namespaces() == before
+
+
+def test_joining_a_namespace_that_is_gone_is_one_line() -> None:
+    with pytest.raises(UsageError, match="the network namespace breakeven-00000000 is gone"):
+        network.enter(network.Namespace("breakeven-00000000", "1gbit"))
