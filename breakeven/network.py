@@ -59,7 +59,7 @@ def burst_bytes(bits_per_second: int) -> int:
 
 @dataclass(frozen=True)
 class Namespace:
-    """A network namespace of breakeven's, and its loopback's rate (None: unlimited)."""
+    """A network namespace of breakeven's, and its loopback's rate (``none``: unlimited)."""
 
     name: str
     rate: str

@@ -3,9 +3,9 @@
 Cases are grouped into engine sessions (same engine configuration, data set, chunk size and
 source): each session is a worker process (``breakeven.worker``) that starts the engine, loads
 the tables once (from files: not at all) and runs its cases. The runner watches the worker's
-whole process tree through a meter (``breakeven.accounting``: a control group of the session's where the machine allows
-it, a cheap sampler where not): peak memory, CPU time, the memory budget; it enforces the
-timeout, and kills the tree when a limit is exceeded or the worker dies. The failed case is
+whole process tree through a meter (``breakeven.accounting``: a control group of the session's
+where the machine allows it, a cheap sampler where not): peak memory, CPU time, the memory
+budget; it enforces the timeout, and kills the tree when a limit is exceeded or the worker dies. The failed case is
 recorded with its status and reason, and the remaining cases go on in a fresh session.
 """
 

@@ -15,15 +15,7 @@ from rich.table import Table
 
 from breakeven import network
 from breakeven.cluster import roles
-from breakeven.cluster.launcher import (
-    ENGINES,
-    ClusterError,
-    LocalCluster,
-    Topology,
-    default_state_root,
-    load_state,
-    members,
-)
+from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
 from breakeven.units import parse_size
 
 app = typer.Typer(no_args_is_help=True, help="Local clusters of separate processes on 127.0.0.1.")
@@ -67,31 +59,23 @@ def up(
     topo = Topology.parse(f"{workers}x{cores_per_worker}", parse_size(memory_per_worker) * workers)
     network.parse_rate(network_rate)
     defaults = roles.DEFAULT_PORTS[engine]
-    folder = _root(state_root) / engine
-    if (folder / "state.json").exists():  # before a namespace is made for it
-        raise ClusterError(f"a {engine} cluster is already recorded in {folder}: run breakeven cluster down")
-    ns = network.create(network_rate) if network_rate != network.NONE else None
     cluster = LocalCluster(
         engine,
         topo,
-        folder,
+        _root(state_root) / engine,
         port if port is not None else defaults[0],
         dashboard_port if dashboard_port is not None else defaults[1],
-        network=ns,
+        network_rate=network_rate,
     )
     with console.status(f"starting a {engine} cluster of {topo.label} ({workers} workers of {cores_per_worker} cores)"):
-        try:
-            state = cluster.up()
-        except BaseException:
-            if ns is not None:
-                network.delete(ns)
-            raise
+        state = cluster.up()
     console.print(
         f"{engine} cluster up in {state.startup_seconds:.1f} s: address [bold]{state.url}[/], "
         f"dashboard http://{state.dashboard}, {len(state.processes)} processes; state in {cluster.dir}"
     )
-    if ns is not None:
-        console.print(f"network: namespace {ns.name}, loopback limited to {ns.rate}; breakeven run joins it")
+    if state.netns:
+        rate = state.network_rate
+        console.print(f"network: namespace {state.netns}, loopback limited to {rate}; breakeven run joins it")
     console.print(f"run against it: breakeven run --cluster-address {state.url}")
 
 

@@ -30,7 +30,7 @@ from breakeven.engines import cluster_engines, registry
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
 from breakeven.logs import keep_logs, log_tail
-from breakeven.network import NONE, Namespace, delete, enter, parse_rate
+from breakeven.network import NONE, Namespace, create, delete, enter, parse_rate
 
 ENGINES = tuple(DEFAULT_PORTS)  # the engines with clusters of their own
 TAG = "BREAKEVEN_CLUSTER_ID"
@@ -214,16 +214,17 @@ class LocalCluster:
         port: int | None = None,
         dashboard_port: int | None = None,
         argv_prefix: list[str] | None = None,
-        network: Namespace | None = None,
+        network_rate: str = NONE,
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown cluster engine {engine!r}: use one of {', '.join(ENGINES)}")
         self.engine, self.topology, self.dir = engine, topology, state_dir
         self.port, self.dashboard_port = port, dashboard_port
         self.argv_prefix = argv_prefix or []  # e.g. entering the runner's control group for the cluster
-        # A network namespace of its own, which ``up`` enters (so the servers start in it) and
-        # ``down`` deletes; None: the calling process's network, whatever it is.
-        self.network = network
+        # Other than ``none``: a network namespace of its own with that rate, which ``up`` makes and
+        # enters (so the servers start in it) and ``down`` deletes; ``none``: the calling
+        # process's network, whatever it is.
+        self.network_rate = network_rate
         self.state: ClusterState | None = None
 
     @property
@@ -244,37 +245,42 @@ class LocalCluster:
         for stale in ("ready.json", "raylocal.json"):  # left by a cluster that failed to start
             (self.dir / stale).unlink(missing_ok=True)
         self._preflight()
-        started = time.monotonic()
-        port = self.port if self.port is not None else free_port()
-        dash = self.dashboard_port if self.dashboard_port is not None else free_port()
-        if self.port is not None:
-            check_port(port, f"{self.engine} scheduler")
-        if self.dashboard_port is not None:
-            check_port(dash, f"{self.engine} dashboard")
-        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
-        secret = self.dir / "secret"
-        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-        self.state = ClusterState(
-            self.engine,
-            secrets.token_hex(8),
-            asdict(self.topology),
-            f"{LOOPBACK}:{port}",
-            f"{LOOPBACK}:{dash}",
-            str(secret),
-            tempfile.mkdtemp(prefix="breakeven-cluster-"),
-        )
-        if self.network is not None:
-            self.state.network_rate, self.state.netns = self.network.rate, self.network.name
-        self._save()
+        # The namespace first: its ports, not the machine's, are the ones the servers will take.
+        ns = create(self.network_rate) if self.network_rate != NONE else None
         try:
-            if self.network is not None:
-                enter(self.network)
+            if ns is not None:
+                enter(ns)
+            started = time.monotonic()
+            port = self.port if self.port is not None else free_port()
+            dash = self.dashboard_port if self.dashboard_port is not None else free_port()
+            if self.port is not None:
+                check_port(port, f"{self.engine} scheduler")
+            if self.dashboard_port is not None:
+                check_port(dash, f"{self.engine} dashboard")
+            (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+            secret = self.dir / "secret"
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            self.state = ClusterState(
+                self.engine,
+                secrets.token_hex(8),
+                asdict(self.topology),
+                f"{LOOPBACK}:{port}",
+                f"{LOOPBACK}:{dash}",
+                str(secret),
+                tempfile.mkdtemp(prefix="breakeven-cluster-"),
+                network_rate=self.network_rate,
+                netns=ns.name if ns else None,
+            )
+            self._save()
             self._start_servers(port, dash)
             self._wait_healthy(time.monotonic() + timeout)
         except BaseException:
-            self.down()
+            if self.state is not None:
+                self.down()  # its servers, files and namespace
+            elif ns is not None:
+                delete(ns)
             raise
         self.state.startup_seconds = time.monotonic() - started
         self._record_descendants()
@@ -443,12 +449,6 @@ def known_state(engine: str, address: str, root: Path | None = None) -> ClusterS
         return None
     state = load_state(folder)
     return state if address in (state.url, state.address) else None
-
-
-def known_secret(engine: str, address: str, root: Path | None = None) -> Path | None:
-    """The secret file of the cluster that ``breakeven cluster up`` started at ``address``, if any."""
-    state = known_state(engine, address, root)
-    return Path(state.secret_file) if state else None
 
 
 def _process(rec: dict[str, Any]) -> psutil.Process | None:

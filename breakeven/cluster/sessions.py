@@ -11,6 +11,7 @@ from typing import Any
 from breakeven.accounting import ControlGroup
 from breakeven.cluster.launcher import ClusterPlan, LocalCluster
 from breakeven.logs import keep_logs
+from breakeven.network import NONE
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -76,7 +77,7 @@ class RunClusters:
             "secret_file": state.secret_file,
             "network_rate": plan.network_rate,  # its loopback's, in the run's namespace (breakeven.network)
         }
-        rate = plan.network_rate if plan.network_rate != "none" else None
+        rate = plan.network_rate if plan.network_rate != NONE else None
         self.emit(
             "cluster_up",
             {"engine": plan.engine, "topology": topology, "seconds": state.startup_seconds, "network_rate": rate},
