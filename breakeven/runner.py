@@ -311,6 +311,11 @@ class Runner:
                     checksum=done.checksum,
                     **found,
                 )
+                if done.status == "crashed" and remaining:
+                    # The engine raised: its state is unknown (Spark stops its context after the
+                    # driver's OutOfMemoryError, and every later call fails), so the rest of the
+                    # cases get a new session rather than inherit the damage.
+                    return remaining
             session.next_event(SessionDone, time.monotonic() + opts.timeout, "closing the engine")
             session.proc.wait(timeout=60)
             return []

@@ -93,7 +93,7 @@ def run_case(
             del answer
     except Unsupported as exc:
         status, reason = "unsupported", str(exc)
-    except Exception as exc:  # the engine failed: recorded, and the session goes on
+    except Exception as exc:  # the engine failed: recorded; the runner gives the rest a new session
         traceback.print_exc()
         status, reason = "crashed", f"raised {describe(exc)}"
     chan.request(TimedEnd(case.id))
