@@ -241,3 +241,62 @@ def test_a_named_family_runs_every_question_of_it_and_says_which_the_suite_lacks
     cases, added = SUITES["quick"].select(["join_dim_left_agg"], parse_engines(["pandas:single:default"]))
     assert [c.id for c in cases] == ["join_dim_left_agg.pandas-single-default.D1_1e6_1e4"]
     assert added == ["join_dim_left_agg"]
+
+
+@pytest.fixture
+def compose_state(monkeypatch, tmp_path) -> Path:
+    """The compose module's state folder, empty, in the test's own folder."""
+    from breakeven.cluster import compose
+
+    monkeypatch.setattr(compose, "STATE", tmp_path / "podman")
+    return tmp_path / "podman"
+
+
+def _namespaces() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("podman", "the compose cluster needs podman: apt-get install podman runc catatonit mmdebstrap"),
+        ("mmdebstrap", "the compose cluster needs mmdebstrap: apt-get install podman runc catatonit mmdebstrap"),
+        ("podman-compose", "the compose cluster needs podman-compose: pip install podman-compose"),
+    ],
+)
+def test_compose_without_its_tools_is_one_line_and_leaves_nothing(
+    missing, message, monkeypatch, capsys, compose_state
+) -> None:
+    import shutil
+
+    from breakeven.cluster import compose
+
+    which = shutil.which
+    monkeypatch.setattr(
+        compose.shutil,
+        "which",
+        lambda tool, path=None: None if tool == missing else which(tool, path=path) or f"/usr/bin/{tool}",
+    )
+    before = _namespaces()
+    code, _, err = invoke(monkeypatch, capsys, "cluster", "compose", "up", "dask")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not compose_state.exists() and _namespaces() == before
+
+
+def test_compose_with_folders_the_containers_cannot_write_is_one_line(
+    monkeypatch, capsys, compose_state, tmp_path
+) -> None:
+    from breakeven.cluster import compose
+
+    monkeypatch.setattr(compose, "check_tools", lambda: None)
+    (tmp_path / "data").mkdir(mode=0o755)
+    code, _, err = invoke(monkeypatch, capsys, "cluster", "compose", "up", "spark", "--data", str(tmp_path / "data"))
+    assert code == 2 and "is not writable by the containers' user (uid 1000): chown 1000" in err, err
+    assert not (compose_state / "compose.json").exists()
+
+
+def test_compose_run_and_a_bad_engine_without_a_cluster_up_are_one_line(monkeypatch, capsys, compose_state) -> None:
+    code, _, err = invoke(monkeypatch, capsys, "cluster", "compose", "run", "breakeven", "run")
+    assert code == 2 and "no compose cluster is up: breakeven cluster compose up ENGINE" in err, err
+    code, _, err = invoke(monkeypatch, capsys, "cluster", "compose", "up", "flink")
+    assert code == 2 and "unknown cluster engine 'flink'" in err, err

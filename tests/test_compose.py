@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from breakeven.cluster import compose as podman
 from breakeven.cluster import roles
 from breakeven.cluster.cli import _host
 
@@ -108,7 +109,7 @@ def test_profiles_ports_health_and_one_image() -> None:
         for mapping in svc.get("ports", []):
             assert mapping.startswith("127.0.0.1:"), f"port {mapping} is published beyond 127.0.0.1"
         assert svc["secrets"] == ["cluster_secret"]
-    assert doc["secrets"]["cluster_secret"]["file"] == "./secret"
+    assert resolve(doc["secrets"]["cluster_secret"]["file"]) == "./secret"
 
 
 def test_image_installs_the_clients_pinned_versions() -> None:
@@ -155,3 +156,28 @@ def test_the_loopback_override_puts_every_service_in_one_namespace_without_publi
         if name in heads or name == "bench":
             assert svc["hostname"] == name and (name in heads or f"{name}:127.0.0.1" in svc["extra_hosts"])
     assert override["x-podman"] == {"in_pod": False}
+    # breakeven cluster compose: the addresses bench uses are heads' names in the override
+    for engine, address in podman.ADDRESS.items():
+        head = address.split("://")[-1].split(":")[0]
+        assert head in heads and f"{engine}-worker" in services
+
+
+RAY_STATUS = """\
+======== Autoscaler status: 2026-12-01 02:40:00.000000 ========
+Node status
+---------------------------------------------------------------
+Active:
+ 1 node_4c1f0e6a0d7d2b8f
+ 1 node_8a2b3c4d5e6f7a8b
+ 1 node_9d3e1f2a3b4c5d6e
+Pending:
+ (no pending nodes)
+Recent failures:
+ (no failures)
+"""
+
+
+def test_the_ray_probe_counts_worker_nodes_without_the_head() -> None:
+    assert roles.ray_worker_nodes(RAY_STATUS) == 2
+    assert roles.ray_worker_nodes(RAY_STATUS.replace(" 1 node_9d3e1f2a3b4c5d6e\n", "")) == 1
+    assert roles.ray_worker_nodes("") == 0

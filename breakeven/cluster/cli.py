@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -131,13 +132,7 @@ def down(
 @app.command()
 def secret(path: Annotated[Path, typer.Argument(help="file to write, e.g. cluster/secret")]) -> None:
     """Write a new random secret (Spark's shared secret, Ray's token) to PATH, readable by you only."""
-    import secrets
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    os.chmod(path, 0o600)
+    roles.write_secret(path)
     console.print(f"wrote a new secret to {path} (mode 0600); it is never printed")
 
 
@@ -208,3 +203,59 @@ def network_down(name: Annotated[str, typer.Argument(help="a namespace `network 
 
         raise UsageError(str(exc)) from None
     console.print(f"deleted {name}")
+
+
+compose_app = typer.Typer(
+    no_args_is_help=True,
+    help="The compose cluster with podman on hosts without Docker or bridge networks (cluster/compose.loopback.yml).",
+)
+app.add_typer(compose_app, name="compose")
+
+
+@compose_app.command("up")
+def compose_up(
+    engine: Annotated[str, typer.Argument(help="dask, spark or ray: the compose profile")],
+    workers: Annotated[int, typer.Option(help="worker containers")] = 2,
+    worker_cores: Annotated[int, typer.Option(help="cores of each worker container")] = 1,
+    worker_memory: Annotated[str, typer.Option(help="memory of each worker container (docker's units: 2g)")] = "2g",
+    network_rate: Annotated[
+        str, typer.Option(help="the services' loopback rate (tc's units: 1gbit, 10gbit; none: unlimited)")
+    ] = network.NONE,
+    data: Annotated[Path, typer.Option(help="data folder, mounted at /data", envvar="BREAKEVEN_DATA")] = Path("data"),
+    results: Annotated[
+        Path, typer.Option(help="results folder, mounted at /results in bench", envvar="BREAKEVEN_RESULTS")
+    ] = Path("results"),
+) -> None:
+    """Build the image (cached), start ENGINE's services in a namespace of their own, and return
+    when every worker has joined; then `compose run breakeven run ...`, and `compose down`."""
+    from breakeven.cluster import compose
+
+    engine = _engine(engine)
+    started = time.monotonic()
+    with console.status(f"starting the {engine} compose cluster ({workers} workers of {worker_cores} cores)"):
+        state = compose.up(engine, workers, worker_cores, worker_memory, network_rate, data, results)
+    console.print(
+        f"{engine} compose cluster up in {time.monotonic() - started:.1f} s, namespace {state.netns} "
+        f"(loopback {state.rate}); run from bench: breakeven cluster compose run breakeven run "
+        f"--suite cluster --cluster-address {state.address}"
+    )
+
+
+@compose_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, no_args_is_help=True
+)
+def compose_run(ctx: typer.Context) -> None:
+    """Run a command in a new bench container on the cluster's network, e.g.
+    `breakeven cluster compose run breakeven run --suite cluster --cluster-address tcp://dask-scheduler:8786`."""
+    from breakeven.cluster import compose
+
+    raise typer.Exit(compose.run(list(ctx.args)))
+
+
+@compose_app.command("down")
+def compose_down() -> None:
+    """Remove every container of the compose cluster, its namespace and its secret."""
+    from breakeven.cluster import compose
+
+    compose.down()
+    console.print("compose cluster down")

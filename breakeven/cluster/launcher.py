@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from breakeven.cluster.roles import DEFAULT_PORTS, LOOPBACK, probe, ray_env
+from breakeven.cluster.roles import DEFAULT_PORTS, LOOPBACK, probe, ray_env, write_secret
 from breakeven.engines import cluster_engines, registry
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
@@ -259,9 +259,7 @@ class LocalCluster:
                 check_port(dash, f"{self.engine} dashboard")
             (self.dir / "logs").mkdir(parents=True, exist_ok=True)
             secret = self.dir / "secret"
-            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
+            write_secret(secret)
             self.state = ClusterState(
                 self.engine,
                 secrets.token_hex(8),

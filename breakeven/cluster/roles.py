@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import sys
@@ -90,6 +91,15 @@ def spark_properties(opts: ServeOptions) -> Path:
     return path
 
 
+def write_secret(path: Path) -> None:
+    """A new random secret (Spark's shared secret, Ray's token) in ``path``, mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
 def ray_env(secret_file: Path | None, loopback: bool = False) -> dict[str, str]:
     """Token authentication on, with the cluster's token file
     (https://docs.ray.io/en/latest/ray-security/token-auth.html), when there is one; no usage report. On loopback,
@@ -104,6 +114,12 @@ def ray_env(secret_file: Path | None, loopback: bool = False) -> dict[str, str]:
         # address to replace it with, and "1" lets worker nodes join a head on 127.0.0.1.
         env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "1" if only_loopback() else "0"
     return env
+
+
+def ray_worker_nodes(status: str) -> int:
+    """The worker nodes in ``ray status``'s "Active:" list: every node but the head."""
+    section = status.split("Active:", 1)[-1].split("Pending:", 1)[0] if "Active:" in status else ""
+    return max(0, sum(1 for line in section.splitlines() if "node_" in line) - 1)
 
 
 def only_loopback() -> bool:
@@ -182,7 +198,7 @@ def command(role: str, opts: ServeOptions) -> tuple[list[str], dict[str, str]]:
 def serve(role: str, opts: ServeOptions) -> None:
     """Replace this process with the role's server (same pid, so the launcher's records hold)."""
     argv, env = command(role, opts)
-    exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0], path=_bin_path())
+    exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0], path=bin_path())
     if exe is None:
         raise EngineUnavailable(f"{argv[0]} is not installed: pip install 'breakeven[{role.split('-')[0]}]'")
     if role.startswith("spark"):
@@ -196,7 +212,7 @@ def serve(role: str, opts: ServeOptions) -> None:
     os.execve(exe, argv, os.environ | env)
 
 
-def _bin_path() -> str:
+def bin_path() -> str:
     """This interpreter's scripts folder first: ``dask`` and ``ray`` come with their packages."""
     return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
@@ -224,11 +240,19 @@ def probe(engine: str, address: str, dashboard: str | None = None, workers: int 
         import subprocess
 
         env = os.environ | ray_env(token, address.startswith(LOOPBACK))
-        ray = shutil.which("ray", path=_bin_path()) or "ray"
+        ray = shutil.which("ray", path=bin_path()) or "ray"
         done = subprocess.run(
             [ray, "health-check", "--address", address], env=env, capture_output=True, text=True, timeout=60
         )
         if done.returncode != 0:
             raise RuntimeError(f"ray health-check failed: {(done.stderr or done.stdout).strip()[-200:]}")
-        return "head healthy"
+        if not workers:
+            return "head healthy"
+        # ``ray status`` reads the GCS's node table: the head and each worker node under "Active:".
+        status = [ray, "status", "--address", address]
+        done = subprocess.run(status, env=env, capture_output=True, text=True, timeout=60)
+        joined = ray_worker_nodes(done.stdout)
+        if done.returncode != 0 or joined < workers:
+            raise RuntimeError(f"head healthy, {joined} of {workers} worker nodes joined")
+        return f"head healthy, {joined} worker nodes"
     raise UsageError(f"unknown engine {engine!r}")

@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow as pa
 
 from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
@@ -74,7 +78,7 @@ class RayEngine(Engine):
     cluster_kind = ClusterKind("", (6379, 8265), ("ray-head", "ray-worker"), "ray")
 
     def start(self) -> None:
-        from breakeven.cluster.roles import LOOPBACK, ray_env
+        from breakeven.cluster.roles import ray_env
 
         self._told: set[Path] = set()
         # Set before Ray is imported (it reads them once): no usage report
@@ -83,11 +87,12 @@ class RayEngine(Engine):
         # machine's outward address and binds its GCS, raylet and workers on every interface
         # (``resolve_ip_for_localhost``; seen with ``ss -ltn``), whatever ``_node_ip_address`` says.
         cluster = self.settings.cluster
+        self._driver_node: subprocess.Popen[bytes] | None = None
         if cluster is None:
             os.environ.update(ray_env(None, loopback=True))
         else:
             secret = cluster.get("secret_file")
-            os.environ.update(ray_env(Path(secret) if secret else None, cluster["address"].startswith(LOOPBACK)))
+            os.environ.update(ray_env(Path(secret) if secret else None, _on_loopback(cluster["address"])))
         import ray
         import ray.data
 
@@ -101,11 +106,20 @@ class RayEngine(Engine):
         self.session = RayPlan(default_partitions=context.default_hash_shuffle_parallelism)
 
     def _connect(self) -> None:
-        """A driver of a running cluster (its token is in the environment, see :meth:`start`)."""
+        """A driver of a running cluster (its token is in the environment, see :meth:`start`).
+
+        A Ray driver runs on a node of its cluster: ``ray.init(address=...)`` attaches to the
+        raylet of this machine (https://docs.ray.io/en/latest/ray-core/starting-ray.html). Where
+        none runs (the compose ``bench`` container, or any machine outside the cluster), this
+        machine joins first as a node without CPUs, so no task runs beside the driver, and
+        leaves in :meth:`close`."""
         import ray
 
         assert self.settings.cluster is not None
-        ray.init(address=self.settings.cluster["address"], log_to_driver=False, logging_level=logging.WARNING)
+        address = self.settings.cluster["address"]
+        if not _raylet_here():
+            self._driver_node = _join_as_driver_node(address, self.settings.scratch_dir)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
 
     def _start_local(self) -> None:
         import ray
@@ -190,3 +204,48 @@ class RayEngine(Engine):
 
         if ray.is_initialized():
             ray.shutdown()
+        if self._driver_node is not None:  # ``ray start --block`` stops its node on SIGTERM
+            self._driver_node.terminate()
+            try:
+                self._driver_node.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._driver_node.kill()
+                self._driver_node.wait()
+            self._driver_node = None
+
+
+def _on_loopback(address: str) -> bool:
+    """Whether a cluster's address (HOST:PORT) resolves to this machine's loopback."""
+    try:
+        return socket.gethostbyname(address.rsplit(":", 1)[0]).startswith("127.")
+    except OSError:
+        return False
+
+
+def _raylet_here() -> bool:
+    """Whether a Ray node (its raylet) runs on this machine, visible to this process."""
+    return any(proc.info["name"] == "raylet" for proc in psutil.process_iter(["name"]))
+
+
+def _join_as_driver_node(address: str, scratch: Path | None) -> subprocess.Popen[bytes]:
+    """``ray start --address`` with no CPUs, in the foreground (``--block``), its session files in
+    the scratch folder; returns when its raylet runs (``ray.init`` then waits for it to register)."""
+    from breakeven.cluster.roles import bin_path
+    from breakeven.logs import log_tail
+
+    temp = Path(scratch or tempfile.mkdtemp(prefix="breakeven-")) / "ray"
+    log = temp / "driver-node" / "logs" / "ray-start.log"  # kept with Ray's own logs (keep_logs)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["ray", "start", "--block", "--address", address, "--num-cpus", "0", "--disable-usage-stats"]
+    with log.open("wb") as out:
+        node = subprocess.Popen(
+            [*argv, "--temp-dir", str(temp)], env=os.environ | {"PATH": bin_path()}, stdout=out, stderr=out
+        )
+    deadline = time.monotonic() + 60
+    while not _raylet_here():
+        if node.poll() is not None or time.monotonic() > deadline:
+            node.kill()
+            node.wait()
+            raise RuntimeError(f"{' '.join(argv)} gave no driver node: {log_tail(log)}")
+        time.sleep(0.5)
+    return node
