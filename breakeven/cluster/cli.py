@@ -223,7 +223,7 @@ def compose_up(
     ] = network.NONE,
     data: Annotated[Path, typer.Option(help="data folder, mounted at /data", envvar="BREAKEVEN_DATA")] = Path("data"),
     results: Annotated[
-        Path, typer.Option(help="results folder, mounted at /results in bench", envvar="BREAKEVEN_RESULTS")
+        Path, typer.Option(help="results folder, mounted at /results where drivers run", envvar="BREAKEVEN_RESULTS")
     ] = Path("results"),
 ) -> None:
     """Build the image (cached), start ENGINE's services in a namespace of their own, and return
@@ -236,7 +236,7 @@ def compose_up(
         state = compose.up(engine, workers, worker_cores, worker_memory, network_rate, data, results)
     console.print(
         f"{engine} compose cluster up in {time.monotonic() - started:.1f} s, namespace {state.netns} "
-        f"(loopback {state.rate}); run from bench: breakeven cluster compose run breakeven run "
+        f"(loopback {state.rate}); run against it: breakeven cluster compose run breakeven run "
         f"--suite cluster --cluster-address {state.address}"
     )
 
@@ -245,7 +245,7 @@ def compose_up(
     "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, no_args_is_help=True
 )
 def compose_run(ctx: typer.Context) -> None:
-    """Run a command in a new bench container on the cluster's network, e.g.
+    """Run a command on the cluster's network, in a new bench container (Ray: in the head's), e.g.
     `breakeven cluster compose run breakeven run --suite cluster --cluster-address tcp://dask-scheduler:8786`."""
     from breakeven.cluster import compose
 

@@ -260,13 +260,16 @@ def wait_ready(state: ComposeState, timeout: float) -> str:
 
 
 def bench(argv: list[str]) -> tuple[list[str], dict[str, str]]:
-    """The command, and its environment, that runs ``argv`` in a new ``bench`` container."""
+    """The command, and its environment, that runs ``argv`` in a new ``bench`` container; for
+    Ray, in the head's container: a Ray driver runs on a node of its cluster that outlives it
+    (see ``RayEngine._connect``), as Ray Jobs run theirs."""
     state = load()
-    return [*compose_argv(state), "run", "--rm", "bench", *argv], compose_env(podman_env(), state)
+    where = ["exec", "-T", "ray-head"] if state.engine == "ray" else ["run", "--rm", "bench"]
+    return [*compose_argv(state), *where, *argv], compose_env(podman_env(), state)
 
 
 def run(argv: list[str]) -> int:
-    """``argv`` in a new ``bench`` container, on the cluster's network; its exit code."""
+    """``argv`` on the cluster's network, in the bench container (Ray: the head's); its exit code."""
     command, env = bench(argv)
     return subprocess.run(command, env=env).returncode
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +85,6 @@ class RayEngine(Engine):
         # machine's outward address and binds its GCS, raylet and workers on every interface
         # (``resolve_ip_for_localhost``; seen with ``ss -ltn``), whatever ``_node_ip_address`` says.
         cluster = self.settings.cluster
-        self._driver_node: subprocess.Popen[bytes] | None = None
         if cluster is None:
             os.environ.update(ray_env(None, loopback=True))
         else:
@@ -108,18 +105,22 @@ class RayEngine(Engine):
     def _connect(self) -> None:
         """A driver of a running cluster (its token is in the environment, see :meth:`start`).
 
-        A Ray driver runs on a node of its cluster: ``ray.init(address=...)`` attaches to the
-        raylet of this machine (https://docs.ray.io/en/latest/ray-core/starting-ray.html). Where
-        none runs (the compose ``bench`` container, or any machine outside the cluster), this
-        machine joins first as a node without CPUs, so no task runs beside the driver, and
-        leaves in :meth:`close`."""
+        A Ray driver runs on a node of its cluster: ``ray.init(address=...)`` attaches to a raylet
+        of this machine (https://docs.ray.io/en/latest/ray-core/starting-ray.html), the head's
+        where there is one. It must be a node that outlives the driver: Ray Data pins its detached
+        actors (``AutoscalingCoordinator``, ``_StatsActor``) to the first driver's node with a hard
+        ``NodeAffinitySchedulingStrategy``: once that node has left, they cannot be scheduled
+        (tried: a node without CPUs joining per session in the compose ``bench`` container; the
+        session after the one that made the coordinator hung in its merge until the timeout)."""
         import ray
 
         assert self.settings.cluster is not None
-        address = self.settings.cluster["address"]
         if not _raylet_here():
-            self._driver_node = _join_as_driver_node(address, self.settings.scratch_dir)
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            raise RuntimeError(
+                "no Ray node runs on this machine, and a Ray driver runs on a node of its cluster: run "
+                "breakeven on the head node (compose: breakeven cluster compose run, or docker compose exec ray-head)"
+            )
+        ray.init(address=self.settings.cluster["address"], log_to_driver=False, logging_level=logging.WARNING)
 
     def _start_local(self) -> None:
         import ray
@@ -204,14 +205,6 @@ class RayEngine(Engine):
 
         if ray.is_initialized():
             ray.shutdown()
-        if self._driver_node is not None:  # ``ray start --block`` stops its node on SIGTERM
-            self._driver_node.terminate()
-            try:
-                self._driver_node.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._driver_node.kill()
-                self._driver_node.wait()
-            self._driver_node = None
 
 
 def _on_loopback(address: str) -> bool:
@@ -225,27 +218,3 @@ def _on_loopback(address: str) -> bool:
 def _raylet_here() -> bool:
     """Whether a Ray node (its raylet) runs on this machine, visible to this process."""
     return any(proc.info["name"] == "raylet" for proc in psutil.process_iter(["name"]))
-
-
-def _join_as_driver_node(address: str, scratch: Path | None) -> subprocess.Popen[bytes]:
-    """``ray start --address`` with no CPUs, in the foreground (``--block``), its session files in
-    the scratch folder; returns when its raylet runs (``ray.init`` then waits for it to register)."""
-    from breakeven.cluster.roles import bin_path
-    from breakeven.logs import log_tail
-
-    temp = Path(scratch or tempfile.mkdtemp(prefix="breakeven-")) / "ray"
-    log = temp / "driver-node" / "logs" / "ray-start.log"  # kept with Ray's own logs (keep_logs)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    argv = ["ray", "start", "--block", "--address", address, "--num-cpus", "0", "--disable-usage-stats"]
-    with log.open("wb") as out:
-        node = subprocess.Popen(
-            [*argv, "--temp-dir", str(temp)], env=os.environ | {"PATH": bin_path()}, stdout=out, stderr=out
-        )
-    deadline = time.monotonic() + 60
-    while not _raylet_here():
-        if node.poll() is not None or time.monotonic() > deadline:
-            node.kill()
-            node.wait()
-            raise RuntimeError(f"{' '.join(argv)} gave no driver node: {log_tail(log)}")
-        time.sleep(0.5)
-    return node
