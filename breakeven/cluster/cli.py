@@ -237,7 +237,7 @@ def compose_up(
     console.print(
         f"{engine} compose cluster up in {time.monotonic() - started:.1f} s, namespace {state.netns} "
         f"(loopback {state.rate}); run against it: breakeven cluster compose run breakeven run "
-        f"--suite cluster --cluster-address {state.address}"
+        f"--suite cluster {' '.join(state.run_options)}"
     )
 
 

@@ -79,6 +79,11 @@ class ComposeState:
     def address(self) -> str:
         return ADDRESS[self.engine]
 
+    @property
+    def run_options(self) -> list[str]:
+        """``breakeven run``'s options for this cluster (a Ray address does not say its engine)."""
+        return ["--cluster-address", self.address] + (["--cluster", "ray"] if self.engine == "ray" else [])
+
 
 def check_tools() -> None:
     """One line naming what is missing and how to install it."""
