@@ -297,8 +297,7 @@ def kill_worker(index: int = 0) -> str:
 
 def down() -> None:
     """Every container of the project, the namespace and the secret: gone."""
-    path = _state_path()
-    state = ComposeState(**json.loads(path.read_text())) if path.exists() else None
+    state = load() if _state_path().exists() else None
     env = podman_env()
     ids = containers()
     if ids:
@@ -306,4 +305,4 @@ def down() -> None:
     if state is not None:
         network.delete(network.Namespace(state.netns, state.rate))
         Path(state.secret).unlink(missing_ok=True)
-        path.unlink()
+        _state_path().unlink()
