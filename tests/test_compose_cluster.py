@@ -45,24 +45,18 @@ def test_compose_cluster_runs_the_cluster_suite_and_survives_a_lost_worker(
     state = compose.up(engine, workers=2, worker_cores=1, worker_memory="2g", data_dir=data, results_dir=results)
     try:
         up_seconds = time.monotonic() - started
-        # The cluster suite from bench, on this engine's cluster mode, verified. Ray's tuned merge
-        # (4 partitions, 2 hash-join aggregators) hangs on workers of 1 core, in compose as on local
-        # clusters (join_big_inner at 1e6 in README's network table; likely ray-project/ray#57979):
-        # Ray runs its default profile here until the tuned profile is fixed.
-        profile = "default" if engine == "ray" else "tuned"
-        engines = [f"{engine}:cluster:default"] if engine == "ray" else [f"{engine}:cluster"]
+        # The cluster suite from bench, on this engine's cluster mode (both profiles), verified.
         suite = ["breakeven", "run", "--suite", "cluster", *state.run_options, "--timeout", "180"]
-        suite += [arg for spec in engines for arg in ("--engine", spec)]
-        suite += ["--rows", "1e4", "--repeats", "1", "--run-id", "suite"]
+        suite += ["--engine", f"{engine}:cluster", "--rows", "1e4", "--repeats", "1", "--run-id", "suite"]
         assert compose.run(suite) == 0
         records = RunStore.open(results, "suite").records()
-        assert len(records) == (2 if engine == "ray" else 4), [r.case_id for r in records]
+        assert len(records) == 4, [r.case_id for r in records]
         assert all(r.status == "ok" for r in records), [(r.case_id, r.status, r.reason) for r in records]
         assert {r.cluster["engine_view"]["workers"] for r in records} == {2}
 
         # A worker lost mid-case: once the first case is recorded the second runs; kill a worker
         # container. That case completes on the other worker or is recorded crashed; the rest run.
-        lost = ["breakeven", "run", "--suite", "cluster", *state.run_options, "--engine", f"{engine}:cluster:{profile}"]
+        lost = ["breakeven", "run", "--suite", "cluster", *state.run_options, "--engine", f"{engine}:cluster:tuned"]
         lost += ["--workload", "groupby_q1", "--workload", "join_dim_inner_agg", "--rows", "1e4", "--rows", "1e6"]
         lost += ["--repeats", "5" if engine == "ray" else "20", "--timeout", "240", "--run-id", "lost"]
         argv, env = compose.bench(lost)

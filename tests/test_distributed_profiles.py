@@ -1,6 +1,6 @@
 """The distributed engines' settings that are not visible in an answer: Dask's tuned shuffle and
-split_out rule, Spark's limit on results brought to the driver; and Ray's tuned per-block
-answers, right whatever the block size."""
+split_out rule, Spark's limit on results brought to the driver; Ray's tuned per-block answers,
+right whatever the block size, and its tuned joins on a node of one CPU."""
 
 from __future__ import annotations
 
@@ -65,4 +65,17 @@ def test_ray_tuned_keyed_questions_are_right_whatever_the_block_size(
         assert eng.session.hash_shuffle and eng.session.partitions == 4
         x = eng.load("x", datagen.dataset_paths(case.data, data_dir)["x"], 20_000, None)
         assert x.num_blocks() > 4 * eng.session.partitions  # blocks far smaller than a partition
+    assert verdict is not None and verdict.ok, verdict.reason
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(("cores", "actor_join"), [(1, False), (2, True)])
+def test_ray_tuned_join_runs_on_nodes_of_one_cpu(cores: int, actor_join: bool, data_dir: Path) -> None:
+    """Ray's actor-based join cannot start its map tasks on a node of one CPU (its aggregators
+    hold part of it): the tuned profile joins with the task-based shuffle there, and only there."""
+    case = Case("join_big_inner_agg", "ray", "local", "tuned", 2_000, nas=5)
+    with engine_session(EngineConfig("ray", "local", "tuned"), cores=cores) as eng:
+        assert eng.session.actor_join is actor_join
+        verdict = answer_verdict(eng, case, data_dir)
     assert verdict is not None and verdict.ok, verdict.reason

@@ -78,6 +78,7 @@ def ray_join(
     otherwise ``Dataset.join``, a hash shuffle of both sides into the profile's partitions."""
     if small_right(c, right):
         return rayops.broadcast_join(left, rayops.fetch(other), key, right_key, HOWS[how][2], suffix)
+    rayops.task_shuffle(c, left)
     partitions = c.session.join_partitions
     return left.join(other, RAY_HOWS[how], partitions, on=(key,), right_on=(right_key,), right_suffix=suffix)
 

@@ -36,6 +36,24 @@ def aggregate(c: Ctx, ds: Any, by: list[str], *aggs: Any, zero: tuple[str, ...] 
     return out.map_batches(_fill_zero, batch_format="pyarrow", fn_kwargs={"columns": zero})
 
 
+def task_shuffle(c: Ctx, ds: Any) -> None:
+    """Under the tuned profile, a join on nodes of fewer than 2 CPUs plans with the task-based
+    ``shuffle_v2`` whatever the data's size, and so do the question's other shuffles (a dataset's
+    DataContext is shared; the next question starts from the session's, see ``RayEngine.build``).
+
+    Under any other strategy ``Dataset.join`` is planned as the actor-based ``JoinOperator``
+    (``plan_join_op`` in ``ray/data/_internal/planner/planner.py``), whose aggregator actors hold
+    0.25 CPU each for the whole join, spread over the nodes: on nodes of 1 CPU the join's map
+    tasks (1 CPU each) never start (its log: ``Join(num_partitions=4) - Tasks: 2
+    [backpressured:tasks(ResourceBudget)]`` until the timeout; the same hang as
+    ray-project/ray#57979). ``shuffle_v2`` plans map and reduce tasks and no actor
+    (``_plan_join_shuffle_v2``). Where the actor join can run, it stays: on one node of 2 CPUs it
+    was faster at 1e4 and 1e6 rows (join_big_inner_agg at 1e6: 1.61 s against 5.62 s, medians of 5).
+    """
+    if c.tuned and not c.session.actor_join:
+        ds.context.shuffle_strategy = HASH_SHUFFLE
+
+
 def _fill_zero(batch: pa.Table, columns: tuple[str, ...]) -> pa.Table:
     for name in columns:
         i = batch.schema.get_field_index(name)

@@ -43,6 +43,9 @@ from breakeven.workloads import Ctx, Workload, rayops
 # while 1e5 groups of 1e7 rows take 5 s with the hash shuffle and 19 s with the sort shuffle).
 SORT_SHUFFLE_BELOW_BYTES = 256 * 2**20
 MIN_OBJECT_STORE = 256 * 2**20
+# Nodes of fewer CPUs cannot run Ray's actor-based join: its aggregators hold a share of a CPU
+# each, and its map tasks a whole one (``rayops.task_shuffle``).
+ACTOR_JOIN_MIN_CPUS = 2
 
 
 @dataclass
@@ -52,6 +55,9 @@ class RayPlan:
     partitions: int | None = None
     default_partitions: int = 200
     hash_shuffle: bool = True  # False under the sort shuffle, which cannot repartition by key
+    # Whether a join may run as Ray's actor-based JoinOperator: only if every node has a CPU for
+    # a map task beside its aggregators' share (see ``rayops.task_shuffle``).
+    actor_join: bool = True
 
     @property
     def strategy(self) -> str:
@@ -100,7 +106,10 @@ class RayEngine(Engine):
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        self.session = RayPlan(default_partitions=context.default_hash_shuffle_parallelism)
+        self.session = RayPlan(
+            default_partitions=context.default_hash_shuffle_parallelism,
+            actor_join=min(self._node_cpus()) >= ACTOR_JOIN_MIN_CPUS,
+        )
 
     def _connect(self) -> None:
         """A driver of a running cluster (its token is in the environment, see :meth:`start`).
@@ -191,20 +200,31 @@ class RayEngine(Engine):
     def topology(self) -> dict[str, Any] | None:
         if self.mode != "cluster":
             return None
-        import ray
-
-        nodes = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
+        nodes = _worker_nodes()
         return {
             "workers": len(nodes),
             "cores_per_worker": sorted(int(n["Resources"]["CPU"]) for n in nodes),
             "memory_per_worker": sorted(int(n["Resources"].get("memory", 0)) for n in nodes),
         }
 
+    def _node_cpus(self) -> list[float]:
+        """The CPUs of each node that runs tasks: the cluster's workers, or the local node."""
+        if self.mode != "cluster":
+            return [float(self.settings.cores)]
+        return [n["Resources"]["CPU"] for n in _worker_nodes()] or [0.0]
+
     def close(self) -> None:
         import ray
 
         if ray.is_initialized():
             ray.shutdown()
+
+
+def _worker_nodes() -> list[dict[str, Any]]:
+    """The live nodes of the connected cluster that have CPUs (a head without CPUs is left out)."""
+    import ray
+
+    return [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
 
 
 def _on_loopback(address: str) -> bool:
