@@ -28,7 +28,7 @@ from breakeven.cluster.launcher import (
     same_resources,
     worker_members,
 )
-from breakeven.cluster.roles import LOOPBACK
+from breakeven.cluster.roles import LOOPBACK, on_loopback
 from breakeven.results import RunStore
 from breakeven.testing import KILL_ENV
 
@@ -169,6 +169,13 @@ def test_port_in_use_is_one_line_and_leaves_nothing(no_orphans, tmp_path) -> Non
         with pytest.raises(ClusterError, match=f"port {port}"):
             cluster.up()
     assert not (tmp_path / "state" / "state.json").exists()
+
+
+def test_on_loopback_reads_addresses_and_local_names() -> None:
+    """The probe and Ray's driver decide alike whether a cluster is on loopback (names from
+    /etc/hosts only: no lookup leaves the machine)."""
+    assert on_loopback("127.0.0.1:6379") and on_loopback("localhost:6379")
+    assert not on_loopback("10.0.0.1:6379")
 
 
 def test_same_resources_topologies_hold_cores_and_memory() -> None:

@@ -116,6 +116,15 @@ def ray_env(secret_file: Path | None, loopback: bool = False) -> dict[str, str]:
     return env
 
 
+def on_loopback(address: str) -> bool:
+    """Whether a cluster's address (HOST:PORT; a name such as the compose services' resolves
+    first) is this machine's loopback."""
+    try:
+        return socket.gethostbyname(address.rsplit(":", 1)[0]).startswith("127.")
+    except OSError:
+        return False
+
+
 def ray_worker_nodes(status: str) -> int:
     """The worker nodes in ``ray status``'s "Active:" list: every node but the head."""
     section = status.split("Active:", 1)[-1].split("Pending:", 1)[0] if "Active:" in status else ""
@@ -239,7 +248,7 @@ def probe(engine: str, address: str, dashboard: str | None = None, workers: int 
         # ``ray health-check`` asks the GCS; it needs the token like every other client.
         import subprocess
 
-        env = os.environ | ray_env(token, address.startswith(LOOPBACK))
+        env = os.environ | ray_env(token, on_loopback(address))
         ray = shutil.which("ray", path=bin_path()) or "ray"
         done = subprocess.run(
             [ray, "health-check", "--address", address], env=env, capture_output=True, text=True, timeout=60

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +81,7 @@ class RayEngine(Engine):
     cluster_kind = ClusterKind("", (6379, 8265), ("ray-head", "ray-worker"), "ray")
 
     def start(self) -> None:
-        from breakeven.cluster.roles import ray_env
+        from breakeven.cluster.roles import on_loopback, ray_env
 
         self._told: set[Path] = set()
         # Set before Ray is imported (it reads them once): no usage report
@@ -95,7 +94,7 @@ class RayEngine(Engine):
             os.environ.update(ray_env(None, loopback=True))
         else:
             secret = cluster.get("secret_file")
-            os.environ.update(ray_env(Path(secret) if secret else None, _on_loopback(cluster["address"])))
+            os.environ.update(ray_env(Path(secret) if secret else None, on_loopback(cluster["address"])))
         import ray
         import ray.data
 
@@ -225,14 +224,6 @@ def _worker_nodes() -> list[dict[str, Any]]:
     import ray
 
     return [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
-
-
-def _on_loopback(address: str) -> bool:
-    """Whether a cluster's address (HOST:PORT) resolves to this machine's loopback."""
-    try:
-        return socket.gethostbyname(address.rsplit(":", 1)[0]).startswith("127.")
-    except OSError:
-        return False
 
 
 def _raylet_here() -> bool:
