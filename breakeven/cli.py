@@ -38,8 +38,17 @@ console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ e
 err = Console(stderr=True)
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+def _on_stop(signum: int, frame: Any) -> None:
+    """SIGINT or SIGTERM: stop the run (KeyboardInterrupt), once. A second signal (Ctrl-C pressed
+    again, or a terminal's Ctrl-C that reached the engine's processes too) would cut short the
+    cleanup that the first began (the engine's processes, its scratch folder): it is ignored."""
+    signal.signal(signal.SIGINT, _stopping)
+    signal.signal(signal.SIGTERM, _stopping)
     raise KeyboardInterrupt
+
+
+def _stopping(signum: int, frame: Any) -> None:
+    os.write(2, b"stopping: removing the engine's processes and scratch folder first\n")
 
 
 @app.command()
@@ -198,8 +207,8 @@ def run(
             store = RunStore.create(results, run_id, run_meta(suite, options, cases))
         # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
         # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _on_stop)
+        signal.signal(signal.SIGINT, _on_stop)
         console.print(
             f"run {store.run_id}: {len(cases)} cases of suite {suite!r} "
             f"on {len(configs)} engine configurations -> {store.root}"

@@ -166,20 +166,23 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
 @pytest.mark.slow
 @pytest.mark.dask
 @pytest.mark.parametrize(
-    ("engine", "sig", "least"),
+    ("engine", "sig", "least", "twice"),
     [
-        pytest.param("dask:processes:default", signal.SIGINT, 3, marks=pytest.mark.dask, id="dask-SIGINT"),
-        pytest.param("dask:processes:default", signal.SIGTERM, 3, marks=pytest.mark.dask, id="dask-SIGTERM"),
-        pytest.param("spark:local:default", signal.SIGINT, 2, marks=pytest.mark.spark, id="spark-SIGINT"),
-        pytest.param("ray:local:default", signal.SIGINT, 5, marks=pytest.mark.ray, id="ray-SIGINT"),
+        pytest.param("dask:processes:default", signal.SIGINT, 3, False, marks=pytest.mark.dask, id="dask-SIGINT"),
+        pytest.param("dask:processes:default", signal.SIGTERM, 3, False, marks=pytest.mark.dask, id="dask-SIGTERM"),
+        pytest.param("spark:local:default", signal.SIGINT, 2, False, marks=pytest.mark.spark, id="spark-SIGINT"),
+        pytest.param("spark:local:default", signal.SIGINT, 2, True, marks=pytest.mark.spark, id="spark-Ctrl-C-twice"),
+        pytest.param("ray:local:default", signal.SIGINT, 5, False, marks=pytest.mark.ray, id="ray-SIGINT"),
     ],
 )
-def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig, least) -> None:
+def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig, least, twice) -> None:
     """Ctrl-C (or a kill) after the first case: it is kept, and no process of the engine's
-    (Dask's cluster, the JVM, Ray's GCS, raylet and workers) survives."""
+    (Dask's cluster, the JVM, Ray's GCS, raylet and workers) survives, nor a scratch folder.
+    ``twice``: Ctrl-C pressed twice, to the whole process group as a terminal sends it; the
+    second lands while the runner cleans up, and must not cut the cleanup short."""
     scratch_before = set(Path(tempfile.gettempdir()).glob("breakeven-*"))
     cmd = _cli(tmp_path, "--engine", engine, "--workload", "groupby", "--run-id", "r")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     cases_dir = tmp_path / "results/runs/r/cases"
     seen: set[psutil.Process] = set()
     deadline = time.monotonic() + 240
@@ -188,7 +191,12 @@ def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig,
         time.sleep(0.1)
     seen |= set(psutil.Process(proc.pid).children(recursive=True))
     assert len(seen) >= least, "the engine's processes should have been running"
-    os.kill(proc.pid, sig)
+    if twice:
+        os.killpg(proc.pid, sig)
+        time.sleep(0.5)
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "--resume" in err
