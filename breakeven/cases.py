@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from breakeven.data import DataSpec, get_kind
+from breakeven import user_data
+from breakeven.data import DataSpec, get_kind, kind_columns
 from breakeven.engines import engine_class, engine_meta, installed_engines
 from breakeven.errors import UsageError
 from breakeven.labels import CaseParams, config_label, session_label, workload_label
@@ -107,7 +108,7 @@ class Case(CaseParams):
         wl = get_workload(self.workload)
         EngineConfig(self.engine, self.mode, self.profile, self.topology)
         _ = self.data  # validates the data parameters
-        if ("dim_rows" in get_kind(wl.data_kind).params) != (self.dim_rows is not None):
+        if not self.user_data and ("dim_rows" in get_kind(wl.data_kind).params) != (self.dim_rows is not None):
             raise UsageError(f"dim_rows applies to the join_dim workloads only (got {self.dim_rows} for {wl.name})")
         if self.chunk_rows is not None and self.chunk_rows <= 0:
             raise UsageError(f"chunk_rows must be positive, got {self.chunk_rows}")
@@ -130,6 +131,8 @@ class Case(CaseParams):
 
     @property
     def data(self) -> DataSpec:
+        if self.user_data:
+            return DataSpec(user_data.KIND, self.rows, user=self.user_data)
         kind = get_kind(self.wl.data_kind)
         return DataSpec(kind.name, self.rows, seed=self.seed, **{p: getattr(self, p) for p in kind.params})
 
@@ -363,6 +366,21 @@ SUITES: dict[str, Suite] = {
         ),
     )
 }
+
+
+def on_user_data(cases: list[Case], user_set: user_data.UserSet, sized: bool) -> list[Case]:
+    """The cases again on a user's tables (``--table``): at their sizes if ``sized`` (``--rows``),
+    else at the size of the user's ``x``; the generated data's parameters dropped (cases that
+    differed only in them are one). Each workload's tables and columns must be in the set."""
+    out: dict[str, Case] = {}
+    for case in cases:
+        wl = case.wl
+        reads = {role: wl.reads(role) or kind_columns(wl.data_kind, role) for role in wl.tables}
+        user_data.check_columns(wl.name, reads, user_set)
+        rows = case.rows if sized else user_set.tables[user_data.BIG].rows
+        moved = replace(case, rows=rows, k=100, nas=0, sorted=False, dim_rows=None, seed=0, user_data=user_set.id)
+        out.setdefault(moved.id, moved)
+    return list(out.values())
 
 
 def get_suite(name: str) -> Suite:

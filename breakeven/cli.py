@@ -16,9 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from breakeven import data as datagen
-from breakeven import network
+from breakeven import network, user_data
+from breakeven import workload_file as user_file
 from breakeven.accounting import METHODS, choose_method
-from breakeven.cases import SUITES, get_suite, parse_engines, select_configs
+from breakeven.cases import SUITES, get_suite, on_user_data, parse_engines, select_configs
 from breakeven.cluster import cli as cluster_cli
 from breakeven.cluster.launcher import ClusterError, cluster_plan
 from breakeven.engines import engine_class, engine_meta, registry
@@ -64,6 +65,21 @@ def run(
     ] = None,
     workload: Annotated[
         list[str] | None, typer.Option("--workload", "-w", help="workload or family (repeatable); default: the suite's")
+    ] = None,
+    workload_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="a Python file of your own workloads (repeatable; see examples/my_questions.py): its "
+            "questions are run, or those of them that --workload names"
+        ),
+    ] = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ROLE=PATH: run the questions on your own Parquet (a file, or a folder of *.parquet files) "
+            "instead of generated data; repeatable, x is required (the others, e.g. dim, join it); with --rows, "
+            "x is sampled down or repeated up to each size"
+        ),
     ] = None,
     rows: Annotated[
         list[str] | None,
@@ -168,6 +184,10 @@ def run(
     if unknown := [s for s in source or () if s not in SOURCES]:
         raise UsageError(f"unknown --from {', '.join(unknown)}: use {' or '.join(SOURCES)}")
     sources = tuple(dict.fromkeys(source)) if source else None
+    # A user's workload file: imported and checked here, before anything starts.
+    plugins = tuple(str(path.resolve()) for path in workload_file or ())
+    own = [wl.name for path in workload_file or () for wl in user_file.load(path)]
+    workload = workload or own
     plan = cluster_plan(cluster, cluster_address, cluster_secret_file, topology, cores, budget, network_rate)
     configs = select_configs(engine, plan, chosen.engines)
     added: list[str] = []
@@ -175,6 +195,9 @@ def run(
         cases, added = chosen.select(workload, configs, row_counts, sinks, sources)
     else:
         cases = chosen.cases(configs, row_counts, sinks, sources)
+    user_set = user_data.register(user_data.parse(table)) if table else None
+    if user_set:
+        cases = on_user_data(cases, user_set, sized=bool(row_counts))
     if not cases:
         raise UsageError("nothing to run: the suite, engines, workloads and rows select no case")
     check_writable(results)
@@ -186,6 +209,7 @@ def run(
         memory_budget=budget,
         cores=cores,
         data_dir=data,
+        plugins=plugins,
         cluster=plan,
         memory_method=memory_method,
         scratch=scratch.resolve() if scratch else None,
@@ -220,6 +244,13 @@ def run(
                 f"rows: {', '.join(added)}",
                 highlight=False,
             )
+        if user_set:
+            for role, t in user_set.tables.items():
+                console.print(
+                    f"your data, {role}: {t.path} ({datagen.fmt_num(t.rows)} rows, {t.bytes / 2**20:.1f} MiB, "
+                    f"{len(t.columns)} columns) as set {user_set.id}",
+                    highlight=False,
+                )
         why = f" ({why_not_cgroup})" if why_not_cgroup else ""
         console.print(f"memory: {method}{why}, budget {budget / 2**30:.1f} GiB per session", highlight=False)
         started = time.monotonic()

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from breakeven import user_data
 from breakeven.errors import UsageError
 
 MAX_CHUNK_ROWS = 1_000_000
@@ -104,6 +106,8 @@ KINDS: dict[str, DataKind] = {
         ),
         DataKind("D1", 2, ("dim_rows",), lambda n, d: {"x": n, "dim": d}),
         DataKind("T1", 3, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True),
+        # A user's own Parquet (``--table``, breakeven.user_data): its tables are the user set's.
+        DataKind(user_data.KIND, 4, (), lambda n, d: {user_data.BIG: n}),
     )
 }
 
@@ -126,9 +130,12 @@ class DataSpec:
     sorted: bool = False
     dim_rows: int = 0
     seed: int = 0
+    user: str = ""  # kind U: the user set's id (breakeven.user_data)
 
     def __post_init__(self) -> None:
         kind = get_kind(self.kind)
+        if (self.kind == user_data.KIND) != bool(self.user):
+            raise UsageError(f"a user set is data of kind {user_data.KIND} only (kind {self.kind}, set {self.user!r})")
         if self.rows <= 0:
             raise UsageError(f"rows must be positive, got {self.rows}")
         if self.k <= 0:
@@ -143,12 +150,24 @@ class DataSpec:
     @property
     def name(self) -> str:
         """db-benchmark style: G1_1e7_1e2_0_0 is N, K, percent nulls, sorted."""
+        if self.user:  # U_sales-1a2b3c4d_1e6
+            return f"{self.kind}_{self.user}_{fmt_num(self.rows)}"
         base = get_kind(self.kind).label(self)
         return base if self.seed == 0 else f"{base}_s{self.seed}"
 
     def table_rows(self) -> dict[str, int]:
         """Rows of each table in the set, by role."""
+        if self.user:
+            return user_data.get(self.user).table_rows(self.rows)
         return get_kind(self.kind).tables(self.rows, self.dim_rows)
+
+
+@cache
+def kind_columns(kind: str, role: str) -> list[str]:
+    """The columns of a generated table of this kind and role (a workload that names none reads
+    them all): from a few rows made for the purpose."""
+    spec = DataSpec(kind, 1000, dim_rows=10 if "dim_rows" in get_kind(kind).params else 0)
+    return _Generator(spec, role, 10).chunk(0, 0, 10).column_names
 
 
 def chunk_rows_for(rows: int) -> int:
@@ -342,13 +361,17 @@ def string_keys(path: Path) -> list[str]:
     tuned single-machine profiles store as categorical, converted once at load, as db-benchmark's
     group-by scripts do. Only a kind's declared ``group_keys`` (G1's ``id1``-``id3``): the
     transforms work on their strings, and the merges' keys are compared across two tables."""
-    kind = get_kind(path.parent.name.split("_")[0])
+    kind = KINDS.get(path.parent.name.split("_")[0])
+    if kind is None or not kind.group_keys:  # a user's own table (--table) has none declared
+        return []
     schema = pq.read_schema(next(path.glob("*.parquet")))
     return [f.name for f in schema if f.name in kind.group_keys and pa.types.is_string(f.type)]
 
 
 def dataset_paths(spec: DataSpec, data_dir: Path) -> dict[str, Path]:
-    """Folder of each table of the set, by role."""
+    """Folder of each table of the set, by role (a user's tables: their own, see user_data.paths)."""
+    if spec.user:
+        return user_data.paths(user_data.get(spec.user), spec.name, spec.rows, data_dir)
     return {role: data_dir / spec.name / role for role in spec.table_rows()}
 
 
@@ -360,6 +383,8 @@ def _marker(spec: DataSpec) -> str:
 
 def is_generated(spec: DataSpec, data_dir: Path) -> bool:
     """Whether the set is cached, written by this generator version (an older one is made again)."""
+    if spec.user:
+        return user_data.ready(user_data.get(spec.user), spec.name, spec.rows, data_dir)
     marker = data_dir / spec.name / "_COMPLETE"
     return marker.exists() and marker.read_text() == _marker(spec)
 
@@ -373,6 +398,10 @@ def generate(spec: DataSpec, data_dir: Path, threads: int | None = None) -> tupl
     final = data_dir / spec.name
     if is_generated(spec, data_dir):
         return dataset_paths(spec, data_dir), 0.0
+    if spec.user:  # a user's tables: linked, and x resized
+        start = time.perf_counter()
+        found = user_data.prepare(user_data.get(spec.user), spec.name, spec.rows, data_dir)
+        return found, time.perf_counter() - start
     threads = threads or os.cpu_count() or 1
     tmp = data_dir / f".{spec.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

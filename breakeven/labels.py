@@ -32,6 +32,7 @@ class CaseParams:
     topology: str | None = None  # the cluster mode's topology
     sink: str | None = None  # where a large answer goes (workloads.SINKS); None for a small one
     source: str = "memory"  # where the tables come from (workloads.SOURCES)
+    user_data: str | None = None  # a user's own tables (--table): their set's id, see user_data
 
 
 class CaseFields(Protocol):
@@ -50,6 +51,7 @@ class CaseFields(Protocol):
     topology: str | None
     sink: str | None
     source: str
+    user_data: str | None
 
     @property
     def data_kind(self) -> str: ...
@@ -88,7 +90,10 @@ def question_label(case: CaseFields, chunked: bool = True) -> str:
     ``transform_udf nas=5% chunk=1e5 sink=parquet from=files``; without the chunk size when
     ``chunked`` is false (where engines that choose their own chunks ran the question). Verdicts
     compare configurations on one question: never across sources."""
-    parts = [case.workload, *get_kind(case.data_kind).describe(case)]
+    if case.user_data:  # the user's tables: none of a generated kind's parameters
+        parts = [case.workload, f"data={case.user_data}"]
+    else:
+        parts = [case.workload, *get_kind(case.data_kind).describe(case)]
     if chunked and case.chunk_rows:
         parts.append(f"chunk={fmt_num(case.chunk_rows)}")
     if case.sink:

@@ -1,4 +1,5 @@
-"""Reference answers, computed with pyarrow and NumPy in a process of their own and cached
+"""Reference answers, computed with pyarrow and NumPy (or, for a user's workload that names one,
+by a single-machine engine: ``Workload.reference_engine``) in a process of their own and cached
 as Parquet beside the data (``<data>/<set>/ref/<workload>-<key>.parquet``).
 
 The key hashes the data's parameters and the source of the reference function with every
@@ -11,17 +12,22 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import types
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from breakeven import user_data
 from breakeven.data import DataSpec, dataset_paths
-from breakeven.workloads import get_workload, load_plugins
+from breakeven.workload_file import load_plugins
+from breakeven.workloads import Workload, get_workload
 
 
 def _sources(fn: types.FunctionType, seen: set[object]) -> list[str]:
@@ -48,9 +54,13 @@ def _sources(fn: types.FunctionType, seen: set[object]) -> list[str]:
 def reference_key(workload: str) -> str:
     """A hash of the workload's reference function and everything of breakeven it calls."""
     wl = get_workload(workload)
-    if wl.reference is None:
+    if wl.reference_by is not None:  # an engine's answer: its implementation, and the engine
+        fn, salt = wl.impls[wl.reference_by], [f"engine {wl.reference_by}"]
+    elif wl.reference is not None:
+        fn, salt = wl.reference, []
+    else:
         raise ValueError(f"{workload} has no reference")
-    return hashlib.sha256("\n".join(_sources(wl.reference, set())).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(salt + _sources(fn, set())).encode()).hexdigest()[:12]
 
 
 def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
@@ -67,12 +77,36 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
         if target.exists():
             continue
         wl = get_workload(name)
-        assert wl.reference is not None, f"{name} has no reference"
-        answer = wl.reference({role: tables[role] for role in wl.tables})
+        if wl.reference_by is not None:
+            answer = engine_answer(wl, spec, data_dir)
+        else:
+            assert wl.reference is not None, f"{name} has no reference"
+            answer = wl.reference({role: tables[role] for role in wl.tables})
         target.parent.mkdir(exist_ok=True)
         tmp = target.with_suffix(".tmp")
         pq.write_table(answer, tmp)
         tmp.replace(target)
+
+
+def engine_answer(wl: Workload, spec: DataSpec, data_dir: Path) -> pa.Table:
+    """The answer of the workload's reference engine (a single-machine one: its first mode, the
+    default profile, every core of this process), as the worker makes an answer, untimed."""
+    from breakeven.engines import Settings, engine_class
+    from breakeven.worker import Tables, answer_table, produce
+
+    assert wl.reference_by is not None
+    cls = engine_class(wl.reference_by)
+    paths, rows = dataset_paths(spec, data_dir), spec.table_rows()
+    with tempfile.TemporaryDirectory(prefix="breakeven-reference-") as scratch:
+        engine = cls(cls.modes[0], "default", Settings(os.cpu_count() or 1, None, Path(scratch), Path(scratch)))
+        engine.start()
+        try:
+            tables = Tables("memory", {r: paths[r] for r in wl.tables}, {r: rows[r] for r in wl.tables})
+            tables.load(engine, None)
+            answer = produce(engine, wl, tables.context(engine, wl, None), None, Path(scratch) / "answer")
+            return answer_table(engine, answer, None)
+        finally:
+            engine.close()
 
 
 def ensure(
@@ -82,7 +116,13 @@ def ensure(
     missing = [w for w in workloads if not reference_path(spec, w, data_dir).exists()]
     if not missing:
         return None
-    job = {"data_dir": str(data_dir), "spec": asdict(spec), "workloads": missing, "plugins": list(plugins)}
+    job = {
+        "data_dir": str(data_dir),
+        "spec": asdict(spec),
+        "workloads": missing,
+        "plugins": list(plugins),
+        "user_sets": user_data.registered(),
+    }
     cmd = [sys.executable, "-m", "breakeven.reference", json.dumps(job)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -97,4 +137,5 @@ def ensure(
 if __name__ == "__main__":
     job = json.loads(sys.argv[1])
     load_plugins(job["plugins"])
+    user_data.restore(job["user_sets"])
     compute(DataSpec(**job["spec"]), job["workloads"], Path(job["data_dir"]))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from breakeven import user_data
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
 from breakeven.labels import CaseParams, config_label, question_label
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 #    that aggregate renamed ``..._agg`` (their old names are the merges that keep their rows)
 # 6: ``case.source``, where the tables came from (``memory``; ``files`` for Polars' streaming mode,
 #    which until then always scanned the files inside the query: its case ids gain ``.files``)
-SCHEMA_VERSION = 6
+# 7: ``reference``, how the reference answer was made: ``function`` (every older record), or
+#    ``engine polars`` for a user's workload that takes an engine's answer as the reference;
+#    ``case.user_data`` and ``data_source``: a user's own tables (``--table``), described
+SCHEMA_VERSION = 7
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
@@ -86,7 +90,7 @@ def _planned_of_old(meta: dict[str, Any]) -> None:
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode,
     version 3 measured memory only one way and not the runner's own CPU, version 4 had no sinks,
-    version 5 no sources."""
+    version 5 no sources, version 6 no word of how the reference was made."""
     version = record.get("schema")
     if version == 2:
         if "case" in record:
@@ -113,6 +117,10 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
             _source_of_old(record)
         elif "planned" in record:
             _planned_of_old(record)
+        record["schema"] = version = 6
+    if version == 6:
+        if "case" in record:
+            record.setdefault("reference", "function")
         record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")
@@ -186,6 +194,8 @@ class Record:
     checksum: str | None = None
     log: str | None = None
     cluster: dict[str, Any] | None = None  # kind, address, topology, the engine's view, start-up
+    reference: str | None = None  # how the reference answer was made: function, or engine NAME
+    data_source: dict[str, Any] | None = None  # a user's tables (--table): paths, rows, bytes, columns
     schema: int = SCHEMA_VERSION
     run_cores: int | None = field(default=None, compare=False)  # from run.json: the cores the run gave each engine
 
@@ -409,6 +419,8 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         question=case.wl.question,
         takes_chunks=case.wl.uses_chunks(case.engine),
         data=case.data.name,
+        reference=case.wl.reference_label,
+        data_source=user_data.get(case.user_data).describe() if case.user_data else None,
         distributed=case.config.distributed,
         status=status,
         reason=reason,

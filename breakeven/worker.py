@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from breakeven import workload_file
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.protocol import (
@@ -36,7 +37,7 @@ from breakeven.protocol import (
     TimedEnd,
 )
 from breakeven.verify import checksum, compare
-from breakeven.workloads import Ctx, Workload, get_workload, load_plugins
+from breakeven.workloads import Ctx, Workload, get_workload
 
 
 class Channel:
@@ -57,8 +58,10 @@ class Channel:
 
 
 def describe(exc: BaseException) -> str:
+    """The exception in one line; where it was raised in a user's workload file, that place."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+    at = workload_file.where(exc)
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500] + (f" (at {at})" if at else "")
 
 
 def run_case(
@@ -166,10 +169,11 @@ def read_written(folder: Path) -> pa.Table:
 def main(plan_path: str, fd: str) -> None:
     plan = SessionPlan.read(Path(plan_path))
     chan = Channel(int(fd))
-    load_plugins(plan.plugins)
+    workload_file.load_plugins(plan.plugins)
     settings = Settings(plan.cores, plan.memory_budget, Path(plan.log_dir), Path(plan.scratch_dir), plan.cluster)
     start = time.perf_counter()
     engine = engine_class(plan.engine)(plan.mode, plan.profile, settings)
+    workload_file.ship(engine)
     engine.start()
     chan.send(Startup(time.perf_counter() - start))
     try:

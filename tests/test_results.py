@@ -94,6 +94,7 @@ def test_schema_2_3_and_4_records_load_with_what_they_lack(tmp_path) -> None:
         assert record.schema == SCHEMA_VERSION
         assert record.memory_method == ("pss-50ms" if record.case_id != "c" else record.memory_method)
         assert record.cluster is None and record.case.topology is None
+        assert record.reference == "function"  # every built-in question's, before schema 7 said so
         assert record.case.data_kind == "T1" and record.takes_chunks is True
         # every answer came back to the driver before the sinks
         assert record.case.sink == "collect" and record.case.question_label == "transform_udf chunk=1e3 sink=collect"

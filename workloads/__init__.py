@@ -25,6 +25,7 @@ each one is; where the engine offers one idiom (a grouped sum, Polars' ``top_k``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,10 @@ class Workload:
     # The columns it reads of each table (a table not named: all of them): what an engine that does
     # not prune columns itself (pandas, Polars eager) reads from the files (``SOURCES``).
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A single-machine engine whose answer is the reference (a user's workload file may choose
+    # this instead of a reference function, ``reference_engine``), and where it was declared.
+    reference_by: str | None = None
+    origin: tuple[str, int] | None = None  # (file, line) of the ``workload(...)`` call
 
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
@@ -119,8 +124,21 @@ class Workload:
         self.query = text
 
     def ref(self, fn: Reference) -> Reference:
+        """Decorator: ``fn`` (the tables by role, as Arrow, in; the answer as Arrow out) computes
+        the reference answer, with no engine under test (pyarrow, NumPy)."""
         self.reference = fn
         return fn
+
+    def reference_engine(self, engine: str) -> None:
+        """Take this engine's answer (a single-machine engine, its first mode and default
+        profile) as the reference, where no engine-independent function is at hand; the records
+        say so (``reference``). Its own cases are then checked against themselves."""
+        self.reference_by = engine
+
+    @property
+    def reference_label(self) -> str:
+        """How the reference answer is made, as records say it."""
+        return f"engine {self.reference_by}" if self.reference_by else "function"
 
     def reads(self, role: str) -> list[str] | None:
         """The columns the workload reads of table ``role``; None: all of them."""
@@ -158,6 +176,8 @@ def workload(
     wl.columns = {role: tuple(cols) for role, cols in (columns or {}).items()}
     if unknown := set(wl.columns) - set(tables):
         raise ValueError(f"{name} declares the columns of tables it does not read: {sorted(unknown)}")
+    caller = sys._getframe(1)
+    wl.origin = (caller.f_code.co_filename, caller.f_lineno)
     CATALOGUE[name] = wl
     return wl
 
@@ -169,14 +189,6 @@ def get_workload(name: str) -> Workload:
         raise UsageError(
             f"unknown workload {name!r}: `breakeven list` shows the workloads (families: {', '.join(FAMILIES)})"
         ) from None
-
-
-def load_plugins(modules: list[str]) -> None:
-    """Import modules that register extra workloads (in workers and reference jobs)."""
-    import importlib
-
-    for module in modules:
-        importlib.import_module(module)
 
 
 def select_workloads(patterns: list[str]) -> list[Workload]:

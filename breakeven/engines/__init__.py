@@ -86,6 +86,9 @@ class Engine(ABC):
     colour: ClassVar[str]  # in the report's charts
     cluster_kind: ClassVar[ClusterKind | None] = None  # its own cluster, for the cluster mode
     speaks_sql: ClassVar[bool] = False  # runs a workload's SQL text where it has no implementation of its own
+    # The cloudpickle (a package's own copy) that sends its functions to other processes
+    # (``breakeven.workload_file.ship``).
+    pickler: ClassVar[str | None] = None
 
     def __init__(self, mode: str, profile: str, settings: Settings) -> None:
         self.mode, self.profile, self.settings = mode, profile, settings

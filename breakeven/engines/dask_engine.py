@@ -31,6 +31,7 @@ class DaskEngine(Engine):
     modes = ("threads", "processes", "cluster")
     profiles = ("default", "tuned")
     distributed = True
+    pickler = "cloudpickle"
     packages = ("dask", "distributed")
     imports = ("dask.dataframe", "distributed")
     extra = "dask"

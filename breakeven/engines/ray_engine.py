@@ -74,6 +74,7 @@ class RayEngine(Engine):
     modes = ("local", "cluster")
     profiles = ("default", "tuned")
     distributed = True
+    pickler = "ray.cloudpickle"
     packages = ("ray",)
     extra = "ray"
     order = 6

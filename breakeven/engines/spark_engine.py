@@ -50,6 +50,7 @@ class SparkEngine(Engine):
     modes = ("local", "cluster")
     profiles = ("default", "tuned")
     distributed = True
+    pickler = "pyspark.cloudpickle"
     packages = ("pyspark",)
     extra = "spark"
     order = 5
