@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,8 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from breakeven import advice, network, tables, user_data
 from breakeven import data as datagen
-from breakeven import network, user_data
 from breakeven import workload_file as user_file
 from breakeven.accounting import METHODS, choose_method
 from breakeven.cases import SUITES, get_suite, on_user_data, parse_engines, select_configs
@@ -30,7 +33,7 @@ from breakeven.runner import Options, Runner, run_meta
 from breakeven.supervision import runner_cpu
 from breakeven.tables import SHOW_WIDTH, cluster_table, show_tables
 from breakeven.units import parse_rows, parse_size
-from breakeven.workloads import CATALOGUE, SINKS, SOURCES
+from breakeven.workloads import CATALOGUE, SINKS, SOURCES, get_workload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 app.add_typer(cluster_cli.app, name="cluster")
@@ -295,6 +298,90 @@ def run(
                 raise typer.Exit(130) from None
         store.update_meta(finished=now_iso(), wall_seconds=time.monotonic() - started, runner_cpu_seconds=runner_cpu())
         _show(store)
+
+
+@app.command("advise")
+def advise_cmd(
+    workload: Annotated[str, typer.Argument(help="the question: a built-in workload, or one of --workload-file")],
+    rows: Annotated[str | None, typer.Option("--rows", "-n", help="the data's size in rows, e.g. 1e8")] = None,
+    size: Annotated[
+        str | None,
+        typer.Option("--bytes", help="or its size in memory (Arrow), e.g. 5GB, converted with the data's bytes a row"),
+    ] = None,
+    cores: Annotated[int, typer.Option(help="the machine's cores (per worker on a cluster)")] = os.cpu_count() or 1,
+    memory: Annotated[
+        str | None, typer.Option(help="the machine's memory (per worker on a cluster); default: this machine's")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="a cluster instead of one machine: WORKERSxCORES, e.g. 4x8 (with --memory each)")
+    ] = None,
+    sink: Annotated[str | None, typer.Option(help="where a large answer goes (collect, parquet); default: any")] = None,
+    source: Annotated[str, typer.Option("--from", help="where the tables come from: memory or files")] = "memory",
+    data: Annotated[str | None, typer.Option(help="a set of your own data (--table's set id), not generated")] = None,
+    results: Annotated[
+        list[Path] | None,
+        typer.Option(help="results folders to read (repeatable); default: results/ and the committed results/example/"),
+    ] = None,
+    price: Annotated[
+        str | None,
+        typer.Option(help="core-hour=X,gib-hour=Y: rank by the cost of one run too (no price is built in)"),
+    ] = None,
+    measure: Annotated[bool, typer.Option(help="run the commands that would measure what is not covered")] = False,
+    workload_file: Annotated[list[Path] | None, typer.Option(help="a file of your own workloads")] = None,
+) -> None:
+    """What the measured records say a question takes at a data size on a machine or cluster:
+    every configuration's time (measured, interpolated, extrapolated or from the scale-out
+    model, with its band), memory headroom and cliff, the fastest and, with prices, the
+    cheapest; and the command that would measure what they do not cover."""
+    import psutil
+
+    for path in workload_file or ():
+        user_file.load(path)
+    wl = get_workload(workload)
+    if (rows is None) == (size is None):
+        raise UsageError("give the data's size: --rows N or --bytes SIZE (one of them)")
+    if cores < 1:
+        raise UsageError(f"cores must be at least 1, got {cores}")
+    if source not in SOURCES:
+        raise UsageError(f"unknown --from {source!r}: use {' or '.join(SOURCES)}")
+    if sink is not None and sink not in SINKS:
+        raise UsageError(f"unknown --sink {sink!r}: use {' or '.join(SINKS)}")
+    workers = 1
+    if cluster is not None:
+        shape = re.fullmatch(r"(\d+)x(\d+)", cluster)
+        if not shape or int(shape.group(1)) < 1 or int(shape.group(2)) < 1:
+            raise UsageError(f"--cluster {cluster!r}: write WORKERSxCORES, e.g. 4x8")
+        workers, cores = int(shape.group(1)), int(shape.group(2))
+    machine = advice.Machine(cores, parse_size(memory) if memory else psutil.virtual_memory().total, workers)
+    prices = advice.parse_prices(price) if price else None
+    n = parse_rows(rows) if rows else max(1, round(parse_size(size or "") / datagen.arrow_bytes_per_row(wl.data_kind)))
+    folders = results or [f for f in (Path("results"), Path("results/example")) if f.is_dir()]
+    extra = [a for path in workload_file or () for a in ("--workload-file", str(path))]
+    extra += ["--from", source] if source != "memory" else []
+    extra += ["--sink", sink] if sink else []
+
+    def answer() -> list[advice.Advice]:
+        samples = advice.pick_question(advice.load_samples(folders, workload), sink, source, data)
+        return advice.advise(samples, workload, n, machine, extra)
+
+    found = answer()
+    if measure:
+        commands = [a.command for a in found if a.command]
+        commands = commands or [advice.run_command(workload, "pandas", n, machine, extra)]
+        for command in dict.fromkeys(commands):
+            console.print(f"measuring: {command}", highlight=False)
+            argv = [sys.executable, "-m", "breakeven.cli", *shlex.split(command)[1:]]
+            if subprocess.run(argv, check=False).returncode not in (0, 130):
+                err.print(f"the run failed: {command}")
+        found = answer()
+    console.print(f"{workload} ({wl.question}) at {datagen.fmt_num(n)} rows on {machine.label}", highlight=False)
+    if not found:
+        command = advice.suggest(workload, n, machine, extra)
+        console.print(f"no record of this question on such a machine; measure it with: {command}", highlight=False)
+        return
+    console.print(tables.advice_table(found, prices))
+    for line in advice.summary(found, prices):
+        console.print(line, highlight=False)
 
 
 @app.command("datagen")

@@ -170,6 +170,15 @@ def kind_columns(kind: str, role: str) -> list[str]:
     return _Generator(spec, role, 10).chunk(0, 0, 10).column_names
 
 
+@cache
+def arrow_bytes_per_row(kind: str) -> float:
+    """Bytes a row of the kind's big table takes in memory (Arrow), from 10,000 rows made for
+    the purpose with 1e7 rows' key widths: what ``--bytes`` is converted with."""
+    n = 10_000
+    spec = DataSpec(kind, 10**7, dim_rows=10 if "dim_rows" in get_kind(kind).params else 0)
+    return _Generator(spec, "x", n).chunk(0, 0, n).nbytes / n
+
+
 def chunk_rows_for(rows: int) -> int:
     """Rows per file: about CHUNKS_TARGET files, at most 1M rows and at least 10k per file."""
     return max(min(MAX_CHUNK_ROWS, math.ceil(rows / CHUNKS_TARGET)), min(rows, 10_000))

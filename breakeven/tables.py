@@ -9,7 +9,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from breakeven import analysis
+from breakeven import advice, analysis
 from breakeven import data as datagen
 from breakeven.labels import short_config
 from breakeven.results import Record, RunStore
@@ -149,4 +149,27 @@ def cluster_table(records: list[Record]) -> Table | None:
             f"{view.get('workers', '?')} x {'/'.join(map(str, cores))}, {'/'.join(shown)}",
             f"{startup:.1f} s" if startup else "–",
         )
+    return table
+
+
+def advice_table(found: list[advice.Advice], prices: advice.Prices | None = None) -> Table:
+    """``breakeven advise``: each configuration's time (band, how obtained), peak memory and
+    headroom, the memory cliff, and with prices the cost of one run; fastest first."""
+    table = Table(title="what the records say", show_lines=False)
+    for name in ("configuration", "time [band]", "how", "peak memory", "headroom", "cliff"):
+        table.add_column(name, no_wrap=name == "configuration")
+    if prices:
+        table.add_column("cost/run")
+    for a in found:
+        t = a.time
+        band = f" [{_fmt(t.low)}, {_fmt(t.high)}]" if t.known and t.how != "measured" else ""
+        memory = f"{_fmt_bytes(int(a.memory.value))} ({a.memory.how})" if a.memory.known else "–"
+        headroom = a.headroom
+        room = "–" if headroom is None else ("[red]none[/]" if headroom < 0 else _fmt_bytes(int(headroom)))
+        cliff = f"{datagen.fmt_num(a.cliff)} rows" if a.cliff else ""
+        row = [escape(short_config(a.config)), _fmt(t.value) + band if t.known else "–", t.how, memory, room, cliff]
+        if prices:
+            cost = a.cost(prices)
+            row.append("–" if cost is None else f"{cost:.2g}")
+        table.add_row(*row)
     return table

@@ -1,0 +1,438 @@
+"""``breakeven advise``: for one question at one data size on one machine (or cluster), what the
+measured records say each configuration takes, how much memory it needs, and which is fastest
+(and, given prices, cheapest), every figure marked with how it was obtained and the records it
+rests on.
+
+How a time is obtained, per configuration (its records on this question, on a machine of the
+requested cores; the newest finished record at each size):
+
+- ``measured``: a record at the requested size;
+- ``interpolated``: between the two measured sizes around it, on log-log scale (time grows about
+  as a power of rows), its band from the two sizes' fastest and slowest repeats;
+- ``extrapolated``: beyond the measured sizes, from a power law fitted to at least three of
+  them, at most ``MAX_STRETCH`` times beyond, its band widened by the fit's leave-one-out error
+  for every tenfold step beyond; refused where that error exceeds ``MAX_ERROR`` or fewer than
+  three sizes were measured;
+- ``model``: a distributed engine on a cluster of a worker count not measured, from the
+  scale-out model (``breakeven.scaleout``), its band from the model's leave-one-out error.
+
+Anything else is ``not covered``, with the ``breakeven run`` command that would measure it
+(``--measure`` runs those). Memory: the peak of each measured size, a straight line in rows
+between and beyond them (the same limits), against the machine's memory: the headroom, and the
+memory cliff where a record ran out of its budget or the line crosses the memory.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from breakeven.data import fmt_num
+from breakeven.errors import UsageError
+from breakeven.labels import config_label
+from breakeven.results import Record, RunMeta, RunStore
+from breakeven.scaleout import fit as fit_scaleout
+
+MAX_STRETCH = 10.0  # a size at most this factor beyond (or below) the measured ones
+MAX_ERROR = 0.5  # refuse an extrapolation whose size model missed a measured size by more
+MIN_FIT_SIZES = 3  # a power law through two sizes has no error to judge it by
+# A run speaks for a machine whose memory is within this factor of what the run's engines had
+# (its budget, else the machine's): a 2 GiB budget's memory failures are no cliff on 24 GiB.
+MEMORY_CLASS = 2.0
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the answer is for: one machine (``workers`` 1), or a cluster of workers."""
+
+    cores: int  # per worker
+    memory_bytes: int  # per worker
+    workers: int = 1
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.workers > 1
+
+    @property
+    def topology(self) -> str:
+        return f"{self.workers}x{self.cores}"
+
+    @property
+    def label(self) -> str:
+        memory = f"{self.memory_bytes / 2**30:.0f} GiB"
+        if self.is_cluster:
+            return f"a cluster of {self.workers} workers x {self.cores} cores, {memory} each"
+        return f"one machine of {self.cores} cores, {memory}"
+
+
+@dataclass(frozen=True)
+class Prices:
+    """User-given prices (none is built in): per core-hour and per GiB-hour held."""
+
+    core_hour: float
+    gib_hour: float
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A value, its band, and how it was obtained."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    how: str = "not covered"  # measured, interpolated, extrapolated, model, not covered
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
+
+
+@dataclass
+class Advice:
+    """One configuration's answer at the requested size."""
+
+    config: str
+    distributed: bool
+    time: Figure
+    end_to_end: Figure
+    memory: Figure
+    memory_limit: int  # what the configuration may use: the machine's memory, or the run's budget
+    cliff: int | None = None  # smallest size at which it ran out of memory, or is predicted to
+    records: list[str] = field(default_factory=list)  # run/case ids it rests on
+    why: str | None = None  # why it is not covered
+    command: str | None = None  # what would measure it
+    cores_held: int = 0
+    memory_held: int = 0
+
+    @property
+    def headroom(self) -> float | None:
+        return self.memory_limit - self.memory.value if self.memory.value is not None else None
+
+    def cost(self, prices: Prices) -> float | None:
+        """What one run costs: every core and GiB it holds, for its end-to-end time."""
+        if self.end_to_end.value is None:
+            return None
+        per_hour = self.cores_held * prices.core_hour + self.memory_held / 2**30 * prices.gib_hour
+        return per_hour * self.end_to_end.value / 3600
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One finished or failed record at one size, with its run's settings."""
+
+    rows: int
+    record: Record
+    meta: RunMeta
+
+
+def _loglog(x0: float, y0: float, x1: float, y1: float, x: float) -> float:
+    """The power law through (x0, y0) and (x1, y1), at x."""
+    if y0 <= 0 or y1 <= 0 or x0 == x1:
+        return y0
+    slope = math.log(y1 / y0) / math.log(x1 / x0)
+    return y0 * (x / x0) ** slope
+
+
+def _power_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """log y = a + b log x, least squares."""
+    xs = [math.log(x) for x, _ in points]
+    ys = [math.log(y) for _, y in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+    return my - b * mx, b
+
+
+def _loo_error(points: list[tuple[int, float]]) -> float:
+    """The largest relative error of the power law on each point, fitted without it."""
+    worst = 0.0
+    for i, (x, y) in enumerate(points):
+        a, b = _power_fit(points[:i] + points[i + 1 :])
+        worst = max(worst, abs(math.exp(a + b * math.log(x)) / y - 1))
+    return worst
+
+
+def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tuple[Figure, str | None]:
+    """A value at ``rows`` from (size, median, low, high) measured at other sizes; or why not."""
+    points = sorted(points)
+    sizes = [p[0] for p in points]
+    if not points:
+        return Figure(None), "no finished record"
+    exact = [p for p in points if p[0] == rows]
+    if exact:
+        _, median, low, high = exact[0]
+        return Figure(median, low, high, "measured"), None
+    below = [p for p in points if p[0] < rows]
+    above = [p for p in points if p[0] > rows]
+    if below and above:
+        (x0, m0, l0, h0), (x1, m1, l1, h1) = below[-1], above[0]
+        value = _loglog(x0, m0, x1, m1, rows)
+        return Figure(value, _loglog(x0, l0, x1, l1, rows), _loglog(x0, h0, x1, h1, rows), "interpolated"), None
+    nearest = sizes[-1] if above == [] else sizes[0]
+    stretch = rows / nearest if rows > nearest else nearest / rows
+    if stretch > MAX_STRETCH:
+        return Figure(None), f"measured at {_sizes(sizes)}: {fmt_num(rows)} is more than {MAX_STRETCH:.0f}x beyond"
+    if len(points) < MIN_FIT_SIZES:
+        return Figure(None), f"measured at {_sizes(sizes)} only: too few sizes to extrapolate with a known error"
+    pairs = [(p[0], p[1]) for p in points]
+    error = _loo_error(pairs)
+    if error > MAX_ERROR:
+        return Figure(None), f"its size model misses a measured size by {error:.0%} (the limit is {MAX_ERROR:.0%})"
+    a, b = _power_fit(pairs)
+    value = math.exp(a + b * math.log(rows))
+    widen = error * (1 + math.log10(stretch))
+    return Figure(value, value * (1 - widen), value * (1 + widen), "extrapolated"), None
+
+
+def _sizes(sizes: list[int]) -> str:
+    return ", ".join(fmt_num(s) for s in sizes)
+
+
+def _linear(points: list[tuple[int, float]], rows: int) -> Figure:
+    """Peak memory at ``rows``: measured, or the straight line through the two nearest sizes."""
+    points = sorted(points)
+    exact = [m for x, m in points if x == rows]
+    if exact:
+        return Figure(exact[0], how="measured")
+    if len(points) < 2:
+        return Figure(None)
+    nearest = sorted(points, key=lambda p: abs(math.log(p[0] / rows)))[:2]
+    (x0, m0), (x1, m1) = sorted(nearest)
+    stretch = max(rows / x1, x0 / rows, 1.0)
+    if stretch > MAX_STRETCH:
+        return Figure(None)
+    value = max(m0 + (m1 - m0) * (rows - x0) / (x1 - x0), 0.0) if x1 != x0 else m0
+    how = "interpolated" if x0 < rows < x1 else "extrapolated"
+    return Figure(value, how=how)
+
+
+def newest_by_size(samples: list[Sample]) -> dict[int, Sample]:
+    """The newest record at each size (a rerun replaces what it measured again)."""
+    out: dict[int, Sample] = {}
+    for s in sorted(samples, key=lambda s: s.record.finished_at):
+        out[s.rows] = s
+    return out
+
+
+def advise_config(
+    config: str,
+    samples: list[Sample],
+    rows: int,
+    machine: Machine,
+    command: str,
+) -> Advice:
+    """One configuration's answer from its records on the question."""
+    by_size = newest_by_size(samples)
+    ok = {n: s for n, s in by_size.items() if s.record.ok and s.record.times.compute_median}
+    first = next(iter(by_size.values()))
+    memory_limit = machine.memory_bytes * machine.workers
+    times, ends, peaks = [], [], []
+    for n, s in ok.items():
+        t = s.record.times
+        repeats = t.repeats or (t.compute_median,)
+        times.append((n, t.compute_median, min(repeats), max(repeats)))
+        if t.end_to_end:
+            fixed = t.end_to_end - t.compute_median
+            ends.append((n, t.end_to_end, fixed + min(repeats), fixed + max(repeats)))
+        if s.record.peak_memory_bytes:
+            peaks.append((n, float(s.record.peak_memory_bytes)))
+    time, why = size_model(times, rows)
+    end_to_end, _ = size_model(ends, rows)
+    memory = _linear(peaks, rows)
+    failed = sorted(n for n, s in by_size.items() if s.record.status == "memory")
+    cliff = failed[0] if failed else None
+    if memory.value is not None and memory.value > memory_limit and (cliff is None or rows < cliff):
+        cliff = rows
+    if cliff is not None and rows >= cliff and time.how != "measured":
+        time, why = Figure(None), f"ran out of memory at {fmt_num(failed[0])} rows" if failed else "over memory"
+    runs: dict[str, list[int]] = defaultdict(list)
+    for n, s in sorted(by_size.items()):
+        runs[s.record.run_id].append(n)
+    used = [f"{run} ({_sizes(sizes)})" for run, sizes in runs.items()]
+    cores = machine.cores * machine.workers
+    return Advice(
+        config=config,
+        distributed=first.record.distributed,
+        time=time,
+        end_to_end=end_to_end,
+        memory=memory,
+        memory_limit=memory_limit,
+        cliff=cliff,
+        records=used,
+        why=why,
+        command=None if time.known else command,
+        cores_held=cores,
+        memory_held=memory_limit,
+    )
+
+
+def from_model(config: str, records: list[Record], rows: int, machine: Machine, command: str) -> Advice | None:
+    """A cluster configuration at an unmeasured worker count, from the scale-out model."""
+    fits, _ = fit_scaleout(records)
+    engine, mode, profile = config.split("@")[0].split(":")
+    for model in fits:
+        if model.config != config_label(engine, mode, profile) or model.cores != machine.cores:
+            continue
+        if rows > max(model.measured_rows) * MAX_STRETCH or machine.workers > max(model.measured_workers) * 4:
+            return None
+        error = max(abs(e) for e in model.loo_errors)
+        if error > MAX_ERROR:
+            return None
+        value = model.predict(rows, machine.workers)
+        rests = [f"{p.rows}x{p.workers}w" for p in model.points]
+        return Advice(
+            config=f"{config.split('@')[0]}@{machine.topology}",
+            distributed=True,
+            time=Figure(value, value * (1 - error), value * (1 + error), "model"),
+            end_to_end=Figure(None),
+            memory=Figure(None),
+            memory_limit=machine.memory_bytes * machine.workers,
+            records=[f"scale-out model of {model.label} on {len(rests)} points"],
+            command=command,
+            cores_held=machine.cores * machine.workers,
+            memory_held=machine.memory_bytes * machine.workers,
+        )
+    return None
+
+
+def same_memory(meta: RunMeta, machine: Machine) -> bool:
+    """Whether a run's engines had about the machine's memory (``MEMORY_CLASS``)."""
+    had = meta.settings.memory_budget or meta.memory_bytes
+    return bool(had) and machine.memory_bytes / MEMORY_CLASS <= had <= machine.memory_bytes * MEMORY_CLASS
+
+
+def run_command(workload: str, config: str, rows: int, machine: Machine, extra: list[str]) -> str:
+    """The ``breakeven run`` that would measure ``config`` at ``rows``."""
+    engine = config.split("@")[0]
+    args = ["breakeven", "run", "-w", workload, "-e", engine, "--rows", fmt_num(rows), *extra]
+    if ":cluster:" in config:
+        args += ["--cluster", engine.split(":")[0], "--topology", machine.topology]
+    return shlex.join(args)
+
+
+def advise(
+    samples: list[Sample],
+    workload: str,
+    rows: int,
+    machine: Machine,
+    extra: list[str] | None = None,
+) -> list[Advice]:
+    """Every configuration's answer for ``workload`` at ``rows`` on ``machine``, fastest first.
+
+    ``samples``: the question's records (one sink and source); those of a machine with other
+    cores per engine or memory of another class (``MEMORY_CLASS``), or of another cluster
+    topology, are left out, except as the scale-out model's points."""
+    by_config: dict[str, list[Sample]] = defaultdict(list)
+    model_records: list[Record] = []
+    for s in samples:
+        case = s.record.case
+        if case.mode == "cluster":
+            model_records.append(s.record)
+            if machine.is_cluster and case.topology == machine.topology:
+                by_config[case.config_label].append(s)
+        elif not machine.is_cluster and s.record.run_cores == machine.cores and same_memory(s.meta, machine):
+            by_config[case.config_label].append(s)
+    out = [
+        advise_config(config, found, rows, machine, run_command(workload, config, rows, machine, extra or []))
+        for config, found in by_config.items()
+    ]
+    if machine.is_cluster:
+        measured = {a.config.split("@")[0] for a in out}
+        for config in sorted({r.case.config_label.split("@")[0] for r in model_records} - measured):
+            command = run_command(workload, f"{config}@{machine.topology}", rows, machine, extra or [])
+            found = from_model(config, model_records, rows, machine, command)
+            if found is not None:
+                out.append(found)
+    return sorted(out, key=lambda a: (a.time.value is None, a.time.value or 0.0, a.config))
+
+
+def load_samples(folders: list[Path], workload: str) -> list[Sample]:
+    """Every record of ``workload`` in the runs under ``folders`` (each a results folder)."""
+    out = []
+    for folder in folders:
+        for store in RunStore.all(folder):
+            meta = None
+            for record in store.records():
+                if record.case.workload != workload:
+                    continue
+                meta = meta or store.meta()
+                out.append(Sample(record.case.rows, record, meta))
+    return out
+
+
+def pick_question(samples: list[Sample], sink: str | None, source: str, user_data: str | None) -> list[Sample]:
+    """The samples of one question: the sink, source and data asked for; where several variants
+    remain (nulls, key cardinality, a dimension's size), the one measured most."""
+    chosen = [
+        s
+        for s in samples
+        if s.record.case.source == source
+        and s.record.case.user_data == user_data
+        and (sink is None or s.record.case.sink in (sink, None))
+    ]
+    counts: dict[str, int] = defaultdict(int)
+    for s in chosen:
+        counts[s.record.case.question_label] += 1
+    if not counts:
+        return []
+    label = max(counts, key=lambda q: (counts[q], q))
+    return [s for s in chosen if s.record.case.question_label == label]
+
+
+def parse_prices(text: str) -> Prices:
+    """``core-hour=0.05,gib-hour=0.005``: both, positive or zero."""
+    given: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            given[name.strip()] = float(value) if sep else -1.0
+        except ValueError:
+            given[name.strip()] = -1.0
+    if set(given) != {"core-hour", "gib-hour"} or min(given.values()) < 0:
+        raise UsageError(f"--price {text!r}: write core-hour=PRICE,gib-hour=PRICE, e.g. core-hour=0.05,gib-hour=0.005")
+    return Prices(given["core-hour"], given["gib-hour"])
+
+
+def suggest(workload: str, rows: int, machine: Machine, extra: list[str]) -> str:
+    """The run that would measure the question at ``rows`` on every installed engine here."""
+    return shlex.join(["breakeven", "run", "-w", workload, "--rows", fmt_num(rows), *extra])
+
+
+def summary(found: list[Advice], prices: Prices | None = None) -> list[str]:
+    """The answer in sentences: the fastest, the cheapest where it differs, the best single
+    machine against the best distributed configuration, what is not covered and what would
+    measure it, and the records every figure rests on."""
+    known = [a for a in found if a.time.known]
+    lines = []
+    if known:
+        best = known[0]
+        lines.append(f"fastest: {best.config}, {_seconds(best.time)} ({best.time.how})")
+        single = next((a for a in known if not a.distributed), None)
+        dist = next((a for a in known if a.distributed), None)
+        if single and dist:
+            ratio = dist.time.value / single.time.value  # type: ignore[operator]
+            word = "helps" if ratio < 1 else "hurts"
+            factor = 1 / ratio if ratio < 1 else ratio
+            lines.append(f"distribution {word} {factor:.2g}x here: {dist.config} against {single.config}")
+        if prices:
+            costed = [a for a in known if a.cost(prices) is not None]
+            if costed:
+                cheapest = min(costed, key=lambda a: a.cost(prices) or 0.0)
+                cost = cheapest.cost(prices) or 0.0
+                same = " (also the fastest)" if cheapest is best else f" (the fastest, {best.config}, costs more)"
+                lines.append(f"cheapest: {cheapest.config}, {cost:.3g} per run{same}")
+    for a in found:
+        if not a.time.known:
+            lines.append(f"not covered: {a.config}: {a.why}; measure it with: {a.command}")
+    for a in found:
+        lines.append(f"{a.config} rests on: {', '.join(a.records)}")
+    return lines
+
+
+def _seconds(f: Figure) -> str:
+    band = f" [{f.low:.3g}, {f.high:.3g}]" if f.how != "measured" and f.low is not None else ""
+    return f"{f.value:.3g} s{band}"
