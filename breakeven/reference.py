@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from breakeven import user_data
+from breakeven import user_data, workload_file
 from breakeven.data import DataSpec, dataset_paths
 from breakeven.workload_file import load_plugins
 from breakeven.workloads import Workload, get_workload
@@ -42,12 +42,17 @@ def _sources(fn: types.FunctionType, seen: set[object]) -> list[str]:
             code_names |= set(const.co_names)
     for name in sorted(code_names):
         value = fn.__globals__.get(name)
-        if isinstance(value, types.FunctionType) and value.__module__.startswith("breakeven"):
+        if isinstance(value, types.FunctionType) and _ours(value.__module__):
             found += _sources(value, seen)
         elif isinstance(value, types.ModuleType) and value.__name__.startswith("breakeven") and value not in seen:
             seen.add(value)
             found.append(inspect.getsource(value))
     return found
+
+
+def _ours(module: str) -> bool:
+    """breakeven's modules, and users' workload files: what a reference's key hashes."""
+    return module.startswith("breakeven") or module in workload_file.LOADED
 
 
 @cache
@@ -82,7 +87,7 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
         else:
             assert wl.reference is not None, f"{name} has no reference"
             answer = wl.reference({role: tables[role] for role in wl.tables})
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         pq.write_table(answer, tmp)
         tmp.replace(target)

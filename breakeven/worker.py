@@ -173,8 +173,8 @@ def main(plan_path: str, fd: str) -> None:
     settings = Settings(plan.cores, plan.memory_budget, Path(plan.log_dir), Path(plan.scratch_dir), plan.cluster)
     start = time.perf_counter()
     engine = engine_class(plan.engine)(plan.mode, plan.profile, settings)
-    workload_file.ship(engine)
     engine.start()
+    workload_file.ship(engine)
     chan.send(Startup(time.perf_counter() - start))
     try:
         start = time.perf_counter()

@@ -13,7 +13,6 @@ engine, is recorded with the case (``crashed``, with the file and line, see :fun
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sys
 import traceback
@@ -24,9 +23,8 @@ from breakeven.engines import Engine, registry
 from breakeven.errors import UsageError
 from breakeven.workloads import CATALOGUE, Workload
 
-MODULE_PREFIX = "breakeven_workload_file_"  # "breakeven..." : the reference key hashes its functions too
-# The files imported in this process, by module name: the distributed engines pickle their
-# functions by value (see :func:`pickle_by_value`), since their workers cannot import them.
+# The files imported in this process, by module name (the file's stem, as the engines' own ways
+# of sending a file to their workers import it: Dask's ``Client.upload_file``).
 LOADED: dict[str, types.ModuleType] = {}
 
 
@@ -36,21 +34,33 @@ def is_workload_file(plugin: str) -> bool:
 
 
 def module_name(path: Path) -> str:
-    """A module name of its own for each file: its stem and a hash of its absolute path."""
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
-    stem = "".join(ch if ch.isalnum() else "_" for ch in path.stem)
-    return f"{MODULE_PREFIX}{stem}_{digest}"
+    """The file's module name: its stem, which must not be another module's."""
+    name = path.stem
+    if not name.isidentifier():
+        raise UsageError(f"{path}: a workload file's name must be a Python module name (letters, digits, _)")
+    known = sys.modules.get(name)
+    found = getattr(known, "__file__", None) if known else None
+    if found is None and known is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        found = spec.origin if spec else None
+    if (known is not None or found is not None) and (found is None or Path(found).resolve() != path):
+        raise UsageError(f"{path}: its name {name!r} is another module's ({found or 'built in'}): rename the file")
+    return name
 
 
 def load(path: Path) -> list[Workload]:
     """Import the file and check its workloads; returns them. Raises UsageError, one line
     ``FILE:LINE: what is wrong``, and then nothing of the file stays registered."""
     path = path.resolve()
-    name = module_name(path)
-    if name in LOADED:
-        return [w for w in CATALOGUE.values() if w.origin and w.origin[0] == str(path)]
     if not path.is_file():
         raise UsageError(f"{path}: no such workload file")
+    loaded = LOADED.get(path.stem)
+    if loaded is not None and Path(loaded.__file__ or "").resolve() == path:
+        return [w for w in CATALOGUE.values() if w.origin and w.origin[0] == str(path)]
+    name = module_name(path)
     before = set(CATALOGUE)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -124,11 +134,16 @@ def load_plugins(plugins: list[str] | tuple[str, ...]) -> None:
 
 
 def ship(engine: Engine) -> None:
-    """Before the engine starts: its cloudpickle (Dask's, Ray's or PySpark's own copy) sends the
-    functions of the loaded workload files by value, since its worker processes have breakeven
-    but not the user's file
-    (https://github.com/cloudpipe/cloudpickle#overriding-pickles-serialization-mechanism-for-importable-constructs)."""
-    if engine.pickler and LOADED:
+    """Once the engine has started: its worker processes have breakeven but not the user's file.
+    Ray and PySpark pickle functions with their own cloudpickle, which then sends the file's by
+    value
+    (https://github.com/cloudpipe/cloudpickle#overriding-pickles-serialization-mechanism-for-importable-constructs);
+    Dask pickles a task graph with the standard pickle, by reference, so its workers get the file
+    itself (``Engine.upload``: ``Client.upload_file``)."""
+    if not LOADED:
+        return
+    if engine.pickler:
         pickler = importlib.import_module(engine.pickler)
         for module in LOADED.values():
             pickler.register_pickle_by_value(module)
+    engine.upload([Path(m.__file__ or "") for m in LOADED.values()])

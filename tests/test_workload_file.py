@@ -43,7 +43,7 @@ def _file(tmp_path: Path, body: str, name: str = "mine.py") -> Path:
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     results, data = str(tmp_path / "results"), str(tmp_path / "data")
     cmd = [sys.executable, "-m", "breakeven.cli", "run", "--results", results, "--data", data, "--suite", "smoke",
-           "--repeats", "1", *args]  # fmt: skip
+           "--repeats", "1", "--timeout", "120", *args]  # fmt: skip
     env = os.environ | {"COLUMNS": str(SHOW_WIDTH)}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
@@ -106,7 +106,16 @@ def test_a_bad_file_is_one_line_with_its_file_and_line(tmp_path, catalogue, body
     assert str(caught.value).startswith(where + message), str(caught.value)
     assert "\n" not in str(caught.value)
     assert dict(CATALOGUE) == before  # nothing of the bad file stays registered
-    assert not [m for m in sys.modules if m.startswith(workload_file.MODULE_PREFIX + "mine_")]
+    assert "mine" not in sys.modules
+
+
+def test_a_file_named_as_another_module_is_one_line(tmp_path, catalogue) -> None:
+    """Its name is its module's (Dask's workers import it by it): it must not hide another."""
+    path = _file(tmp_path, GOOD.format(name="mine_g"), name="json.py")
+    message = r"json.py: its name 'json' is another module's \(.*json.*\): rename the file$"
+    with pytest.raises(UsageError, match=message):
+        workload_file.load(path)
+    assert "mine_g" not in CATALOGUE
 
 
 def test_a_bad_file_stops_the_run_before_any_case(tmp_path) -> None:
@@ -149,11 +158,23 @@ def test_the_example_runs_end_to_end_verified(tmp_path) -> None:
 @pytest.mark.pandas
 def test_an_implementation_that_raises_is_recorded_with_its_line(tmp_path) -> None:
     body = GOOD.format(name="mine_f").replace(
-        '        return c.x.groupby("id4", as_index=False).agg(v1=("v1", "sum"))',
-        '        raise ValueError("my bug")',
+        '    return c.x.groupby("id4", as_index=False).agg(v1=("v1", "sum"))',
+        '    raise ValueError("my bug")',
     )
     path = _file(tmp_path, body)
-    done = _cli(tmp_path, "--workload-file", str(path), "--engine", "pandas", "--rows", "1e4", "--run-id", "f")
+    done = _cli(
+        tmp_path,
+        "--workload-file",
+        str(path),
+        "-e",
+        "pandas:single:default",
+        "--from",
+        "memory",
+        "--rows",
+        "1e4",
+        "--run-id",
+        "f",
+    )
     assert done.returncode == 0, done.stderr
     (record,) = _records(tmp_path, "f").values()
     assert record["status"] == "crashed"

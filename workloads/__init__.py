@@ -100,6 +100,7 @@ class Workload:
     # this instead of a reference function, ``reference_engine``), and where it was declared.
     reference_by: str | None = None
     origin: tuple[str, int] | None = None  # (file, line) of the ``workload(...)`` call
+    module: str | None = None  # the module that made that call
 
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
@@ -169,15 +170,18 @@ def workload(
     table, where not all of them."""
     if family not in (*FAMILIES, TEST_FAMILY):
         raise ValueError(f"unknown family {family!r}")
-    if name in CATALOGUE:
+    caller = sys._getframe(1)
+    module = caller.f_globals.get("__name__")
+    # The same module imported again (Dask's Client.upload_file reloads a user's workload file in
+    # the process that runs its scheduler) declares its workloads anew; anything else is an error.
+    if name in CATALOGUE and CATALOGUE[name].module != module:
         raise ValueError(f"workload {name!r} defined twice")
     wl = Workload(name, family, question, data_kind, tables, keys, high_cardinality, chunked_engines)
     wl.sinks = SINKS if large_answer else ()
     wl.columns = {role: tuple(cols) for role, cols in (columns or {}).items()}
     if unknown := set(wl.columns) - set(tables):
         raise ValueError(f"{name} declares the columns of tables it does not read: {sorted(unknown)}")
-    caller = sys._getframe(1)
-    wl.origin = (caller.f_code.co_filename, caller.f_lineno)
+    wl.origin, wl.module = (caller.f_code.co_filename, caller.f_lineno), module
     CATALOGUE[name] = wl
     return wl
 

@@ -94,6 +94,12 @@ class Engine(ABC):
         self.mode, self.profile, self.settings = mode, profile, settings
         self.session: Any = None  # the engine's handle that implementations need (connection, SparkSession)
 
+    def upload(self, files: list[Path]) -> None:
+        """Make these Python files (users' workload files) importable by the engine's worker
+        processes, where its own pickler does not send them (``breakeven.workload_file.ship``).
+        Most engines need nothing: their workers are this process, or get functions by value."""
+        return None
+
     @classmethod
     def profiles_of(cls, mode: str) -> tuple[str, ...]:
         """The profiles of ``mode``."""

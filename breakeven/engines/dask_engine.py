@@ -105,6 +105,13 @@ class DaskEngine(Engine):
             frame = frame.repartition(npartitions=chunk_count(rows, chunk_rows))
         return frame
 
+    def upload(self, files: list[Path]) -> None:
+        # Dask's way to give its workers a module of the client's
+        # (https://distributed.dask.org/en/stable/api.html#distributed.Client.upload_file).
+        if self.client is not None:
+            for path in files:
+                self.client.upload_file(str(path))
+
     def _partitions(self, frame: Any) -> int:
         """At least one partition per core, and partitions of about 128 MiB in memory
         (https://docs.dask.org/en/stable/dataframe-best-practices.html#repartition-to-reduce-overhead)."""
