@@ -156,14 +156,16 @@ def advice_table(found: list[advice.Advice], prices: advice.Prices | None = None
     """``breakeven advise``: each configuration's time (band, how obtained), peak memory and
     headroom, the memory cliff, and with prices the cost of one run; fastest first."""
     table = Table(title="what the records say", show_lines=False)
-    for name in ("configuration", "time [band]", "how", "peak memory", "headroom", "cliff"):
+    for name in ("configuration", "time [band]", "how", "peak mem.", "headroom", "cliff"):
         table.add_column(name, no_wrap=name == "configuration")
     if prices:
         table.add_column("cost/run")
     for a in found:
         t = a.time
         band = f" [{_fmt(t.low)}, {_fmt(t.high)}]" if t.known and t.how != "measured" else ""
-        memory = f"{_fmt_bytes(int(a.memory.value))} ({a.memory.how})" if a.memory.known else "–"
+        memory = _fmt_bytes(int(a.memory.value)) if a.memory.known else "–"
+        if a.memory.known and a.memory.how != t.how:  # said where it is not obtained as the time was
+            memory += f" ({a.memory.how})"
         headroom = a.headroom
         room = "–" if headroom is None else ("[red]none[/]" if headroom < 0 else _fmt_bytes(int(headroom)))
         cliff = f"{datagen.fmt_num(a.cliff)} rows" if a.cliff else ""
