@@ -9,10 +9,13 @@ requested cores; the newest finished record at each size):
 - ``measured``: a record at the requested size;
 - ``interpolated``: between the two measured sizes around it, on log-log scale (time grows about
   as a power of rows), its band from the two sizes' fastest and slowest repeats;
-- ``extrapolated``: beyond the measured sizes, from a power law fitted to at least three of
-  them, at most ``MAX_STRETCH`` times beyond, its band widened by the fit's leave-one-out error
-  for every tenfold step beyond; refused where that error exceeds ``MAX_ERROR`` or fewer than
-  three sizes were measured;
+- ``extrapolated``: beyond the measured sizes, at most ``MAX_STRETCH`` times, along the power
+  law through the two measured sizes nearest (the local slope: times grow faster than a single
+  power law as fixed costs fade and memory fills, so a fit to every size under-predicts). Its
+  error is known from the data: each measured size predicted the same way from the two before it
+  (or after it, extrapolating down), the *forward miss*. The band is that miss per log-step of
+  size, times the log-step asked for; refused where the miss exceeds ``MAX_MISS`` or fewer than
+  three sizes were measured (no miss to judge by);
 - ``model``: a distributed engine on a cluster of a worker count not measured, from the
   scale-out model (``breakeven.scaleout``), its band from the model's leave-one-out error.
 
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import math
 import shlex
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +40,9 @@ from breakeven.results import Record, RunMeta, RunStore
 from breakeven.scaleout import fit as fit_scaleout
 
 MAX_STRETCH = 10.0  # a size at most this factor beyond (or below) the measured ones
-MAX_ERROR = 0.5  # refuse an extrapolation whose size model missed a measured size by more
-MIN_FIT_SIZES = 3  # a power law through two sizes has no error to judge it by
+MAX_MISS = 0.25  # refuse an extrapolation whose way of predicting missed a measured size by more
+MAX_ERROR = 0.5  # refuse a scale-out model whose leave-one-out error is larger
+MIN_FIT_SIZES = 3  # two sizes give a slope, and no miss to judge it by
 # A run speaks for a machine whose memory is within this factor of what the run's engines had
 # (its budget, else the machine's): a 2 GiB budget's memory failures are no cliff on 24 GiB.
 MEMORY_CLASS = 2.0
@@ -137,23 +140,14 @@ def _loglog(x0: float, y0: float, x1: float, y1: float, x: float) -> float:
     return y0 * (x / x0) ** slope
 
 
-def _power_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
-    """log y = a + b log x, least squares."""
-    xs = [math.log(x) for x, _ in points]
-    ys = [math.log(y) for _, y in points]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
-    return my - b * mx, b
-
-
-def _loo_error(points: list[tuple[int, float]]) -> float:
-    """The largest relative error of the power law on each point, fitted without it."""
-    worst = 0.0
-    for i, (x, y) in enumerate(points):
-        a, b = _power_fit(points[:i] + points[i + 1 :])
-        worst = max(worst, abs(math.exp(a + b * math.log(x)) / y - 1))
-    return worst
+def forward_misses(points: list[tuple[int, float]]) -> list[tuple[float, float]]:
+    """For each size from the third on (``points`` in the direction of extrapolation), the
+    relative miss of the local power law through the two before it, and the log-step it spanned."""
+    out = []
+    for k in range(2, len(points)):
+        (x0, y0), (x1, y1), (x, y) = points[k - 2], points[k - 1], points[k]
+        out.append((abs(_loglog(x0, y0, x1, y1, x) / y - 1), abs(math.log(x / x1))))
+    return out
 
 
 def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tuple[Figure, str | None]:
@@ -179,12 +173,17 @@ def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tupl
     if len(points) < MIN_FIT_SIZES:
         return Figure(None), f"measured at {_sizes(sizes)} only: too few sizes to extrapolate with a known error"
     pairs = [(p[0], p[1]) for p in points]
-    error = _loo_error(pairs)
-    if error > MAX_ERROR:
-        return Figure(None), f"its size model misses a measured size by {error:.0%} (the limit is {MAX_ERROR:.0%})"
-    a, b = _power_fit(pairs)
-    value = math.exp(a + b * math.log(rows))
-    widen = error * (1 + math.log10(stretch))
+    toward = pairs if not above else pairs[::-1]  # in the direction of extrapolation, the nearest last
+    misses = forward_misses(toward)
+    miss = max(m for m, _ in misses)
+    if miss > MAX_MISS:
+        side = "below" if not above else "above"
+        return Figure(None), (
+            f"a measured size predicted from the two {side} it was missed by {miss:.0%} (the limit is {MAX_MISS:.0%})"
+        )
+    (x0, y0), (x1, y1) = toward[-2], toward[-1]
+    value = _loglog(x0, y0, x1, y1, rows)
+    widen = max(m / step for m, step in misses) * abs(math.log(rows / x1))
     return Figure(value, value * (1 - widen), value * (1 + widen), "extrapolated"), None
 
 

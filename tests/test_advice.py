@@ -4,6 +4,7 @@ beyond what its error allows."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -76,7 +77,23 @@ def test_a_prediction_beyond_what_its_error_allows_is_refused() -> None:
     assert two.why == "measured at 1e6, 1e7 only: too few sizes to extrapolate with a known error"
     noisy = [_sample("pandas", "single", n, s) for n, s in [(10**6, 1.0), (10**7, 0.5), (10**8, 40.0)]]
     erratic = _one(advice.advise(noisy, "groupby_q1", 3 * 10**8, MACHINE), "pandas:single:default")
-    assert erratic.why is not None and erratic.why.startswith("its size model misses a measured size by")
+    assert erratic.why == "a measured size predicted from the two below it was missed by 99% (the limit is 25%)"
+
+
+def test_an_extrapolation_follows_the_local_slope_with_the_band_of_its_own_misses() -> None:
+    """Times 1, 2 and 5 s at 1e6, 1e7 and 1e8: the slope steepens (0.30, then 0.40), as fixed
+    costs fade. 1e8 predicted from the two below it is 4 s, a miss of 20% in one decade."""
+    samples = [_sample("pandas", "single", n, t, memory=0.1) for n, t in zip(SIZES, (1.0, 2.0, 5.0), strict=True)]
+    (up,) = advice.advise(samples, "groupby_q1", 3 * 10**8, MACHINE)
+    slope = math.log10(5 / 2)
+    assert up.time.value == pytest.approx(5 * 3**slope)
+    widen = 0.2 / math.log(10) * math.log(3)
+    assert (up.time.low, up.time.high) == pytest.approx((up.time.value * (1 - widen), up.time.value * (1 + widen)))
+    (down,) = advice.advise(samples, "groupby_q1", 3 * 10**5, MACHINE)  # down: 1e6 from 1e8 and 1e7, 0.8 s (20%)
+    assert down.time.value == pytest.approx(0.3 ** math.log10(2))
+    steep = [_sample("pandas", "single", n, t, memory=0.1) for n, t in zip(SIZES, (1.0, 2.0, 20.0), strict=True)]
+    (refused,) = advice.advise(steep, "groupby_q1", 3 * 10**5, MACHINE)  # 1e6 from the two above: 0.2 s, 80% off
+    assert refused.why == "a measured size predicted from the two above it was missed by 80% (the limit is 25%)"
 
 
 def test_memory_headroom_and_the_cliff() -> None:
