@@ -35,8 +35,10 @@ def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> No
         "topology": None,
         "sink": None,
         "source": "memory",
+        "user_data": None,
         "data_kind": "G1",
     }
+    assert raw["reference"] == "function" and raw["data_source"] is None
     assert record.question == "sum v1 by id1" and record.takes_chunks is False
     assert record.memory_method.startswith(("cgroup", "sampled")) and record.runner_cpu_seconds >= 0
     assert record.cluster is None
