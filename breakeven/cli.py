@@ -367,10 +367,12 @@ def advise_cmd(
     found = answer()
     if measure:
         commands = [a.command for a in found if a.command]
-        commands = commands or [advice.run_command(workload, "pandas", n, machine, extra)]
+        commands = commands or [advice.suggest(workload, n, machine, extra)]
         for command in dict.fromkeys(commands):
             console.print(f"measuring: {command}", highlight=False)
-            argv = [sys.executable, "-m", "breakeven.cli", *shlex.split(command)[1:]]
+            # into the first results folder read, so that the answer below sees it
+            where = ["--results", str(folders[0])] if folders else []
+            argv = [sys.executable, "-m", "breakeven.cli", *shlex.split(command)[1:], *where]
             if subprocess.run(argv, check=False).returncode not in (0, 130):
                 err.print(f"the run failed: {command}")
         found = answer()
