@@ -65,6 +65,14 @@ class Machine:
         return f"{self.workers}x{self.cores}"
 
     @property
+    def total_cores(self) -> int:
+        return self.cores * self.workers
+
+    @property
+    def total_memory(self) -> int:
+        return self.memory_bytes * self.workers
+
+    @property
     def label(self) -> str:
         memory = f"{self.memory_bytes / 2**30:.0f} GiB"
         if self.is_cluster:
@@ -103,33 +111,34 @@ class Advice:
     time: Figure
     end_to_end: Figure
     memory: Figure
-    memory_limit: int  # what the configuration may use: the machine's memory, or the run's budget
+    machine: Machine  # what it is for: the memory it may use, and the cores and memory it holds
     cliff: int | None = None  # smallest size at which it ran out of memory, or is predicted to
     records: list[str] = field(default_factory=list)  # run/case ids it rests on
     why: str | None = None  # why it is not covered
     command: str | None = None  # what would measure it
-    cores_held: int = 0
-    memory_held: int = 0
 
     @property
     def headroom(self) -> float | None:
-        return self.memory_limit - self.memory.value if self.memory.value is not None else None
+        return self.machine.total_memory - self.memory.value if self.memory.value is not None else None
 
     def cost(self, prices: Prices) -> float | None:
         """What one run costs: every core and GiB it holds, for its end-to-end time."""
         if self.end_to_end.value is None:
             return None
-        per_hour = self.cores_held * prices.core_hour + self.memory_held / 2**30 * prices.gib_hour
+        per_hour = self.machine.total_cores * prices.core_hour + self.machine.total_memory / 2**30 * prices.gib_hour
         return per_hour * self.end_to_end.value / 3600
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One finished or failed record at one size, with its run's settings."""
+    """One finished or failed record, with its run's settings."""
 
-    rows: int
     record: Record
     meta: RunMeta
+
+    @property
+    def rows(self) -> int:
+        return self.record.case.rows
 
 
 def _loglog(x0: float, y0: float, x1: float, y1: float, x: float) -> float:
@@ -228,7 +237,6 @@ def advise_config(
     by_size = newest_by_size(samples)
     ok = {n: s for n, s in by_size.items() if s.record.ok and s.record.times.compute_median}
     first = next(iter(by_size.values()))
-    memory_limit = machine.memory_bytes * machine.workers
     times, ends, peaks = [], [], []
     for n, s in ok.items():
         t = s.record.times
@@ -244,7 +252,7 @@ def advise_config(
     memory = _linear(peaks, rows)
     failed = sorted(n for n, s in by_size.items() if s.record.status == "memory")
     cliff = failed[0] if failed else None
-    if memory.value is not None and memory.value > memory_limit and (cliff is None or rows < cliff):
+    if memory.value is not None and memory.value > machine.total_memory and (cliff is None or rows < cliff):
         cliff = rows
     if cliff is not None and rows >= cliff and time.how != "measured":
         time, why = Figure(None), f"ran out of memory at {fmt_num(failed[0])} rows" if failed else "over memory"
@@ -252,20 +260,17 @@ def advise_config(
     for n, s in sorted(by_size.items()):
         runs[s.record.run_id].append(n)
     used = [f"{run} ({_sizes(sizes)})" for run, sizes in runs.items()]
-    cores = machine.cores * machine.workers
     return Advice(
         config=config,
         distributed=first.record.distributed,
         time=time,
         end_to_end=end_to_end,
         memory=memory,
-        memory_limit=memory_limit,
+        machine=machine,
         cliff=cliff,
         records=used,
         why=why,
         command=None if time.known else command,
-        cores_held=cores,
-        memory_held=memory_limit,
     )
 
 
@@ -282,18 +287,15 @@ def from_model(config: str, records: list[Record], rows: int, machine: Machine, 
         if error > MAX_ERROR:
             return None
         value = model.predict(rows, machine.workers)
-        rests = [f"{p.rows}x{p.workers}w" for p in model.points]
         return Advice(
             config=f"{config.split('@')[0]}@{machine.topology}",
             distributed=True,
             time=Figure(value, value * (1 - error), value * (1 + error), "model"),
             end_to_end=Figure(None),
             memory=Figure(None),
-            memory_limit=machine.memory_bytes * machine.workers,
-            records=[f"scale-out model of {model.label} on {len(rests)} points"],
+            machine=machine,
+            records=[f"scale-out model of {model.label} on {len(model.points)} points"],
             command=command,
-            cores_held=machine.cores * machine.workers,
-            memory_held=machine.memory_bytes * machine.workers,
         )
     return None
 
@@ -359,7 +361,7 @@ def load_samples(folders: list[Path], workload: str) -> list[Sample]:
                 if record.case.workload != workload:
                     continue
                 meta = meta or store.meta()
-                out.append(Sample(record.case.rows, record, meta))
+                out.append(Sample(record, meta))
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from breakeven import workload_file as user_file
 from breakeven.accounting import METHODS, choose_method
 from breakeven.cases import SUITES, get_suite, on_user_data, parse_engines, select_configs
 from breakeven.cluster import cli as cluster_cli
-from breakeven.cluster.launcher import ClusterError, cluster_plan
+from breakeven.cluster.launcher import ClusterError, Topology, cluster_plan
 from breakeven.engines import engine_class, engine_meta, registry
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
@@ -181,11 +180,9 @@ def run(
     memory_budget = memory_budget or chosen.memory_budget
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
-    if unknown := [s for s in sink or () if s not in SINKS]:
-        raise UsageError(f"unknown --sink {', '.join(unknown)}: use {' or '.join(SINKS)}")
+    _check_choices("--sink", sink or [], SINKS)
     sinks = tuple(dict.fromkeys(sink)) if sink else None
-    if unknown := [s for s in source or () if s not in SOURCES]:
-        raise UsageError(f"unknown --from {', '.join(unknown)}: use {' or '.join(SOURCES)}")
+    _check_choices("--from", source or [], SOURCES)
     sources = tuple(dict.fromkeys(source)) if source else None
     # A user's workload file: imported and checked here, before anything starts.
     plugins = tuple(str(path.resolve()) for path in workload_file or ())
@@ -300,6 +297,11 @@ def run(
         _show(store)
 
 
+def _check_choices(option: str, given: list[str], allowed: tuple[str, ...]) -> None:
+    if unknown := [g for g in given if g not in allowed]:
+        raise UsageError(f"unknown {option} {', '.join(unknown)}: use {' or '.join(allowed)}")
+
+
 @app.command("advise")
 def advise_cmd(
     workload: Annotated[str, typer.Argument(help="the question: a built-in workload, or one of --workload-file")],
@@ -342,16 +344,12 @@ def advise_cmd(
         raise UsageError("give the data's size: --rows N or --bytes SIZE (one of them)")
     if cores < 1:
         raise UsageError(f"cores must be at least 1, got {cores}")
-    if source not in SOURCES:
-        raise UsageError(f"unknown --from {source!r}: use {' or '.join(SOURCES)}")
-    if sink is not None and sink not in SINKS:
-        raise UsageError(f"unknown --sink {sink!r}: use {' or '.join(SINKS)}")
+    _check_choices("--from", [source], SOURCES)
+    _check_choices("--sink", [sink] if sink else [], SINKS)
     workers = 1
     if cluster is not None:
-        shape = re.fullmatch(r"(\d+)x(\d+)", cluster)
-        if not shape or int(shape.group(1)) < 1 or int(shape.group(2)) < 1:
-            raise UsageError(f"--cluster {cluster!r}: write WORKERSxCORES, e.g. 4x8")
-        workers, cores = int(shape.group(1)), int(shape.group(2))
+        shape = Topology.parse(cluster, 0)  # the shape only: --memory is each worker's
+        workers, cores = shape.workers, shape.cores
     machine = advice.Machine(cores, parse_size(memory) if memory else psutil.virtual_memory().total, workers)
     prices = advice.parse_prices(price) if price else None
     n = parse_rows(rows) if rows else max(1, round(parse_size(size or "") / datagen.arrow_bytes_per_row(wl.data_kind)))

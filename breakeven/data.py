@@ -162,21 +162,25 @@ class DataSpec:
         return get_kind(self.kind).tables(self.rows, self.dim_rows)
 
 
+def _sample(kind: str, role: str, rows: int) -> pa.Table:
+    """The first ``rows`` rows of a generated table of this kind and role, with 1e7 rows' key
+    widths, made for the purpose (not written)."""
+    spec = DataSpec(kind, 10**7, dim_rows=10 if "dim_rows" in get_kind(kind).params else 0)
+    return _Generator(spec, role, rows).chunk(0, 0, rows)
+
+
 @cache
 def kind_columns(kind: str, role: str) -> list[str]:
     """The columns of a generated table of this kind and role (a workload that names none reads
-    them all): from a few rows made for the purpose."""
-    spec = DataSpec(kind, 1000, dim_rows=10 if "dim_rows" in get_kind(kind).params else 0)
-    return _Generator(spec, role, 10).chunk(0, 0, 10).column_names
+    them all)."""
+    return _sample(kind, role, 10).column_names
 
 
 @cache
 def arrow_bytes_per_row(kind: str) -> float:
-    """Bytes a row of the kind's big table takes in memory (Arrow), from 10,000 rows made for
-    the purpose with 1e7 rows' key widths: what ``--bytes`` is converted with."""
-    n = 10_000
-    spec = DataSpec(kind, 10**7, dim_rows=10 if "dim_rows" in get_kind(kind).params else 0)
-    return _Generator(spec, "x", n).chunk(0, 0, n).nbytes / n
+    """Bytes a row of the kind's big table takes in memory (Arrow), from 10,000 rows: what
+    ``--bytes`` is converted with."""
+    return _sample(kind, "x", 10_000).nbytes / 10_000
 
 
 def chunk_rows_for(rows: int) -> int:

@@ -76,7 +76,7 @@ def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
 
 def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
     """Compute and write the missing references (runs in the child process)."""
-    tables = {role: pq.read_table(path) for role, path in dataset_paths(spec, data_dir).items()}
+    tables: dict[str, pa.Table] = {}  # read once, and only for a reference function
     for name in workloads:
         target = reference_path(spec, name, data_dir)
         if target.exists():
@@ -86,6 +86,7 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
             answer = engine_answer(wl, spec, data_dir)
         else:
             assert wl.reference is not None, f"{name} has no reference"
+            tables = tables or {role: pq.read_table(path) for role, path in dataset_paths(spec, data_dir).items()}
             answer = wl.reference({role: tables[role] for role in wl.tables})
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")

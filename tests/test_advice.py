@@ -32,7 +32,7 @@ def _sample(engine: str, mode: str, rows: int, seconds: float | None, memory: fl
     record = make_record(case, run, status, None if status == "ok" else status, peak_memory_bytes=int(memory * GIB),
                          **found)  # fmt: skip
     meta = RunMeta(run_id=run, machine={"memory_bytes": 24 * GIB}, settings=Settings(cores=2, memory_budget=budget))
-    return advice.Sample(rows, replace(record, run_cores=2), meta)
+    return advice.Sample(replace(record, run_cores=2), meta)
 
 
 def _power(engine: str, mode: str, sizes: list[int], a: float, b: float, gib: float = 1.0, **kw: object) -> list:
@@ -163,7 +163,7 @@ def test_advise_from_the_command_line(tmp_path) -> None:
     assert "no record of this question on such a machine; measure it with: breakeven run" in other.stdout
     for args, message in [
         ((), "give the data's size: --rows N or --bytes SIZE"),
-        (("--rows", "1e7", "--cluster", "4"), "--cluster '4': write WORKERSxCORES"),
+        (("--rows", "1e7", "--cluster", "4"), "bad topology '4': write WORKERSxCORES"),
         (("--rows", "1e7", "--price", "1"), "--price '1': write core-hour=PRICE"),
     ]:
         bad = _advise(tmp_path, "groupby_q1", *args)
