@@ -36,6 +36,7 @@ from pathlib import Path
 from breakeven.data import fmt_num
 from breakeven.errors import UsageError
 from breakeven.labels import config_label
+from breakeven.network import NONE
 from breakeven.results import Record, RunMeta, RunStore
 from breakeven.scaleout import fit as fit_scaleout
 
@@ -326,12 +327,15 @@ def advise(
 
     ``samples``: the question's records (one sink and source); those of a machine with other
     cores per engine or memory of another class (``MEMORY_CLASS``), or of another cluster
-    topology, are left out, except as the scale-out model's points."""
+    topology, or on a rate-limited network (``--network-rate``), are left out; those of other
+    topologies are the scale-out model's points."""
     by_config: dict[str, list[Sample]] = defaultdict(list)
     model_records: list[Record] = []
     for s in samples:
         case = s.record.case
         if case.mode == "cluster":
+            if (s.record.cluster or {}).get("network_rate", NONE) != NONE:
+                continue  # a rate-limited network is another cluster (README: the network experiment)
             model_records.append(s.record)
             if machine.is_cluster and case.topology == machine.topology:
                 by_config[case.config_label].append(s)

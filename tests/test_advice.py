@@ -138,6 +138,15 @@ def test_an_unmeasured_worker_count_comes_from_the_scale_out_model() -> None:
     assert model.records == ["scale-out model of dask:cluster:default (workers of 1 core) on 6 points"]
 
 
+def test_records_of_a_rate_limited_network_are_another_cluster() -> None:
+    samples = _power("dask", "cluster", SIZES, 2e-7, 1.0, topology="2x1")
+    slow = _power("dask", "cluster", SIZES, 9e-7, 1.0, topology="2x1", run="slow")
+    slow = [replace(s, record=replace(s.record, cluster={"network_rate": "1gbit"})) for s in slow]
+    machine = advice.Machine(cores=1, memory_bytes=4 * GIB, workers=2)
+    (found,) = advice.advise(samples + slow, "groupby_q1", 10**7, machine)
+    assert found.time.value == pytest.approx(2.0) and found.records == ["r (1e6, 1e7, 1e8)"]
+
+
 def test_bad_prices_are_one_line() -> None:
     assert advice.parse_prices("core-hour=0.05,gib-hour=0.005") == advice.Prices(0.05, 0.005)
     for bad in ("core-hour=0.05", "core-hour=x,gib-hour=1", "core-hour=-1,gib-hour=1", "cores=1,gib-hour=1"):
