@@ -37,7 +37,7 @@ from breakeven.data import fmt_num
 from breakeven.errors import UsageError
 from breakeven.labels import config_label
 from breakeven.network import NONE
-from breakeven.results import Record, RunMeta, RunStore
+from breakeven.results import Record, RunMeta, RunStore, newest
 from breakeven.scaleout import fit as fit_scaleout
 
 MAX_STRETCH = 10.0  # a size at most this factor beyond (or below) the measured ones
@@ -345,6 +345,7 @@ def advise(
         advise_config(config, found, rows, machine, run_command(workload, config, rows, machine, extra or []))
         for config, found in by_config.items()
     ]
+    model_records = newest(model_records)  # two runs of the same points: the newer counts
     if machine.is_cluster:
         measured = {a.config.split("@")[0] for a in out}
         for config in sorted({r.case.config_label.split("@")[0] for r in model_records} - measured):

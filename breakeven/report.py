@@ -22,7 +22,7 @@ from typing import Any
 from breakeven import analysis, scaleout
 from breakeven.data import fmt_num
 from breakeven.engines import registry
-from breakeven.results import Record, RecordedCase, RunMeta, RunStore
+from breakeven.results import Record, RecordedCase, RunMeta, RunStore, newest
 from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
@@ -66,7 +66,7 @@ def collect(stores: list[RunStore]) -> list[Machine]:
     them); a case measured in several runs counts once, its newest. Runs with other engine
     versions than most runs of their machine (an engine-version comparison) are a group of their
     own, named for the versions that differ; so are runs with a memory budget of their own."""
-    groups: dict[tuple[str, str, str], dict[str, Record]] = defaultdict(dict)
+    groups: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
     metas: dict[tuple[str, str, str], RunMeta] = {}
     runs: dict[tuple[str, str], int] = defaultdict(int)
     for store in stores:
@@ -75,10 +75,7 @@ def collect(stores: list[RunStore]) -> list[Machine]:
         key = (meta.machine_label, versions, budget_note(meta))
         metas.setdefault(key, meta)
         runs[key[:2]] += 1
-        for record in store.records():
-            kept = groups[key].get(record.case_id)
-            if kept is None or record.finished_at >= kept.finished_at:
-                groups[key][record.case_id] = record
+        groups[key] += store.records()
     usual = {}  # machine -> the versions most of its runs had
     for machine_, versions in sorted(runs, key=lambda k: -runs[k]):
         usual.setdefault(machine_, json.loads(versions))
@@ -88,7 +85,7 @@ def collect(stores: list[RunStore]) -> list[Machine]:
         differ = [f"{k} {v}" for k, v in sorted(versions.items()) if usual[key[0]].get(k) != v]
         label = key[0] + (f" with {', '.join(differ)}" if differ else "") + key[2]
         budget = meta.settings.memory_budget if key[2] else None
-        machines.append(Machine(label, meta.machine_description, meta.versions, list(records.values()), budget))
+        machines.append(Machine(label, meta.machine_description, meta.versions, newest(records), budget))
     return sorted(machines, key=lambda m: (" with " in m.label, " under " in m.label, m.label))
 
 

@@ -20,6 +20,8 @@ from breakeven.files import read_json, write_json_atomic
 from breakeven.labels import CaseParams, config_label, question_label
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from breakeven.cases import Case
 
 # 2: memory is the tree's PSS (peak_memory_bytes), was a sum of RSS
@@ -366,6 +368,15 @@ def _record(path: Path, run_cores: int | None) -> Record:
         return Record.from_dict(raw, run_cores)
     except (KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"results file {path} is not a whole record ({type(exc).__name__}: {exc})") from None
+
+
+def newest(records: Iterable[Record]) -> list[Record]:
+    """Each case once, its newest record: a case measured again replaces what it measured."""
+    kept: dict[str, Record] = {}
+    for record in records:
+        if record.case_id not in kept or record.finished_at >= kept[record.case_id].finished_at:
+            kept[record.case_id] = record
+    return list(kept.values())
 
 
 def check_writable(folder: Path, what: str = "results", fix: str = "pass --results DIR with a writable folder") -> None:

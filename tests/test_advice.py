@@ -138,6 +138,19 @@ def test_an_unmeasured_worker_count_comes_from_the_scale_out_model() -> None:
     assert model.records == ["scale-out model of dask:cluster:default (workers of 1 core) on 6 points"]
 
 
+def test_the_scale_out_model_takes_the_newest_record_of_a_point_measured_twice() -> None:
+    samples = []
+    for workers in (1, 2, 4):  # T = 0.5 + 1e-7 n / w + 0.1 w, exactly
+        for n in SIZES[:2]:
+            samples.append(_sample("dask", "cluster", n, 0.5 + 1e-7 * n / workers + 0.1 * workers,
+                                   topology=f"{workers}x1"))  # fmt: skip
+    old = replace(samples[2], record=replace(samples[2].record, finished_at="2020-01-01T00:00:00Z"))
+    old = replace(old, record=replace(old.record, times=replace(old.record.times, compute_median=9.0)))
+    (model,) = advice.advise([old, *samples], "groupby_q1", 10**7, advice.Machine(1, 4 * GIB, workers=3))
+    assert model.time.value == pytest.approx(0.5 + 1e-7 * 1e7 / 3 + 0.3, rel=1e-3)
+    assert model.records == ["scale-out model of dask:cluster:default (workers of 1 core) on 6 points"]
+
+
 def test_records_of_a_rate_limited_network_are_another_cluster() -> None:
     samples = _power("dask", "cluster", SIZES, 2e-7, 1.0, topology="2x1")
     slow = _power("dask", "cluster", SIZES, 9e-7, 1.0, topology="2x1", run="slow")
