@@ -26,6 +26,7 @@ from breakeven.workloads import CATALOGUE, Workload
 # The files imported in this process, by module name (the file's stem, as the engines' own ways
 # of sending a file to their workers import it: Dask's ``Client.upload_file``).
 LOADED: dict[str, types.ModuleType] = {}
+PATHS: dict[str, Path] = {}  # and where each was loaded from (its ``__file__`` may name a copy later)
 
 
 def is_workload_file(plugin: str) -> bool:
@@ -57,8 +58,7 @@ def load(path: Path) -> list[Workload]:
     path = path.resolve()
     if not path.is_file():
         raise UsageError(f"{path}: no such workload file")
-    loaded = LOADED.get(path.stem)
-    if loaded is not None and Path(loaded.__file__ or "").resolve() == path:
+    if path.stem in LOADED and PATHS.get(path.stem) == path:
         return [w for w in CATALOGUE.values() if w.origin and w.origin[0] == str(path)]
     name = module_name(path)
     before = set(CATALOGUE)
@@ -81,7 +81,7 @@ def load(path: Path) -> list[Workload]:
         if isinstance(exc, Exception):
             raise UsageError(f"{where(exc, path) or path}: {type(exc).__name__}: {exc}") from None
         raise
-    LOADED[name] = module
+    LOADED[name], PATHS[name] = module, path
     return declared
 
 
@@ -117,10 +117,14 @@ def check(path: Path, declared: list[Workload]) -> None:
 
 def where(exc: BaseException, path: Path | None = None) -> str | None:
     """``FILE:LINE`` of the innermost frame of ``exc`` in a workload file (``path``, or any
-    loaded one); None when none of its frames is in one."""
-    files = {str(path)} if path else {m.__file__ for m in LOADED.values()}
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in files]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else None
+    loaded one); None when none of its frames is in one. A frame in a copy of the file (a Dask
+    worker imports the one ``Client.upload_file`` gave it, in a folder of its own) names the
+    user's file: the copy has the same name and lines (and as Dask reloads the module from its
+    copy, ``__file__`` names the copy, not the user's file: ``PATHS`` does)."""
+    files = [Path(path)] if path else [PATHS[name] for name in LOADED]
+    by_name = {f.name: f for f in files}
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).name in by_name]
+    return f"{by_name[Path(frames[-1].filename).name]}:{frames[-1].lineno}" if frames else None
 
 
 def load_plugins(plugins: list[str] | tuple[str, ...]) -> None:

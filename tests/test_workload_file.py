@@ -154,28 +154,33 @@ def test_the_example_runs_end_to_end_verified(tmp_path) -> None:
         assert by["my_v3_spread", engine]["reason"] == f"my_v3_spread has no {engine} implementation"
 
 
+RAISES_IN_A_WORKER = """
+
+def _broken(part):
+    raise ValueError("my bug in a worker")
+
+
+@Q.implement("dask")
+def _dask(c):
+    return c.x.map_partitions(_broken, meta={"id4": "str", "v1": "int64"})
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.pandas
+@pytest.mark.dask
 def test_an_implementation_that_raises_is_recorded_with_its_line(tmp_path) -> None:
+    """In the runner's worker (pandas) and in a Dask worker process, which imports its own copy
+    of the file (``Client.upload_file``): the line is the user's file's either way."""
     body = GOOD.format(name="mine_f").replace(
         '    return c.x.groupby("id4", as_index=False).agg(v1=("v1", "sum"))',
         '    raise ValueError("my bug")',
     )
-    path = _file(tmp_path, body)
-    done = _cli(
-        tmp_path,
-        "--workload-file",
-        str(path),
-        "-e",
-        "pandas:single:default",
-        "--from",
-        "memory",
-        "--rows",
-        "1e4",
-        "--run-id",
-        "f",
-    )
+    path = _file(tmp_path, body + RAISES_IN_A_WORKER)
+    engines = ["-e", "pandas:single:default", "-e", "dask:processes:default"]
+    done = _cli(tmp_path, "--workload-file", str(path), *engines, "--from", "memory", "--rows", "1e4", "--run-id", "f")
     assert done.returncode == 0, done.stderr
-    (record,) = _records(tmp_path, "f").values()
-    assert record["status"] == "crashed"
-    assert record["reason"] == f"raised ValueError: my bug (at {path}:8)"
+    records = {r["case"]["engine"]: r for r in _records(tmp_path, "f").values()}
+    assert {e: r["status"] for e, r in records.items()} == {"pandas": "crashed", "dask": "crashed"}
+    assert records["pandas"]["reason"] == f"raised ValueError: my bug (at {path}:8)"
+    assert records["dask"]["reason"].endswith(f"my bug in a worker (at {path}:17)"), records["dask"]["reason"]
