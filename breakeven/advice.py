@@ -389,6 +389,16 @@ def pick_question(samples: list[Sample], sink: str | None, source: str, user_dat
     return [s for s in chosen if s.record.case.question_label == label]
 
 
+def table_options(samples: list[Sample], set_id: str) -> list[str]:
+    """``--table ROLE=PATH`` of a user's set, from its newest record (where its files were)."""
+    described = [s.record for s in samples if s.record.case.user_data == set_id and s.record.data_source]
+    if not described:
+        raise UsageError(f"--data {set_id}: no record says where its files are; pass its --table options instead")
+    newest_one = max(described, key=lambda r: r.finished_at)
+    tables = (newest_one.data_source or {})["tables"]
+    return [a for role, t in sorted(tables.items()) for a in ("--table", f"{role}={t['path']}")]
+
+
 def parse_prices(text: str) -> Prices:
     """``core-hour=0.05,gib-hour=0.005``: both, positive or zero."""
     given: dict[str, float] = {}

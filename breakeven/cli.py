@@ -319,7 +319,13 @@ def advise_cmd(
     ] = None,
     sink: Annotated[str | None, typer.Option(help="where a large answer goes (collect, parquet); default: any")] = None,
     source: Annotated[str, typer.Option("--from", help="where the tables come from: memory or files")] = "memory",
-    data: Annotated[str | None, typer.Option(help="a set of your own data (--table's set id), not generated")] = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(help="ROLE=PATH: your own Parquet, as given to run (repeatable); its records answer"),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="or a set of your own data by its id (data=<set> in the tables), not generated")
+    ] = None,
     results: Annotated[
         list[Path] | None,
         typer.Option(help="results folders to read (repeatable); default: results/ and the committed results/example/"),
@@ -357,6 +363,14 @@ def advise_cmd(
     extra = [a for path in workload_file or () for a in ("--workload-file", str(path))]
     extra += ["--from", source] if source != "memory" else []
     extra += ["--sink", sink] if sink else []
+    if table:
+        user_set = user_data.register(user_data.parse(table))
+        if data not in (None, user_set.id):
+            raise UsageError(f"--data {data} and --table name different sets (the tables are {user_set.id})")
+        data = user_set.id
+        extra += [a for spec in table for a in ("--table", spec)]
+    elif data and measure:
+        extra += advice.table_options(advice.load_samples(folders, workload), data)
 
     def answer() -> list[advice.Advice]:
         samples = advice.pick_question(advice.load_samples(folders, workload), sink, source, data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,45 @@ def test_questions_run_on_a_users_parquet_verified_at_its_size_and_resized(tmp_p
     assert (data / f"U_{set_id}_2e4" / "x").is_dir() and (data / f"U_{set_id}_2e3" / "x").is_dir()
     assert not (data / f"U_{set_id}_5e3" / "x").exists()  # its own size: linked, not copied
     assert (data / f"U_{set_id}" / "x" / "part-00000.parquet").is_symlink()
+
+
+def _advise(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "breakeven.cli", "advise", "--results", "results", "--cores", "2", *args]
+    env = os.environ | {"COLUMNS": str(SHOW_WIDTH + 40)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.pandas
+def test_advise_measures_what_the_records_do_not_cover_on_the_users_own_data(tmp_path) -> None:
+    path = _sales(tmp_path / "sales.parquet", rows=5000)
+    first = _cli(tmp_path, "--table", f"x={path}", "-w", "groupby_q1", "-e", "pandas:single:default", "--rows", "2e3")
+    assert first.returncode == 0, first.stderr
+    before = _advise(tmp_path, "groupby_q1", "--table", f"x={path}", "--rows", "1e4")
+    said = " ".join(before.stdout.split())
+    assert "pandas:single:default: measured at 2e3 only: too few sizes to extrapolate" in said, before.stdout
+    command = f"breakeven run -w groupby_q1 -e pandas:single:default --rows 1e4 --table x={path}"
+    assert f"measure it with: {command}" in said
+    done = _advise(tmp_path, "groupby_q1", "--table", f"x={path}", "--rows", "1e4", "--measure")
+    assert done.returncode == 0, done.stderr
+    assert f"measuring: {command}" in " ".join(done.stdout.split()), done.stdout
+    assert "fastest: pandas:single:default" in done.stdout and "(measured)" in done.stdout
+    assert re.search(r"pandas:single:default rests on: .*\(1e4\)", done.stdout), done.stdout
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results/runs").glob("*/cases/*.json")]
+    assert sorted((r["case"]["rows"], r["status"]) for r in records) == [(2000, "ok"), (10000, "ok")]
+    assert len({r["case"]["user_data"] for r in records}) == 1
+    # By the set's id instead of its files: the records say where they are.
+    (set_id,) = {r["case"]["user_data"] for r in records}
+    again = _advise(tmp_path, "groupby_q1", "--data", set_id, "--rows", "1e4")
+    assert again.returncode == 0 and "(measured)" in again.stdout, again.stdout
+
+
+def test_advise_on_a_set_by_id_needs_a_record_of_its_files(tmp_path) -> None:
+    path = _sales(tmp_path / "sales.parquet")
+    (tmp_path / "results").mkdir()
+    for args, message in [
+        (("--data", "nothing-12345678", "--measure"), "--data nothing-12345678: no record says where its files are"),
+        (("--data", "other-12345678", "--table", f"x={path}"), "--data other-12345678 and --table name different sets"),
+    ]:
+        bad = _advise(tmp_path, "groupby_q1", "--rows", "1e4", *args)
+        assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
