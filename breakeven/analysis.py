@@ -31,6 +31,16 @@ from breakeven.labels import short_config
 from breakeven.results import Record
 
 FAILED_BASELINE = ("timeout", "memory", "crashed")  # the single machine could not do it
+# Whom a distributed configuration is compared with: the engine chooser's baseline (the fastest
+# single-machine configuration), or the pandas user's (the faster pandas profile).
+BASELINES = {"best": "the best single-machine engine", "pandas": "pandas"}
+
+
+def baseline_of(baseline: str, config: str) -> bool:
+    """Whether a single-machine configuration is in the baseline ``baseline`` (``BASELINES``)."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline {baseline!r}: one of {', '.join(BASELINES)}")
+    return baseline == "best" or config.split(":")[0] == baseline
 
 
 def fmt_ratio(ratio: float) -> str:
@@ -119,8 +129,9 @@ class Verdict:
     memory_cliff: int | None = None
     reason: str | None = None
     direction: str = "above"  # distribution helps above the breakeven point (or below it)
-    ratio: float | None = None  # time over the best single machine's at the largest size compared
-    baseline: str | None = None  # the best single-machine configuration there
+    ratio: float | None = None  # time over the baseline's at the largest size compared
+    baseline: str | None = None  # the baseline's fastest configuration there
+    against: str = BASELINES["best"]  # whom the baseline stands for
 
     @property
     def _band(self) -> str:
@@ -139,7 +150,7 @@ class Verdict:
         if self.ratio and self.tested:
             faster = "faster" if self.ratio < 1 else "slower"
             whom = f", {short_config(self.baseline)}," if self.baseline else ""
-            at = f" ({fmt_ratio(self.ratio)} {faster} than the best single-machine engine{whom}"
+            at = f" ({fmt_ratio(self.ratio)} {faster} than {self.against}{whom}"
             at += f" at {fmt_num(self.tested[-1])})"
         if self.kind == "helps":
             return f"helps at every size ({span}){at}{cliff}"
@@ -182,9 +193,9 @@ def crossing(sizes: list[int], ratios: list[float]) -> tuple[int, float] | None:
     return None
 
 
-def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
-    """The distributed configuration's points against the best single-machine configuration's at
-    each size."""
+def verdict(dist: list[Point], single: dict[str, list[Point]], against: str = BASELINES["best"]) -> Verdict:
+    """The distributed configuration's points against the fastest of the baseline's
+    configurations (``single``) at each size; ``against`` names the baseline in the text."""
     by_size = {p.rows: p for p in dist}
     sizes = sorted(by_size)
     tested = tuple(sizes)
@@ -220,14 +231,15 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
     if not used:
         failed = sorted({p.status for p in dist if p.status != "ok"})
         if failed:
-            return Verdict("failed", tested=tested, reason=", ".join(failed), memory_cliff=cliff)
-        return Verdict("no_baseline", tested=tested, reason="no single-machine engine at these sizes")
+            return Verdict("failed", tested=tested, reason=", ".join(failed), memory_cliff=cliff, against=against)
+        reason = f"no run of {against} at these sizes"
+        return Verdict("no_baseline", tested=tested, reason=reason, against=against)
     last = ratios[-1] or None  # 0: the baseline failed there
     if all(r < 1 for r in ratios):
-        return Verdict("helps", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline)
+        return Verdict("helps", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline, against=against)
     found = crossing(used, ratios)
     if found is None:
-        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline)
+        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline, against=against)
     segment, at = found
     helps_above = ratios[segment] >= 1
     # The repeats' extremes bound the crossing; one that does not cross in range leaves that side open.
@@ -238,12 +250,15 @@ def verdict(dist: list[Point], single: dict[str, list[Point]]) -> Verdict:
     if low is not None and high is not None and low > high:
         low, high = high, low
     side = "above" if helps_above else "below"
-    return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction=side, baseline=baseline)
+    return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction=side, baseline=baseline, against=against)
 
 
-def matrix(records: list[Record], metric: str = "compute_median") -> dict[str, dict[str, Verdict]]:
-    """question -> distributed configuration -> verdict, over all sizes the records hold (a
-    chunked question's baseline includes the engines that choose their own chunks)."""
+def matrix(
+    records: list[Record], metric: str = "compute_median", baseline: str = "best"
+) -> dict[str, dict[str, Verdict]]:
+    """question -> distributed configuration -> verdict against ``baseline`` (``BASELINES``),
+    over all sizes the records hold (a chunked question's best single machine includes the
+    engines that choose their own chunks)."""
     out: dict[str, dict[str, Verdict]] = {}
     for label, q in questions(records).items():
         points: dict[str, list[Point]] = defaultdict(list)
@@ -251,8 +266,9 @@ def matrix(records: list[Record], metric: str = "compute_median") -> dict[str, d
         for r in q.records:
             points[r.case.config_label].append(Point.of(r, metric))
             distributed[r.case.config_label] = r.distributed
-        single = {c: p for c, p in points.items() if not distributed[c]}
-        found = {c: verdict(p, single) for c, p in sorted(points.items()) if distributed[c]}
+        single = {c: p for c, p in points.items() if not distributed[c] and baseline_of(baseline, c)}
+        against = BASELINES[baseline]
+        found = {c: verdict(p, single, against) for c, p in sorted(points.items()) if distributed[c]}
         if found:  # a question only single-machine engines ran (a chunk size they take) has no verdict
             out[label] = found
     return out

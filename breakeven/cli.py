@@ -471,8 +471,16 @@ def report(
     ] = None,
     results: Annotated[Path, typer.Option(help="results folder", envvar="BREAKEVEN_RESULTS")] = Path("results"),
     out: Annotated[Path | None, typer.Option(help="site folder (default: RESULTS/site)")] = None,
+    asv: Annotated[
+        bool | None,
+        typer.Option(
+            help="also publish the asv results (asv publish into SITE/asv, its scripts served from the site); "
+            "default: when ./asv.conf.json has results"
+        ),
+    ] = None,
 ) -> None:
-    """Build the static results site: the verdict matrix, and charts per workload family."""
+    """Build the static results site: the answer, the claims, COST, the verdicts against both
+    baselines and charts per workload family; with the asv pages, readable offline."""
     from breakeven import report as site
 
     if run_ids:
@@ -489,12 +497,44 @@ def report(
         if not stores:
             raise UsageError(f"no readable runs under {results / 'runs'}: run `breakeven run` first")
     target = out or results / "site"
+    if asv is None:
+        asv = asv_results() is not None
+    if asv:
+        publish_asv(target / "asv")
     with console.status(f"building the site from {len(stores)} runs"):
         index = site.build(stores, target)
     console.print(
         f"site: {index} ({len(stores)} runs). Serve the folder with any static host, e.g. "
         f"python -m http.server --bind 127.0.0.1 --directory {target}"
     )
+
+
+def asv_results() -> Path | None:
+    """The asv results folder of ``./asv.conf.json``, when it holds results."""
+    import json
+
+    config = Path("asv.conf.json")
+    if not config.is_file():
+        return None
+    # asv.conf.json allows // comments (asv's own reader strips them)
+    text = "\n".join(line for line in config.read_text().splitlines() if not line.lstrip().startswith("//"))
+    folder = Path(json.loads(text).get("results_dir", "results"))
+    return folder if any(folder.glob("*/machine.json")) else None
+
+
+def publish_asv(html_dir: Path) -> None:
+    """``asv publish`` into ``html_dir``, then its CDN scripts replaced by the site's own copies."""
+    from breakeven import asv_offline
+
+    if asv_results() is None:
+        raise UsageError("--asv: no asv results under ./asv.conf.json's results_dir (run asv first, README 'asv')")
+    asv_bin = Path(sys.executable).parent / "asv"
+    with console.status("asv publish"):
+        done = subprocess.run([str(asv_bin), "publish", "--html-dir", str(html_dir)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UsageError(f"asv publish failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    replaced = asv_offline.localise(html_dir)
+    console.print(f"asv site: {html_dir} ({len(replaced)} scripts and styles served from the site)")
 
 
 def _show(store: RunStore) -> None:

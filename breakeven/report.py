@@ -19,15 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from breakeven import analysis, scaleout
+from breakeven import analysis, charts, claims, cost, scaleout, winners
+from breakeven import data as datagen
 from breakeven.data import fmt_num
-from breakeven.engines import registry
-from breakeven.results import Record, RecordedCase, RunMeta, RunStore, newest
+from breakeven.labels import short_config
+from breakeven.results import Record, RunMeta, RunStore, newest
 from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
-# For a browser (and the site's test) to tell that the page is whole: how many charts loaded, and
-# any error the page met (a script error, or a chart or stylesheet that failed to load).
+# For a browser (and the site's test) to tell that the page is whole: how many charts loaded, any
+# error the page met (a script error, or a chart or stylesheet that failed to load), and whether
+# the page is wider than the window.
 CHECK_SCRIPT = """
 window.addEventListener("error", (e) => {
   const root = document.documentElement;
@@ -36,10 +38,12 @@ window.addEventListener("error", (e) => {
 window.addEventListener("load", () => {
   const imgs = [...document.images];
   const loaded = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
-  document.documentElement.dataset.charts = loaded + "/" + imgs.length;
+  const root = document.documentElement;
+  root.dataset.charts = loaded + "/" + imgs.length;
+  // CSS pixels the page is wider than the window (wide tables scroll inside their own box)
+  root.dataset.overflow = Math.max(0, root.scrollWidth - root.clientWidth);
 });
 """
-FAILURE_MARKERS = {"timeout": "v", "memory": "X", "crashed": "P", "wrong_result": "D"}
 
 
 @dataclass
@@ -97,7 +101,7 @@ def _page(title: str, body: str, machines: list[Machine], asv: bool) -> str:
         for m in machines
     )
     nav = " · ".join(
-        ['<a href="index.html">verdicts</a>']
+        ['<a href="index.html">the answer</a>', '<a href="claims.html">claims</a>', '<a href="cost.html">COST</a>']
         + [f'<a href="{f}.html">{FAMILY_TITLES[f]}</a>' for f in FAMILIES]
         + (['<a href="asv/index.html">asv: history per commit</a>'] if asv else [])
     )
@@ -111,7 +115,13 @@ th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 .helps {{ background: #d9f2d9; }} .hurts {{ background: #f8d7d7; }} .breaks_even {{ background: #fff3c4; }}
 .failed, .no_baseline {{ background: #eee; }}
-figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; }} .wide {{ overflow-x: auto; }}
+figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; height: auto; }}
+.wide {{ overflow-x: auto; max-width: 100%; }}
+.pair {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
+.pair figure {{ flex: 3 1 560px; min-width: 0; }} .pair .numbers {{ flex: 1 1 300px; min-width: 0; }}
+.supports {{ background: #d9f2d9; }} .refutes {{ background: #f8d7d7; }} .depends {{ background: #fff3c4; }}
+.lead {{ font-size: 1.1em; }} nav {{ line-height: 1.8; }}
+td, th {{ overflow-wrap: break-word; }}
 footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid #ccc; }}
 </style></head>
 <body><nav>{nav}</nav><h1>{html.escape(title)}</h1>
@@ -143,7 +153,7 @@ def _cores(n: Any) -> str:
     return f"{n} core" if n == 1 else f"{n} cores"
 
 
-def _verdict_table(records: list[Record], metric: str, link: bool = True) -> str:
+def _verdict_table(records: list[Record], metric: str, link: bool = True, baseline: str = "best") -> str:
     records, left = comparable(records)
     note = (
         f"<p>Not compared: runs with other cores than the single-machine engines had: {html.escape(', '.join(left))}"
@@ -151,7 +161,7 @@ def _verdict_table(records: list[Record], metric: str, link: bool = True) -> str
         if left
         else ""
     )
-    found = analysis.matrix(records, metric)
+    found = analysis.matrix(records, metric, baseline)
     configs = sorted({c for row in found.values() for c in row})
     if not configs:
         return "<p>No distributed engine in these runs.</p>"
@@ -181,95 +191,6 @@ def _anchor(question: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in question)
 
 
-def _chart(records: list[Record], path: Path, budget: int | None = None) -> None:
-    """Compute time vs rows (default | tuned), end-to-end vs rows, peak memory vs rows (with the
-    memory budget, when the runs had one of their own); log-log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    by_config: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        by_config[r.case.config_label].append(r)
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
-    # How memory was counted (README, "Memory"): cgroup memory and PSS differ by the page cache.
-    methods = " + ".join(sorted({r.memory_method or "?" for r in records}))
-    panels = [
-        (axes[0][0], "compute (s), default profiles", "compute_median", lambda r: r.case.profile == "default"),
-        (
-            axes[0][1],
-            "compute (s), tuned profiles",
-            "compute_median",
-            lambda r: not r.distributed or r.case.profile == "tuned",
-        ),
-        (axes[1][0], "end-to-end: start-up + load + compute (s)", "end_to_end", lambda r: True),
-        (axes[1][1], f"peak memory of the session (GiB), {methods}", "memory", lambda r: True),
-    ]
-    styles = {config: _style(rs[0].case) for config, rs in by_config.items()}
-    sizes = sorted({r.case.rows for r in records})
-    for ax, title, metric, keep in panels:
-        ax.set_title(title, fontsize=10)
-        ax.set_xscale("log")
-        ax.set_xlim(sizes[0] / 2, sizes[-1] * 2)
-        ax.set_xlabel("rows")
-        if any(r.ok and keep(r) for r in records):
-            ax.set_yscale("log")
-        else:
-            ax.text(0.5, 0.5, "no finished case", transform=ax.transAxes, ha="center")
-        for config, rs in sorted(by_config.items()):
-            rs = sorted((r for r in rs if keep(r)), key=lambda r: r.case.rows)
-            if not rs:
-                continue
-            colour, line, marker = styles[config]
-            ok = [r for r in rs if r.ok]
-            xs = [r.case.rows for r in ok]
-            if metric == "memory":
-                ys = [(r.peak_memory_bytes or 0) / 2**30 for r in ok]
-                ax.plot(xs, ys, line, marker=marker, color=colour, label=config)
-            else:
-                points = [analysis.Point.of(r, metric) for r in ok]
-                ys = [p.median for p in points]
-                err = [[p.median - p.fastest for p in points], [p.slowest - p.median for p in points]]
-                ax.errorbar(xs, ys, yerr=err, fmt=line, marker=marker, color=colour, capsize=3, label=config)
-            for r in rs:
-                if r.status in FAILURE_MARKERS:
-                    ax.plot(r.case.rows, 1, FAILURE_MARKERS[r.status], color=colour, markersize=10,
-                            transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
-                    ax.annotate(r.status, (r.case.rows, 1), xycoords=ax.get_xaxis_transform(),
-                                textcoords="offset points", xytext=(4, -12), fontsize=7, color=colour)  # fmt: skip
-        if metric == "memory" and budget:
-            ax.axhline(budget / 2**30, color="#444", linestyle=":", linewidth=1)
-            ax.annotate(f"memory budget {budget / 2**30:.3g} GiB", (sizes[0] / 2, budget / 2**30), fontsize=7,
-                        color="#444", textcoords="offset points", xytext=(3, -10))  # fmt: skip
-        ax.grid(True, which="both", alpha=0.3)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        # Memory spans less than a decade: label 2 and 5 of each decade too.
-        minor = matplotlib.ticker.FormatStrFormatter("%g") if metric == "memory" else matplotlib.ticker.NullFormatter()
-        if metric == "memory":
-            ax.yaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))
-        ax.yaxis.set_minor_formatter(minor)
-    handles, labels = axes[1][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right center", fontsize=8)
-    fig.savefig(path)  # the format follows the suffix: SVG for the site
-    plt.close(fig)
-
-
-MODE_MARKERS = {"single": "o", "eager": "o", "streaming": "s", "threads": "o", "processes": "s", "local": "o"}
-TOPOLOGY_MARKERS = ("^", "v", "<", ">", "*")
-
-
-def _style(case: RecordedCase) -> tuple[str, str, str]:
-    """Colour by engine, line by profile (tuned dashed), marker by mode (and cluster topology)."""
-    engine = registry().get(case.engine)
-    colour = engine.colour if engine else "#7f7f7f"  # an engine of an old run that is no longer here
-    line = "--" if case.profile == "tuned" else "-"
-    if case.topology:
-        return colour, line, TOPOLOGY_MARKERS[sum(map(ord, case.topology)) % len(TOPOLOGY_MARKERS)]
-    return colour, line, MODE_MARKERS.get(case.mode, "o")
-
-
 def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> str:
     records = [r for r in machine.records if r.family == family]
     if not records:
@@ -283,7 +204,7 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
             continue
         rs = q.records
         chart = f"{prefix}-{_anchor(question)}.svg"
-        _chart(rs, folder / chart, machine.memory_budget)
+        charts.question_chart(rs, folder / chart, machine.memory_budget, _bytes_per_row(rs[0].case.data_kind))
         sizes = ", ".join(fmt_num(n) for n in sorted({r.case.rows for r in rs}))
         listed = "".join(
             f"<li>{html.escape(r.case.config_label)} at {fmt_num(r.case.rows)} rows: "
@@ -298,14 +219,47 @@ def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> st
             f'<h3 id="{_anchor(question)}">{html.escape(question)}</h3>'
             f"<p>{html.escape(rs[0].question)}; sizes {sizes}.</p>"
             f"<ul>{said}</ul>"
-            f'<figure><img src="{chart}" alt="time and memory against rows for {html.escape(question)}"></figure>'
+            f'<div class="pair"><figure><img src="{chart}" alt="time and memory against rows for '
+            f'{html.escape(question)}"></figure>{_numbers(rs)}</div>'
             + (f"<p>Not finished (drawn as markers at the top of the charts):</p><ul>{listed}</ul>" if listed else "")
             + _scaleout_section(question, rs, folder, f"{prefix}-{_anchor(question)}-scaleout.svg")
         )
     return "".join(parts)
 
 
-EXTRAPOLATE_TO = 64  # workers: how far the model's curves go
+def _bytes_per_row(kind: str) -> float | None:
+    """Bytes a row of the kind's big table takes in memory (Arrow); None for a user's data."""
+    try:
+        return datagen.arrow_bytes_per_row(kind)
+    except (KeyError, ValueError):
+        return None
+
+
+def _seconds(t: float) -> str:
+    return f"{t * 1000:.3g} ms" if t < 1 else f"{t:.3g} s"
+
+
+def _numbers(rs: list[Record]) -> str:
+    """The chart as numbers: each configuration's median compute time at each size, its peak
+    memory on hover, and the status of what did not finish."""
+    sizes = sorted({r.case.rows for r in rs})
+    by = {(r.case.config_label, r.case.rows): r for r in rs}
+
+    def cell(config: str, n: int) -> str:
+        r = by.get((config, n))
+        if r is None:
+            return "<td></td>"
+        if r.ok and r.times.compute_median is not None:
+            memory = f"peak memory {(r.peak_memory_bytes or 0) / 2**30:.2f} GiB"
+            return f'<td title="{memory}">{_seconds(r.times.compute_median)}</td>'
+        return f'<td class="failed" title="{html.escape(r.reason or "")}">{html.escape(r.status)}</td>'
+
+    head = "<th>compute (median)</th>" + "".join(f"<th>{fmt_num(n)}</th>" for n in sizes)
+    body = "".join(
+        f"<tr><td>{html.escape(short_config(c))}</td>{''.join(cell(c, n) for n in sizes)}</tr>"
+        for c in analysis.configs(rs)
+    )
+    return f'<div class="numbers wide"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def _scaleout_section(question: str, rs: list[Record], folder: Path, chart: str) -> str:
@@ -318,7 +272,7 @@ def _scaleout_section(question: str, rs: list[Record], folder: Path, chart: str)
     if not fits:
         return f"<h4>Scale-out model</h4><ul>{notes}</ul>"
     baseline = _best_single(rs)
-    _scaleout_chart(fits, baseline, folder / chart)
+    charts.scaleout_chart(fits, baseline, folder / chart)
     head = (
         "<tr><th>configuration</th><th>fixed (s)</th><th>per row (ns, per worker)</th><th>per worker (s)</th>"
         "<th>points</th><th>error on them</th><th>leave-one-out error</th>"
@@ -362,65 +316,142 @@ def _best_single(records: list[Record]) -> dict[int, tuple[str, float]]:
     return best
 
 
-def _scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, float]], path: Path) -> None:
-    """Per configuration: measured compute time against workers at each size, the model's curve
-    through them and on to larger clusters (dotted, shaded: a model), and the best single-machine
-    time at that size for comparison."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    columns = min(2, len(fits))
-    rows = math.ceil(len(fits) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 4.5 * rows), constrained_layout=True, squeeze=False)
-    for ax in axes.flat[len(fits) :]:
-        ax.set_visible(False)
-    colours = plt.get_cmap("viridis")
-    for ax, f in zip(axes.flat, fits, strict=False):
-        sizes, top = f.measured_rows, max(f.measured_workers)
-        ax.axvspan(top, EXTRAPOLATE_TO, color="#999", alpha=0.12)
-        ax.text(math.sqrt(top * EXTRAPOLATE_TO), 0.97, "model only", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=8, color="#555")  # fmt: skip
-        for i, n in enumerate(sizes):
-            colour = colours(i / max(1, len(sizes) - 1) * 0.85)
-            inside = [w / 10 for w in range(10, 10 * top + 1)]
-            beyond = [top * 2 ** (k / 8) for k in range(0, 8 * int(math.log2(EXTRAPOLATE_TO / top)) + 1)]
-            ax.plot(inside, [f.predict(n, w) for w in inside], "-", color=colour)
-            ax.plot(beyond, [f.predict(n, w) for w in beyond], ":", color=colour)
-            measured = [p for p in f.points if p.rows == n]
-            ax.plot([p.workers for p in measured], [p.seconds for p in measured], "o", color=colour,
-                    label=f"{fmt_num(n)} rows")  # fmt: skip
-            if n in baseline:
-                name, t = baseline[n]
-                ax.axhline(t, color=colour, linestyle="--", linewidth=0.8, alpha=0.7)
-                ax.annotate(f"best single machine ({name})", (1, t), fontsize=6, color=colour,
-                            textcoords="offset points", xytext=(2, 2))  # fmt: skip
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlim(1, EXTRAPOLATE_TO)
-        ax.set_title(f"{f.label}\nerror on the points: {scaleout.summary(f.errors)}", fontsize=9)
-        ax.set_xlabel("workers")
-        ax.set_ylabel("compute (s)")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, title="measured (dots), model (lines)", title_fontsize=7)
-    fig.savefig(path)
-    plt.close(fig)
-
-
 INTRO = (
-    "<p>Each distributed configuration against the best single-machine engine on the same machine, at each "
-    "size measured: <b>helps</b> (faster at every size), <b>hurts</b> (never breaks even in the range), both "
-    "with a factor at the largest size (<i>hurts 4x</i>: four times the best single-machine engine's median "
-    "time; <i>helps 2.5x</i>: the best single-machine engine takes 2.5 times as long), or "
-    "<b>helps &gt; N</b>: the breakeven point, interpolated on log scale, with its range from the repeats' "
-    "extremes; <i>cliff</i> is the smallest size at which a single-machine engine ran out of its memory budget "
-    "while this one finished.</p>"
+    "<p>Each distributed configuration against a baseline on the same machine, at each size measured: "
+    "<b>helps</b> (faster at every size), <b>hurts</b> (never breaks even in the range), both with a factor at "
+    "the largest size (<i>hurts 4x</i>: four times the baseline's median time; <i>helps 2.5x</i>: the baseline "
+    "takes 2.5 times as long), or <b>helps &gt; N</b>: the breakeven point, interpolated on log scale, with its "
+    "range from the repeats' extremes; <i>cliff</i> is the smallest size at which a single-machine engine ran out "
+    "of its memory budget while this one finished. Hover a cell for the sentence.</p>"
 )
+READERS = {
+    "best": "the engine chooser's question: is any distributed engine worth it, or should I switch to Polars or "
+    "DuckDB? The baseline is the fastest single-machine configuration at each size.",
+    "pandas": "the pandas user's question: my job outgrew pandas, should I move to Dask or Spark? The baseline is "
+    "pandas, its faster profile at each size.",
+}
+
+
+def _verdicts(machine: Machine) -> str:
+    """The verdict matrices against both baselines, compute and end to end."""
+    out = [INTRO]
+    for baseline, against in analysis.BASELINES.items():
+        out.append(
+            f"<h3>Against {against}</h3><p>{html.escape(READERS[baseline])}</p>"
+            f"<h4>Compute</h4>{_verdict_table(machine.records, 'compute_median', baseline=baseline)}"
+            f"<h4>End to end (start-up + load + compute)</h4>"
+            f"{_verdict_table(machine.records, 'end_to_end', baseline=baseline)}"
+        )
+    return "".join(out)
+
+
+def _link(question: str, family: str) -> str:
+    return f'<a href="{family}.html#{_anchor(question)}">{html.escape(question)}</a>'
+
+
+def _front(machine: Machine, folder: Path, claimed: list[claims.Claim]) -> str:
+    """The answer: generated sentences, the picture of who wins, its numbers, the claims."""
+    records = comparable(machine.records)[0]
+    found = {against: winners.cells(records, baseline) for baseline, against in analysis.BASELINES.items()}
+    charts.winners_chart(found, folder / "winners.svg")
+    said = "".join(
+        f"<li>{html.escape(line)}</li>" for against, cs in found.items() for line in winners.sentences(cs, against)
+    )
+    rows = "".join(
+        f"<tr><td>{_link(c.question, c.family)}</td><td>{fmt_num(c.rows)}</td>"
+        f"<td>{html.escape(short_config(c.single or 'did not finish'))}</td>"
+        f"<td>{_seconds(c.single_seconds) if c.single_seconds else '–'}</td>"
+        f"<td>{html.escape(short_config(c.distributed or 'did not finish'))}</td>"
+        f"<td>{_seconds(c.distributed_seconds) if c.distributed_seconds else '–'}</td>"
+        f'<td class="{"helps" if (c.ratio or 0) < 1 else "hurts"}">{winners.ratio_text(c.ratio)}</td></tr>'
+        for c in found[analysis.BASELINES["best"]]
+    )
+    claim_rows = "".join(
+        f'<tr><td><a href="claims.html#claim-{i}">{html.escape(c.claim)}</a></td>'
+        f'<td class="{c.verdict.replace(" ", "_")}">{html.escape(c.verdict)}</td><td>{html.escape(c.summary)}</td></tr>'
+        for i, c in enumerate(claimed, 1)
+    )
+    return (
+        f'<ul class="lead">{said}</ul>'
+        '<figure><img src="winners.svg" alt="for each question family and size, the best distributed time over '
+        'the best single-machine time and over pandas, coloured by the winner"></figure>'
+        "<details><summary>The picture as numbers (against the best single-machine engine)</summary>"
+        '<div class="wide"><table><tr><th>question</th><th>rows</th><th>best single machine</th><th>compute</th>'
+        f"<th>best distributed</th><th>compute</th><th>distributed / single</th></tr>{rows}</table></div></details>"
+        f'<h2>What people say, tested</h2><div class="wide"><table><tr><th>claim</th><th>the data</th>'
+        f"<th>why</th></tr>{claim_rows}</table></div>"
+        '<p>The <a href="claims.html">claims page</a> has the evidence; the <a href="cost.html">COST page</a> the '
+        "smallest configuration of each distributed engine that beats one thread.</p>"
+    )
+
+
+def _claims_page(claimed: list[claims.Claim]) -> str:
+    parts = [
+        "<p>Each claim is read as a statement the records can test; the reading says how, with its thresholds. "
+        f"<b>supports</b>: it holds in {claims.HOLDS:.0%} of the comparisons or more; <b>refutes</b>: in "
+        f"{claims.FAILS:.0%} or fewer; <b>depends</b>: in between, with what it depends on. Ratios are median "
+        "compute times on this machine; each comparison links to its chart.</p>"
+    ]
+    for i, c in enumerate(claimed, 1):
+        evidence = "".join(
+            f'<tr class="{"supports" if e.holds else "refutes"}"><td>{_link(e.question, e.family)}</td>'
+            f"<td>{fmt_num(e.rows)}</td><td>{html.escape(short_config(e.config))}</td>"
+            f"<td>{html.escape(short_config(e.baseline))}</td><td>{e.ratio:.3g}</td>"
+            f"<td>{'yes' if e.holds else 'no'}</td></tr>"
+            for e in sorted(c.evidence, key=lambda e: (e.question, e.rows, e.config))
+        )
+        parts.append(
+            f'<h2 id="claim-{i}">“{html.escape(c.claim)}”</h2>'
+            f'<p><b class="{c.verdict.replace(" ", "_")}">&nbsp;{html.escape(c.verdict)}&nbsp;</b> '
+            f"{html.escape(c.summary)}</p><p><i>Reading:</i> {html.escape(c.reading)}</p>"
+            + (
+                f'<details><summary>The {len(c.evidence)} comparisons</summary><div class="wide"><table>'
+                "<tr><th>question</th><th>rows</th><th>configuration</th><th>against</th><th>ratio</th>"
+                f"<th>holds</th></tr>{evidence}</table></div></details>"
+                if c.evidence
+                else ""
+            )
+        )
+    return "".join(parts)
+
+
+def _cost_page(records: list[Record]) -> str:
+    found = cost.costs(records)
+    intro = (
+        '<p>COST (McSherry, Isard and Murray, <a href="https://www.usenix.org/conference/hotos15/workshop-program/'
+        'presentation/mcsherry">Scalability! But at what COST?</a>, HotOS 2015): the smallest configuration of a '
+        "distributed engine that beats the best single-threaded single-machine run of the same question at the same "
+        "size (Polars, DuckDB and pandas on one core: <code>breakeven run --cores 1</code>). <i>Unbounded</i>: no "
+        "configuration measured beats it; this machine has 2 cores, so that means within 2 cores.</p>"
+    )
+    if not found:
+        return intro + "<p>No run on one core yet: <code>breakeven run --cores 1</code> measures the baseline.</p>"
+    by_config: dict[str, list[cost.Cost]] = defaultdict(list)
+    for c in found:
+        by_config[c.config].append(c)
+    summary = "".join(
+        f"<tr><td>{html.escape(short_config(config))}</td><td>{len(cs)}</td>"
+        f"<td>{sum(1 for c in cs if c.cost == 1)}</td>"
+        f"<td>{sum(1 for c in cs if c.cost is not None and c.cost > 1)}</td>"
+        f"<td>{sum(1 for c in cs if c.cost is None)}</td></tr>"
+        for config, cs in sorted(by_config.items())
+    )
+    cores = sorted({n for c in found for n in c.seconds})
+    detail = "".join(
+        f"<tr><td>{html.escape(short_config(c.config))}</td><td>{html.escape(c.question)}</td><td>{fmt_num(c.rows)}</td>"
+        f"<td>{html.escape(short_config(c.baseline))}, {_seconds(c.baseline_seconds)}</td>"
+        + "".join(f"<td>{_seconds(c.seconds[n]) if n in c.seconds else ''}</td>" for n in cores)
+        + f'<td class="{"helps" if c.cost else "hurts"}">{html.escape(c.text)}</td></tr>'
+        for c in found
+    )
+    return (
+        intro + '<div class="wide"><table><tr><th>configuration</th><th>questions x sizes</th><th>COST 1 core</th>'
+        f"<th>COST more cores</th><th>unbounded</th></tr>{summary}</table></div>"
+        '<div class="wide"><table><tr><th>configuration</th><th>question</th><th>rows</th>'
+        "<th>best single thread</th>"
+        + "".join(f"<th>on {n} core{'s' if n > 1 else ''}</th>" for n in cores)
+        + f"<th>COST</th></tr>{detail}</table></div>"
+    )
 
 
 def build(stores: list[RunStore], out: Path) -> Path:
@@ -428,19 +459,21 @@ def build(stores: list[RunStore], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     machines = collect(stores)
     asv = (out / "asv" / "index.html").exists()
-    sections = []
+    main = machines[0] if machines else Machine("no runs", "", {}, [])
+    claimed = claims.evaluate(comparable(main.records)[0])
+    sections = [f"<p>Measured on {html.escape(main.label)}.</p>", _front(main, out, claimed)]
     bodies: dict[str, list[str]] = {family: [] for family in FAMILIES}
     for i, machine in enumerate(machines):
-        sections.append(
-            f"<h2>{html.escape(machine.label)}</h2>{INTRO}"
-            f"<h3>Compute</h3>{_verdict_table(machine.records, 'compute_median')}"
-            f"<h3>End-to-end</h3>{_verdict_table(machine.records, 'end_to_end')}"
-        )
+        sections.append(f"<h2>Verdicts: {html.escape(machine.label)}</h2>{_verdicts(machine)}")
         for family in FAMILIES:
             bodies[family].append(_family_page(family, machine, out, f"m{i}-{family}"))
     for family, parts in bodies.items():
         body = "".join(parts) or "<p>No cases of this family in these runs.</p>"
         (out / f"{family}.html").write_text(_page(FAMILY_TITLES[family], body, machines, asv))
+    (out / "claims.html").write_text(_page("Claims, tested", _claims_page(claimed), machines, asv))
+    (out / "cost.html").write_text(
+        _page("COST: the configuration that beats one thread", _cost_page(main.records), machines, asv)
+    )
     index = out / "index.html"
     index.write_text(_page("When does distribution pay off?", "".join(sections), machines, asv))
     return index

@@ -371,11 +371,13 @@ def _record(path: Path, run_cores: int | None) -> Record:
 
 
 def newest(records: Iterable[Record]) -> list[Record]:
-    """Each case once, its newest record: a case measured again replaces what it measured."""
-    kept: dict[str, Record] = {}
+    """Each case once, its newest record: a case measured again (with as many cores) replaces
+    what it measured; a run with other ``--cores`` measured another configuration."""
+    kept: dict[tuple[str, int | None], Record] = {}
     for record in records:
-        if record.case_id not in kept or record.finished_at >= kept[record.case_id].finished_at:
-            kept[record.case_id] = record
+        key = (record.case_id, record.run_cores)
+        if key not in kept or record.finished_at >= kept[key].finished_at:
+            kept[key] = record
     return list(kept.values())
 
 

@@ -17,6 +17,7 @@ import pytest
 from test_report import _run
 
 from breakeven import report
+from breakeven.cli import publish_asv
 from breakeven.results import RunStore
 
 pytestmark = pytest.mark.slow  # a headless browser
@@ -25,11 +26,20 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# Only 127.0.0.1 resolves: a page that needs the network (a CDN) fails here as it would offline.
+OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disable-background-networking"]
+WIDTHS = {"desktop": "1300,2400", "phone": "390,1800"}
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The site of a small run, served on 127.0.0.1 by a thread of this process."""
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """The site of a small run, with the asv pages of the committed asv results, served on
+    127.0.0.1 by a thread of this process."""
     store: RunStore = _run(tmp_path / "results")
     site = tmp_path / "site"
+    monkeypatch.chdir(ROOT)  # asv publish reads ./asv.conf.json
+    publish_asv(site / "asv")
     report.build([store], site)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -44,13 +54,20 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM, "the site test needs Debian's chromium: apt-get install chromium (.ci/run does)"
-    return subprocess.run([CHROMIUM, *FLAGS, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([CHROMIUM, *FLAGS, *OFFLINE, *args], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("page", ["index.html", "groupby.html", "join.html"])
-def test_pages_render_with_their_charts_and_no_errors(served: tuple[str, Path], page: str) -> None:
+def _shoot(url: str, shot: Path, width: str) -> None:
+    done = _chromium(f"--window-size={WIDTHS[width]}", "--virtual-time-budget=10000", f"--screenshot={shot}", url)
+    assert done.returncode == 0 and shot.stat().st_size > 10_000, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", ["index.html", "claims.html", "cost.html", "groupby.html", "join.html"])
+def test_pages_render_with_their_charts_and_no_errors(served: tuple[str, Path], page: str, width: str) -> None:
     url, tmp_path = served
-    dom = _chromium("--dump-dom", f"{url}/{page}")
+    dom = _chromium(f"--window-size={WIDTHS[width]}", "--dump-dom", f"{url}/{page}")
     assert dom.returncode == 0, dom.stderr[-2000:]
     root = re.search(r"<html[^>]*>", dom.stdout)
     assert root, dom.stdout[:500]
@@ -58,15 +75,29 @@ def test_pages_render_with_their_charts_and_no_errors(served: tuple[str, Path], 
     assert charts, f"the page did not finish loading: {root.group(0)}"
     loaded, total = map(int, charts.groups())
     assert loaded == total, f"{total - loaded} of {total} charts did not load"
-    if page != "index.html":
-        assert total > 0  # a family page shows charts
+    if page not in ("claims.html", "cost.html"):
+        assert total > 0  # the front page's picture, a family page's charts
     assert "data-errors" not in root.group(0), root.group(0)
+    overflow = re.search(r'data-overflow="(\d+)"', root.group(0))
+    assert overflow and overflow.group(1) == "0", f"the page is wider than a {width} window: {root.group(0)}"
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
-    shot = tmp_path / f"{page}.png"
-    done = _chromium("--window-size=1300,2400", f"--screenshot={shot}", f"{url}/{page}")
-    assert done.returncode == 0 and shot.stat().st_size > 10_000, done.stderr[-2000:]
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _shoot(f"{url}/{page}", tmp_path / f"{page}.{width}.png", width)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_asv_pages_load_their_scripts_from_the_site(served: tuple[str, Path], width: str) -> None:
+    """asv's benchmark list and one benchmark's graph, with every address but 127.0.0.1 unresolvable:
+    its scripts come from the site (breakeven.asv_offline), or it would show its error page."""
+    url, tmp_path = served
+    graph = f"{url}/asv/index.html#groupby.GroupBy.track_compute"
+    for page in (f"{url}/asv/index.html", graph):
+        dom = _chromium(f"--window-size={WIDTHS[width]}", "--virtual-time-budget=10000", "--dump-dom", page)
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        assert "failed to load" not in dom.stdout, "asv's error page: a script did not load"
+        assert "GroupBy.track_compute" in dom.stdout  # the benchmark list, drawn by asv's scripts
+    assert '<canvas class="flot-base"' in dom.stdout  # flot drew the graph
+    _shoot(graph, tmp_path / f"asv.{width}.png", width)
 
 
 def test_a_chart_that_does_not_load_is_caught(served: tuple[str, Path]) -> None:

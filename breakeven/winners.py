@@ -1,0 +1,131 @@
+"""Who wins each question at each size, and by how much: the site's front page in numbers.
+
+A *cell* is one question at one size. Its ratio is the best distributed configuration's median
+compute time over the baseline's (``analysis.BASELINES``: the best single-machine engine, or
+pandas): above 1 the single machine wins by that factor, below 1 distribution wins. The
+sentences say the same for a reader in a hurry; every figure in them comes from the cells.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+
+from breakeven import analysis
+from breakeven.data import fmt_num
+from breakeven.labels import short_config
+from breakeven.results import Record
+
+
+@dataclass(frozen=True)
+class Cell:
+    question: str
+    family: str
+    rows: int
+    single: str | None  # the baseline's fastest configuration (None: it did not finish)
+    single_seconds: float | None
+    distributed: str | None  # the fastest distributed configuration (None: none finished)
+    distributed_seconds: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        """Distributed over single machine; 0 when only distribution finished, inf when only
+        the single machine did; None when neither."""
+        if self.distributed_seconds is None:
+            return math.inf if self.single_seconds is not None else None
+        if self.single_seconds is None:
+            return 0.0
+        return self.distributed_seconds / self.single_seconds
+
+    @property
+    def winner(self) -> str | None:
+        ratio = self.ratio
+        if ratio is None:
+            return None
+        return self.distributed if ratio < 1 else self.single
+
+
+def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
+    """Every question and size at which the baseline or a distributed configuration ran."""
+    out = []
+    families = {r.case.question_label: r.family for r in records}
+    for scen in analysis.scenarios(records):
+        if scen.shown_elsewhere:
+            continue
+        single = {c: r for c, r in scen.cells.items() if not r.distributed and analysis.baseline_of(baseline, c)}
+        dist = {c: r for c, r in scen.cells.items() if r.distributed}
+        if not single or not dist:
+            continue
+        best_single, best_dist = _fastest(single), _fastest(dist)
+        out.append(
+            Cell(
+                scen.question,
+                families[scen.question],
+                scen.rows,
+                best_single,
+                single[best_single].times.compute_median if best_single else None,
+                best_dist,
+                dist[best_dist].times.compute_median if best_dist else None,
+            )
+        )
+    return out
+
+
+def _fastest(found: dict[str, Record]) -> str | None:
+    ok = {c: r.times.compute_median for c, r in found.items() if r.ok and r.times.compute_median}
+    return min(ok, key=lambda c: ok[c] or math.inf) if ok else None
+
+
+def ratio_text(ratio: float | None) -> str:
+    """``hurts 12x``, ``helps 1.5x``; where only one side finished, which."""
+    if ratio is None:
+        return "–"
+    if ratio == 0:
+        return "only distributed finished"
+    if math.isinf(ratio):
+        return "only the single machine finished"
+    return f"{analysis.direction(ratio)} {analysis.fmt_ratio(ratio)}"
+
+
+FAMILY_NAMES = {"groupby": "group-by aggregates", "join": "small-table merges", "transform": "chunked transforms"}
+
+
+def sentences(found: list[Cell], against: str) -> list[str]:
+    """The answer in a few sentences, each figure from ``found`` (cells against ``against``)."""
+    known = [c for c in found if c.ratio is not None]
+    if not known:
+        return [f"No question has both {against} and a distributed engine measured at the same size."]
+    wins = [c for c in known if c.ratio is not None and c.ratio < 1]
+    sizes = sorted({c.rows for c in known})
+    out = [
+        f"Against {against}, a distributed engine was faster in {len(wins)} of {len(known)} measured "
+        f"question sizes ({fmt_num(sizes[0])} to {fmt_num(sizes[-1])} rows)."
+    ]
+    by_family: dict[str, list[Cell]] = defaultdict(list)
+    for c in known:
+        by_family[c.family].append(c)
+    for family, cs in by_family.items():
+        finite = [c.ratio for c in cs if c.ratio is not None and 0 < c.ratio < math.inf]
+        won = [c for c in cs if c.ratio is not None and c.ratio < 1]
+        largest = max(c.rows for c in cs)
+        at_largest = [c.ratio for c in cs if c.rows == largest and c.ratio is not None and 0 < c.ratio < math.inf]
+        typical = statistics.median(finite) if finite else None
+        said = f"{FAMILY_NAMES.get(family, family).capitalize()}: distribution won {len(won)} of {len(cs)}"
+        if typical is not None:
+            said += f"; the best distributed engine took a median {_times(typical)} {against}'s time"
+        if at_largest:
+            said += f" ({_times(statistics.median(at_largest))} at {fmt_num(largest)} rows)"
+        if won:
+            best = min(won, key=lambda c: c.ratio if c.ratio is not None else math.inf)
+            how = f"{analysis.fmt_ratio(best.ratio)} faster" if best.ratio else f"where {against} did not finish"
+            said += f"; its best win: {short_config(best.distributed or '')} on {best.question} at "
+            said += f"{fmt_num(best.rows)} rows, {how}"
+        out.append(said + ".")
+    return out
+
+
+def _times(ratio: float) -> str:
+    """``12x`` or ``0.8x`` (a median ratio, as a multiple of the baseline's time)."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
