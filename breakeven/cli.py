@@ -328,7 +328,7 @@ def advise_cmd(
     ] = None,
     results: Annotated[
         list[Path] | None,
-        typer.Option(help="results folders to read (repeatable); default: results/ and the committed results/example/"),
+        typer.Option(help="results folders to read (repeatable); default: results/ and the committed results/published/"),
     ] = None,
     price: Annotated[
         str | None,
@@ -359,7 +359,7 @@ def advise_cmd(
     machine = advice.Machine(cores, parse_size(memory) if memory else psutil.virtual_memory().total, workers)
     prices = advice.parse_prices(price) if price else None
     n = parse_rows(rows) if rows else max(1, round(parse_size(size or "") / datagen.arrow_bytes_per_row(wl.data_kind)))
-    folders = results or [f for f in (Path("results"), Path("results/example")) if f.is_dir()]
+    folders = results or [f for f in (Path("results"), Path("results/published")) if f.is_dir()]
     extra = [a for path in workload_file or () for a in ("--workload-file", str(path))]
     extra += ["--from", source] if source != "memory" else []
     extra += ["--sink", sink] if sink else []

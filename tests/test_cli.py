@@ -207,7 +207,7 @@ def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig,
     assert set(Path(tempfile.gettempdir()).glob("breakeven-*")) <= scratch_before, "scratch folders left behind"
 
 
-EXAMPLE = Path(__file__).parents[1] / "results" / "example"
+EXAMPLE = Path(__file__).parents[1] / "results" / "published"
 
 
 @pytest.mark.parametrize("run_id", ["budget-2gib", "scaleout-dask-2x1", "scaleout-spark-2x1"])
