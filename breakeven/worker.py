@@ -94,6 +94,7 @@ def run_case(
             elif case.sink == "parquet":  # (outside the timer: a few unlinks)
                 shutil.rmtree(folder)
             del answer
+            engine.settle()  # untimed: the next run starts from what the first did
     except Unsupported as exc:
         status, reason = "unsupported", str(exc)
     except Exception as exc:  # the engine failed: recorded; the runner gives the rest a new session

@@ -11,6 +11,7 @@ from inprocess import answer_verdict, engine_session
 
 from breakeven import data as datagen
 from breakeven.cases import Case, EngineConfig
+from breakeven.worker import Tables, produce
 from breakeven.workloads import Ctx, get_workload
 from breakeven.workloads.groupby import split_out
 
@@ -79,3 +80,26 @@ def test_ray_tuned_join_runs_on_nodes_of_one_cpu(cores: int, actor_join: bool, d
         assert eng.session.actor_join is actor_join
         verdict = answer_verdict(eng, case, data_dir)
     assert verdict is not None and verdict.ok, verdict.reason
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("workload", ["groupby_q8", "groupby_q1"])
+def test_dask_between_runs_the_cluster_holds_only_the_loaded_tables(workload: str, data_dir: Path) -> None:
+    """A run's result keys are released asynchronously: the worker waits (settle, untimed) until
+    the scheduler has forgotten them, so that the next run recomputes rather than reuses them."""
+    case = Case(workload, "dask", "processes", "default", 20_000)
+    wl = get_workload(workload)
+    with engine_session(EngineConfig("dask", "processes", "default")) as eng:  # the data, its reference
+        verdict = answer_verdict(eng, case, data_dir)
+        assert verdict is not None and verdict.ok, verdict.reason
+    with engine_session(EngineConfig("dask", "processes", "default")) as eng:
+        paths, rows = datagen.dataset_paths(case.data, data_dir), case.data.table_rows()
+        tables = Tables("memory", {r: paths[r] for r in wl.tables}, {r: rows[r] for r in wl.tables})
+        tables.load(eng, None)
+        assert eng._tasks() == eng.held > 0  # one task per persisted partition
+        for _ in range(3):
+            produce(eng, wl, tables.context(eng, wl, None), None, data_dir / "unused")
+            eng.settle()
+            assert eng._tasks() == eng.held  # nothing of the run is left to reuse

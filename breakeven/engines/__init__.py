@@ -169,6 +169,10 @@ class Engine(ABC):
         of the ``parquet`` sink). The runner reads the files back to verify them."""
         raise Unsupported(f"{self.name} has no Parquet writer in breakeven")
 
+    def settle(self) -> None:  # noqa: B027  (an optional hook: most engines keep nothing of a run)
+        """Between two timed runs, untimed: wait until the engine holds nothing of the last run,
+        so that the next starts as the first did (Dask: the cluster has forgotten its results)."""
+
     def topology(self) -> dict[str, Any] | None:
         """The cluster as the engine sees it (workers, cores and memory per worker), after loading;
         None when not in the cluster mode."""
