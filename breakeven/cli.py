@@ -328,7 +328,9 @@ def advise_cmd(
     ] = None,
     results: Annotated[
         list[Path] | None,
-        typer.Option(help="results folders to read (repeatable); default: results/ and the committed results/published/"),
+        typer.Option(
+            help="results folders to read (repeatable); default: results/ and the committed results/published/"
+        ),
     ] = None,
     price: Annotated[
         str | None,

@@ -40,8 +40,12 @@ window.addEventListener("load", () => {
   const loaded = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
   const root = document.documentElement;
   root.dataset.charts = loaded + "/" + imgs.length;
-  // CSS pixels the page is wider than the window (wide tables scroll inside their own box)
+  // CSS pixels the page is wider than the window (wide tables scroll inside their own box), and
+  // the first element that sticks out
   root.dataset.overflow = Math.max(0, root.scrollWidth - root.clientWidth);
+  const out = [...document.body.querySelectorAll("*")].find(
+    (e) => !e.closest(".wide") && e.getBoundingClientRect().right > root.clientWidth + 1);
+  if (out) root.dataset.overflowBy = out.tagName.toLowerCase() + (out.className ? "." + out.className : "");
 });
 """
 
@@ -298,7 +302,7 @@ def _scaleout_section(question: str, rs: list[Record], folder: Path, chart: str)
         "relative error, terms non-negative). Columns from 8 workers on, and the chart's shaded part, are the "
         "<b>model, not measurements</b>: this machine ran the worker counts marked. The model times are at the "
         "largest size measured.</p>"
-        f"<table>{head}{''.join(rows)}</table>"
+        f'<div class="wide"><table>{head}{"".join(rows)}</table></div>'
         + (f"<ul>{notes}</ul>" if notes else "")
         + f'<figure><img src="{chart}" alt="scale-out model for {html.escape(question)}"></figure>'
     )

@@ -56,12 +56,14 @@ def main() -> None:
     for package, version, files, licence in FILES:
         url = f"{REGISTRY}/{package}/-/{package}-{version}.tgz"
         with urllib.request.urlopen(url, timeout=60) as response:
-            archive = tarfile.open(fileobj=io.BytesIO(response.read()), mode="r:gz")
-        members = {m.name.removeprefix("package/"): m for m in archive.getmembers() if m.isfile()}
+            packed = io.BytesIO(response.read())
+        with tarfile.open(fileobj=packed, mode="r:gz") as archive:
+            members = {m.name.removeprefix("package/"): m for m in archive.getmembers() if m.isfile()}
+            found = {name: archive.extractfile(m).read() for name, m in members.items()}  # type: ignore[union-attr]
         for inner, target in {**files, licence: f"licenses/{package}.txt"}.items():
-            if inner not in members:
-                raise SystemExit(f"{package}@{version} has no {inner} (it has {sorted(members)[:20]}...)")
-            data = archive.extractfile(members[inner]).read()  # type: ignore[union-attr]
+            if inner not in found:
+                raise SystemExit(f"{package}@{version} has no {inner} (it has {sorted(found)[:20]}...)")
+            data = found[inner]
             path = OUT / target
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
