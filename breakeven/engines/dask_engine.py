@@ -42,7 +42,7 @@ class DaskEngine(Engine):
 
     client: Any = None
     cluster: Any = None
-    held = 0  # tasks the scheduler holds between runs: the persisted tables' partitions
+    held: frozenset[Any] = frozenset()  # the scheduler's keys of the loaded tables' persisted partitions
     SETTLE_SECONDS = 30.0
 
     def start(self) -> None:
@@ -98,7 +98,12 @@ class DaskEngine(Engine):
             wanted = self._partitions(frame)
             if wanted != frame.npartitions:
                 frame = self._persist(frame.repartition(npartitions=wanted))
-        self.held += frame.npartitions  # one task in memory per persisted partition
+        if self.client is not None:  # (the collection's own key names differ from the scheduler's)
+
+            def wanted(dask_scheduler: Any) -> list[Any]:  # by value: the scheduler may lack breakeven
+                return [key for key, ts in dask_scheduler.tasks.items() if ts.who_wants]
+
+            self.held = frozenset(self.client.run_on_scheduler(wanted))
         return frame
 
     def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
@@ -132,21 +137,28 @@ class DaskEngine(Engine):
     def materialise(self, result: Any) -> Any:
         return result.compute()
 
-    def _tasks(self) -> int:
-        return int(self.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
+    def leftover(self) -> int:
+        """Tasks the scheduler has of anything but the loaded tables, in any state but released
+        (a released task is only a persisted partition's lineage: it holds no data)."""
+        held = self.held
+
+        def count(dask_scheduler: Any) -> int:
+            return sum(1 for key, ts in dask_scheduler.tasks.items() if key not in held and ts.state != "released")
+
+        return int(self.client.run_on_scheduler(count))
 
     def settle(self) -> None:
         """The client releases a run's result keys after it has the answer, asynchronously; a run
         submitted before the scheduler has forgotten them gets the results still in memory
         (distributed does not recompute a key it holds) and times nothing. Seen once: q8's
         groupby-apply at 1e6 rows, two repeats of 18 ms between runs of 4.8 and 6.7 s. So wait,
-        untimed, until the scheduler holds only the loaded tables (``held``)."""
+        untimed, until the scheduler holds nothing but the loaded tables (``held``)."""
         if self.client is None:
             return
         deadline = time.monotonic() + self.SETTLE_SECONDS
-        while (left := self._tasks()) > self.held:
+        while left := self.leftover():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the scheduler still holds {left - self.held} tasks of the last run after "
+                raise RuntimeError(f"the scheduler still holds {left} tasks of the last run after "
                                    f"{self.SETTLE_SECONDS:.0f} s")  # fmt: skip
             time.sleep(0.01)
 
