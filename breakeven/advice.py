@@ -15,7 +15,8 @@ requested cores; the newest finished record at each size):
   error is known from the data: each measured size predicted the same way from the two before it
   (or after it, extrapolating down), the *forward miss*. The band is that miss per log-step of
   size, times the log-step asked for; refused where the miss exceeds ``MAX_MISS`` or fewer than
-  three sizes were measured (no miss to judge by);
+  three sizes were measured (no miss to judge by), and upward where time grows more slowly
+  than rows ** ``MIN_SLOPE`` (fixed costs dominate: where the work takes over is unknown);
 - ``model``: a distributed engine on a cluster of a worker count not measured, from the
   scale-out model (``breakeven.scaleout``), its band from the model's leave-one-out error.
 
@@ -44,6 +45,11 @@ MAX_STRETCH = 10.0  # a size at most this factor beyond (or below) the measured 
 MAX_MISS = 0.25  # refuse an extrapolation whose way of predicting missed a measured size by more
 MAX_ERROR = 0.5  # refuse a scale-out model whose leave-one-out error is larger
 MIN_FIT_SIZES = 3  # two sizes give a slope, and no miss to judge it by
+# Up only where time grows at least as rows ** MIN_SLOPE between the two largest sizes: flatter,
+# fixed costs still dominate and the size at which the work takes over is not in the data. On
+# the calibration sweep (1e5 to 3e6 rows, predicting 1e7) every upward prediction from a slope
+# under 0.2 missed by 23% to 55% though its own forward misses were small.
+MIN_SLOPE = 0.5
 # A run speaks for a machine whose memory is within this factor of what the run's engines had
 # (its budget, else the machine's): a 2 GiB budget's memory failures are no cliff on 24 GiB.
 MEMORY_CLASS = 2.0
@@ -192,6 +198,12 @@ def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tupl
             f"a measured size predicted from the two {side} it was missed by {miss:.0%} (the limit is {MAX_MISS:.0%})"
         )
     (x0, y0), (x1, y1) = toward[-2], toward[-1]
+    slope = math.log(y1 / y0) / math.log(x1 / x0) if y0 > 0 and y1 > 0 else 0.0
+    if not above and slope < MIN_SLOPE:
+        return Figure(None), (
+            f"its time grew as rows^{slope:.2f} from {fmt_num(x0)} to {fmt_num(x1)}: fixed costs dominate, and "
+            f"where the work takes over is not in the data (extrapolating up needs rows^{MIN_SLOPE:g} or more)"
+        )
     value = _loglog(x0, y0, x1, y1, rows)
     widen = max(m / step for m, step in misses) * abs(math.log(rows / x1))
     return Figure(value, value * (1 - widen), value * (1 + widen), "extrapolated"), None
