@@ -14,7 +14,9 @@ requested cores; the newest finished record at each size):
   power law as fixed costs fade and memory fills, so a fit to every size under-predicts). Its
   error is known from the data: each measured size predicted the same way from the two before it
   (or after it, extrapolating down), the *forward miss*. The band is that miss per log-step of
-  size, times the log-step asked for; refused where the miss exceeds ``MAX_MISS`` or fewer than
+  size, times the log-step asked for (upward, its top at least where the slope steepened as much
+  again as it did between the last two steps: on the calibration sweeps every upward miss was an
+  under-prediction); refused where the miss exceeds ``MAX_MISS`` or fewer than
   three sizes were measured (no miss to judge by), and upward where time grows more slowly
   than rows ** ``MIN_SLOPE`` (fixed costs dominate: where the work takes over is unknown);
 - ``model``: a distributed engine on a cluster of a worker count not measured, from the
@@ -206,7 +208,12 @@ def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tupl
         )
     value = _loglog(x0, y0, x1, y1, rows)
     widen = max(m / step for m, step in misses) * abs(math.log(rows / x1))
-    return Figure(value, value * (1 - widen), value * (1 + widen), "extrapolated"), None
+    high = value * (1 + widen)
+    if not above:  # the slope has been steepening: the band lets it steepen as much again
+        (xp, yp) = toward[-3]
+        steepening = slope - math.log(y0 / yp) / math.log(x0 / xp) if yp > 0 else 0.0
+        high = max(high, y1 * (rows / x1) ** (slope + max(0.0, steepening)))
+    return Figure(value, value * (1 - widen), high, "extrapolated"), None
 
 
 def _sizes(sizes: list[int]) -> str:
