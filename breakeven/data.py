@@ -177,10 +177,11 @@ def kind_columns(kind: str, role: str) -> list[str]:
 
 
 @cache
-def arrow_bytes_per_row(kind: str) -> float:
-    """Bytes a row of the kind's big table takes in memory (Arrow), from 10,000 rows: what
-    ``--bytes`` is converted with."""
-    return _sample(kind, "x", 10_000).nbytes / 10_000
+def arrow_bytes_per_row(kind: str, role: str = "x", columns: tuple[str, ...] | None = None) -> float:
+    """Bytes a row of the kind's table (the big one by default; of ``columns``, or all) takes in
+    memory (Arrow), from 10,000 rows: what ``--bytes`` is converted with."""
+    sample = _sample(kind, role, 10_000)
+    return (sample.select(list(columns)) if columns else sample).nbytes / 10_000
 
 
 def chunk_rows_for(rows: int) -> int:

@@ -2,6 +2,13 @@
 by a single-machine engine: ``Workload.reference_engine``) in a process of their own and cached
 as Parquet beside the data (``<data>/<set>/ref/<workload>-<key>.parquet``).
 
+Data larger than memory (the columns a question reads over ``MEMORY_SHARE`` of this machine's
+memory, as Arrow) is read a batch of x at a time, the other tables whole: a question whose
+answer is small declares how partial answers merge (``Workload.batched``: a group-by, an
+aggregated merge); a question with a row per row of x (``Workload.rowwise``) gets a digest of
+its answer instead (``verify.Digest``, ``<key>.digest.json``), since the answer itself would not
+fit either. Any other question there is refused with the reason.
+
 The key hashes the data's parameters and the source of the reference function with every
 function and module of breakeven that it reaches: a changed question, or a changed helper of
 its reference, computes a new answer instead of reusing a stale one.
@@ -17,15 +24,19 @@ import subprocess
 import sys
 import tempfile
 import types
+from collections.abc import Iterator
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from breakeven import user_data, workload_file
-from breakeven.data import DataSpec, dataset_paths
+from breakeven.data import DataSpec, arrow_bytes_per_row, dataset_paths
+from breakeven.files import write_json_atomic
+from breakeven.verify import Digest, DigestBuilder
 from breakeven.workload_file import load_plugins
 from breakeven.workloads import Workload, get_workload
 
@@ -65,7 +76,12 @@ def reference_key(workload: str) -> str:
         fn, salt = wl.reference, []
     else:
         raise ValueError(f"{workload} has no reference")
-    return hashlib.sha256("\n".join(salt + _sources(fn, set())).encode()).hexdigest()[:12]
+    seen: set[object] = set()
+    sources = _sources(fn, seen)
+    for part in (wl.partial, wl.merge, wl.finish):  # how a batched reference is made
+        if isinstance(part, types.FunctionType):
+            sources += _sources(part, seen)
+    return hashlib.sha256("\n".join(salt + sources).encode()).hexdigest()[:12]
 
 
 def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
@@ -74,16 +90,91 @@ def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
     return data_dir / spec.name / "ref" / f"{workload}-{key.hexdigest()[:12]}.parquet"
 
 
+def digest_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
+    """Where the digest of a reference too large to hold is cached (beside ``reference_path``)."""
+    return reference_path(spec, workload, data_dir).with_suffix(".digest.json")
+
+
+def found(spec: DataSpec, workload: str, data_dir: Path) -> Path | None:
+    """The cached reference: the answer, or its digest; None before it is computed."""
+    return next((p for p in (reference_path(spec, workload, data_dir), digest_path(spec, workload, data_dir))
+                 if p.exists()), None)  # fmt: skip
+
+
+MEMORY_SHARE = 0.25  # the reference's tables, read whole, at most this share of the memory
+MERGE_ROWS = 8_000_000  # partial answers merged whenever they hold this many rows
+
+
+def table_bytes(spec: DataSpec, wl: Workload) -> int:
+    """The Arrow size of the columns ``wl`` reads of each table, from a generated sample; 0 for
+    a user's data (read whole)."""
+    if spec.kind == user_data.KIND:
+        return 0
+    rows = spec.table_rows()
+    return int(sum(rows[r] * arrow_bytes_per_row(spec.kind, r, tuple(wl.reads(r) or ())) for r in wl.tables))
+
+
+def in_batches(spec: DataSpec, wl: Workload) -> bool:
+    """Whether the reference must be made a batch of x at a time (``BREAKEVEN_REFERENCE_MEMORY``,
+    bytes, stands for this machine's memory: the tests make small data large with it)."""
+    import psutil
+
+    memory = int(os.environ.get("BREAKEVEN_REFERENCE_MEMORY", 0)) or psutil.virtual_memory().total
+    return table_bytes(spec, wl) > MEMORY_SHARE * memory
+
+
+def batches(wl: Workload, paths: dict[str, Path]) -> Iterator[dict[str, pa.Table]]:
+    """The tables by role, x a batch (one row group) at a time, the others whole."""
+    others = {role: pq.read_table(paths[role], columns=wl.reads(role)) for role in wl.tables if role != "x"}
+    for batch in ds.dataset(paths["x"], format="parquet").to_batches(columns=wl.reads("x")):
+        yield {"x": pa.Table.from_batches([batch]), **others}
+
+
+def batched_answer(wl: Workload, paths: dict[str, Path]) -> pa.Table:
+    """The answer from partial answers, merged as they come (``Workload.batched``)."""
+    assert wl.merge is not None
+    partial = wl.partial or wl.reference
+    assert partial is not None
+    merged: list[pa.Table] = []
+    for tables in batches(wl, paths):
+        merged.append(partial(tables))
+        if sum(t.num_rows for t in merged) > MERGE_ROWS:
+            merged = [wl.merge(pa.concat_tables(merged, promote_options="default"))]
+    answer = wl.merge(pa.concat_tables(merged, promote_options="default"))
+    return wl.finish(answer) if wl.finish else answer
+
+
+def batched_digest(wl: Workload, paths: dict[str, Path]) -> Digest:
+    """The digest of a row-wise answer, a batch at a time (``Workload.rowwise``)."""
+    assert wl.reference is not None
+    builder = DigestBuilder()
+    for tables in batches(wl, paths):
+        builder.add(wl.reference(tables))
+    return builder.digest()
+
+
 def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
     """Compute and write the missing references (runs in the child process)."""
     paths = dataset_paths(spec, data_dir)
     for name in workloads:
         target = reference_path(spec, name, data_dir)
-        if target.exists():
+        if found(spec, name, data_dir) is not None:
             continue
         wl = get_workload(name)
         if wl.reference_by is not None:
             answer = engine_answer(wl, spec, data_dir)
+        elif in_batches(spec, wl):
+            if wl.merge is not None:
+                answer = batched_answer(wl, paths)
+            elif wl.rowwise:
+                write_json_atomic(digest_path(spec, name, data_dir), batched_digest(wl, paths).to_dict())
+                continue
+            else:
+                gb = table_bytes(spec, wl) / 1e9
+                raise SystemExit(
+                    f"{name} at {spec.rows:,} rows: its tables are {gb:.0f} GB in memory, and it declares no way to "
+                    "make its reference a batch at a time (Workload.batched, Workload.rowwise)"
+                )
         else:
             assert wl.reference is not None, f"{name} has no reference"
             # Only the columns the question reads: at 1e8 rows all of G1 is 20 GB in Arrow, q1's two 3 GB.
@@ -119,7 +210,7 @@ def ensure(
     spec: DataSpec, workloads: list[str], data_dir: Path, timeout: float | None = None, plugins: tuple[str, ...] = ()
 ) -> str | None:
     """Make sure the references exist; returns None, or why they could not be computed."""
-    missing = [w for w in workloads if not reference_path(spec, w, data_dir).exists()]
+    missing = [w for w in workloads if found(spec, w, data_dir) is None]
     if not missing:
         return None
     job = {

@@ -228,7 +228,7 @@ class Runner:
                     c.id,
                     c.workload,
                     c.chunk_rows,
-                    str(reference.reference_path(group.data, c.workload, opts.data_dir).resolve()),
+                    str(reference.found(group.data, c.workload, opts.data_dir).resolve()),  # type: ignore[union-attr]
                     c.sink,
                 )
                 for c in cases

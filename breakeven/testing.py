@@ -42,6 +42,7 @@ def _fault(name: str, question: str, like: str = "groupby_q1") -> Workload:
     model = get_workload(like)
     wl = workload(name, TEST_FAMILY, question, model.data_kind, keys=model.keys, large_answer=bool(model.sinks))
     wl.ref(_reference_of(like))
+    wl.partial, wl.merge, wl.finish, wl.rowwise = model.partial, model.merge, model.finish, model.rowwise
     return wl
 
 

@@ -16,6 +16,7 @@ Null and NaN are the same missing value. A column the reference lacks is a wrong
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -138,3 +139,79 @@ def checksum(table: pa.Table) -> dict[str, float]:
             value = pc.sum(pc.cast(col, pa.float64())).as_py()
             sums[name] = float(value) if value is not None else 0.0
     return sums
+
+
+@dataclass(frozen=True)
+class Digest:
+    """An answer too large to hold (a row per row of 1e9), as numbers that do not depend on its
+    order: its rows, and per column the count of values, their sum and the sum of their squares
+    (of a string column: of its lengths; NaN is missing, as above). A dropped or repeated row
+    changes the counts exactly; a wrong value changes the sums beyond ``RTOL``."""
+
+    rows: int
+    columns: dict[str, tuple[int, float, float]]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"rows": self.rows, "columns": {k: list(v) for k, v in self.columns.items()}}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Digest:
+        return cls(int(raw["rows"]), {k: (int(v[0]), float(v[1]), float(v[2])) for k, v in raw["columns"].items()})
+
+
+class DigestBuilder:
+    """A ``Digest`` built one batch (a table or record batch) at a time."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.columns: dict[str, list[float]] = {}
+
+    def add(self, batch: pa.Table | pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            values = _digestible(col)
+            found = self.columns.setdefault(name, [0, 0.0, 0.0])
+            if values is None:
+                continue
+            found[0] += len(values) - values.null_count
+            found[1] += pc.sum(values).as_py() or 0.0
+            found[2] += pc.sum(pc.multiply(values, values)).as_py() or 0.0
+
+    def digest(self) -> Digest:
+        return Digest(self.rows, {k: (int(v[0]), v[1], v[2]) for k, v in self.columns.items()})
+
+
+def _digestible(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
+    """A column as float64 with NaN as null: numbers, booleans, string lengths; None otherwise."""
+    kind = col.type
+    if pa.types.is_dictionary(kind):
+        col, kind = col.cast(kind.value_type), kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        col = pc.utf8_length(col)
+    elif pa.types.is_boolean(kind):
+        col = pc.cast(col, pa.int8())
+    elif not _is_number(kind):
+        return None
+    values = pc.cast(col, pa.float64())
+    return pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
+
+
+def compare_digests(answer: Digest, reference: Digest) -> Verdict:
+    """Whether two digests are of the same answer: the same columns, rows and counts exactly,
+    sums within ``RTOL`` (``ATOL`` near zero)."""
+    want, got = set(reference.columns), set(answer.columns)
+    if want - got:
+        return Verdict(False, f"columns {sorted(want - got)} missing (answer has {sorted(got)})")
+    if got - want:
+        return Verdict(False, f"extra columns {sorted(got - want)} (reference has {sorted(want)})")
+    if answer.rows != reference.rows:
+        return Verdict(False, f"{answer.rows} rows, reference has {reference.rows}")
+    for name in sorted(want):
+        (n, s, q), (rn, rs, rq) = answer.columns[name], reference.columns[name]
+        if n != rn:
+            return Verdict(False, f"column {name}: {n} values, reference has {rn}")
+        for what, a, b in (("sum", s, rs), ("sum of squares", q, rq)):
+            if abs(a - b) > max(ATOL, RTOL * max(abs(a), abs(b))):
+                why = f"column {name}: {what} {a!r} != reference {b!r} (compared by digest: the rows are too many)"
+                return Verdict(False, why)
+    return Verdict(True)

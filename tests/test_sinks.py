@@ -38,6 +38,26 @@ def test_a_written_answer_is_verified_and_deleted(run_cases, no_orphans) -> None
     no_orphans(runner.seen_pids)  # and no temporary folder: the written answers went with the scratch
 
 
+@pytest.mark.pandas
+def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch, data_dir) -> None:
+    """A machine of 1 kB, for the references (BREAKEVEN_REFERENCE_MEMORY): the row-wise answers
+    are checked by digest, a row short is still caught; q3's reference is made in batches."""
+    import breakeven.testing  # noqa: F401
+    from breakeven import reference
+
+    monkeypatch.setenv("BREAKEVEN_REFERENCE_MEMORY", "1000")
+    cases = [
+        Case("transform_arith", "pandas", "single", "default", 20_000, nas=5, sink="parquet"),
+        Case("fault_dropped_row", "pandas", "single", "default", 20_000, nas=5, sink="parquet"),
+        Case("groupby_q3", "pandas", "single", "default", 20_000, nas=5),
+    ]
+    records, _ = run_cases(cases, plugins=PLUGIN)
+    status = {r.case_id: (r.status, r.reason) for r in records}
+    assert status[cases[0].id] == ("ok", None) and status[cases[2].id] == ("ok", None)
+    assert status[cases[1].id] == ("wrong_result", "19999 rows, reference has 20000")
+    assert reference.found(cases[0].data, "transform_arith", data_dir).name.endswith(".digest.json")
+
+
 def test_sinks_are_a_dimension_of_large_answers_only() -> None:
     cases = get_suite("smoke").cases(parse_engines(["pandas"]))
     sinks = {(c.wl.family, c.sink) for c in cases}

@@ -101,6 +101,14 @@ class Workload:
     reference_by: str | None = None
     origin: tuple[str, int] | None = None  # (file, line) of the ``workload(...)`` call
     module: str | None = None  # the module that made that call
+    # Data larger than memory (the 1e9-row slice): the reference made a batch of x at a time, the
+    # other tables whole. ``merge`` makes one partial answer of several (concatenated), ``finish``
+    # the answer of the merged one (``batched``). A question with a row per row of x (``rowwise``)
+    # is checked there by a digest of its answer (``verify.Digest``), not the answer itself.
+    partial: Reference | None = None  # one batch's partial answer; default: the reference
+    merge: Callable[[pa.Table], pa.Table] | None = None
+    finish: Callable[[pa.Table], pa.Table] | None = None
+    rowwise: bool = False
 
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
@@ -129,6 +137,17 @@ class Workload:
         the reference answer, with no engine under test (pyarrow, NumPy)."""
         self.reference = fn
         return fn
+
+    def batched(
+        self,
+        merge: Callable[[pa.Table], pa.Table],
+        partial: Reference | None = None,
+        finish: Callable[[pa.Table], pa.Table] | None = None,
+    ) -> None:
+        """How the reference is made a batch of x at a time where the data does not fit in
+        memory: ``partial`` (default: the reference) on each batch, ``merge`` over the partial
+        answers, ``finish`` (default: none) on the merged one."""
+        self.partial, self.merge, self.finish = partial, merge, finish
 
     def reference_engine(self, engine: str) -> None:
         """Take this engine's answer (a single-machine engine, its first mode and default
@@ -184,6 +203,17 @@ def workload(
     wl.origin, wl.module = (caller.f_code.co_filename, caller.f_lineno), module
     CATALOGUE[name] = wl
     return wl
+
+
+def sum_merge(keys: list[str]) -> Callable[[pa.Table], pa.Table]:
+    """A ``Workload.batched`` merge for partial answers that are sums and counts by ``keys``."""
+
+    def merge(t: pa.Table) -> pa.Table:
+        values = [c for c in t.column_names if c not in keys]
+        out = t.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in values])
+        return out.select(keys + [f"{c}_sum" for c in values]).rename_columns(keys + values)
+
+    return merge
 
 
 def get_workload(name: str) -> Workload:

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, rayops, sparkops, workload
+from breakeven.workloads import Ctx, rayops, sparkops, sum_merge, workload
 from breakeven.workloads.arrowref import grouped_median_sd, grouped_moments, grouped_top
 
 # Dask's split_out (tuned) follows the answer's estimated size. Groups: "few" (K or K^2 keys: 100 to
@@ -107,6 +107,9 @@ def _q1_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id1"], [("v1", "sum", "v1")])
 
 
+Q1.batched(merge=sum_merge(["id1"]))
+
+
 # q2 ---------------------------------------------------------------------------------------
 Q2 = workload(
     "groupby_q2", "groupby", "sum v1 by id1, id2", "G1", keys=("id1", "id2"), columns={"x": ("id1", "id2", "v1")}
@@ -195,6 +198,19 @@ def _q3_ray(c: Ctx) -> Any:
 @Q3.ref
 def _q3_ref(t: dict[str, pa.Table]) -> pa.Table:
     return _arrow_agg(t["x"], ["id3"], [("v1", "sum", "v1"), ("v3", "mean", "v3")])
+
+
+def _q3_partial(t: dict[str, pa.Table]) -> pa.Table:
+    """A batch's sums and counts: the mean is made of them once every batch is in."""
+    return _arrow_agg(t["x"], ["id3"], [("v1", "sum", "v1"), ("v3", "sum", "v3_sum"), ("v3", "count", "v3_n")])
+
+
+def _q3_finish(t: pa.Table) -> pa.Table:
+    mean = pc.divide(pc.cast(t["v3_sum"], pa.float64()), pc.if_else(pc.equal(t["v3_n"], 0), None, t["v3_n"]))
+    return pa.table({"id3": t["id3"], "v1": t["v1"], "v3": mean})
+
+
+Q3.batched(merge=sum_merge(["id3"]), partial=_q3_partial, finish=_q3_finish)
 
 
 # q4 ---------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from breakeven.workloads import Ctx, Workload, rayops, sparkops, workload
+from breakeven.workloads import Ctx, Workload, rayops, sparkops, sum_merge, workload
 
 HOWS = {"inner": ("inner", "INNER", "inner"), "left": ("left", "LEFT", "left outer")}  # pandas/polars, SQL, pyarrow
 RAY_HOWS = {"inner": "inner", "left": "left_outer"}
@@ -174,6 +174,7 @@ def _j1_workload(size: str, key: str, how: str) -> Workload:
         merged = t["x"].select(left_cols).join(t[size].select([key, "v2"]), key, join_type=arrow_how)
         return _arrow_summary(merged, "id1", "v2", "v2")
 
+    wl.batched(merge=sum_merge(["id1"]))  # counts and sums by id1, of each batch of x merged whole
     return wl
 
 
@@ -235,6 +236,7 @@ def _d1_workload(how: str) -> Workload:
         weighted = merged.append_column("vw", pc.multiply(merged["v1"], merged["weight"]))
         return _arrow_summary(weighted, "grp", "weight", "vw")
 
+    wl.batched(merge=sum_merge(["grp"]))  # counts and sums by grp, of each batch of x merged whole
     return wl
 
 
@@ -276,6 +278,7 @@ def _rows_workload(name: str, size: str, key: str, how: str, question: str) -> W
     def _ref(t: dict[str, pa.Table]) -> pa.Table:
         return t["x"].join(t[size], key, join_type=arrow_how, right_suffix=SUFFIX).select(columns)
 
+    wl.rowwise = True  # each row of x merged on its own: a batch of x gives the rows of its answer
     return wl
 
 
@@ -318,6 +321,7 @@ def _dim_rows_workload() -> Workload:
     def _ref(t: dict[str, pa.Table]) -> pa.Table:
         return t["x"].join(t["dim"], "fk", right_keys="key", join_type="inner").select(columns)
 
+    wl.rowwise = True  # each row of x merged on its own: a batch of x gives the rows of its answer
     return wl
 
 

@@ -110,6 +110,9 @@ def _arith_ref(t: dict[str, pa.Table]) -> pa.Table:
     return pa.table({"rid": kept["rid"], "w": w})
 
 
+ARITH.rowwise = True  # row by row: a batch of x gives the rows of its answer
+
+
 # string operation -------------------------------------------------------------------------
 STRING = workload(
     "transform_string",
@@ -170,6 +173,9 @@ def _string_ref(t: dict[str, pa.Table]) -> pa.Table:
     x = t["x"]
     tail = pc.utf8_slice_codeunits(x["id3"], -4)
     return pa.table({"rid": x["rid"], "lbl": pc.binary_join_element_wise(pc.utf8_upper(x["id1"]), tail, "-")})
+
+
+STRING.rowwise = True  # row by row: a batch of x gives the rows of its answer
 
 
 # Python function per chunk ----------------------------------------------------------------
@@ -284,6 +290,9 @@ def _udf_ref(t: dict[str, pa.Table]) -> pa.Table:
     x = t["x"]
     out = score(floats(x, "v1"), floats(x, "v2"), floats(x, "v3"))
     return pa.table({"rid": x["rid"], "score": pa.array(out, mask=np.isnan(out))})
+
+
+UDF.rowwise = True  # row by row: a batch of x gives the rows of its answer
 
 
 # per-group running total ------------------------------------------------------------------
