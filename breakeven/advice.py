@@ -125,14 +125,16 @@ class Advice:
     records: list[str] = field(default_factory=list)  # run/case ids it rests on
     why: str | None = None  # why it is not covered
     command: str | None = None  # what would measure it
+    measured: dict[int, float] = field(default_factory=dict)  # median compute time by size measured
 
     @property
     def headroom(self) -> float | None:
         return self.machine.total_memory - self.memory.value if self.memory.value is not None else None
 
     def cost(self, prices: Prices) -> float | None:
-        """What one run costs: every core and GiB it holds, for its end-to-end time."""
-        if self.end_to_end.value is None:
+        """What one run costs: every core and GiB it holds, for its end-to-end time (none where
+        its time is not covered)."""
+        if self.end_to_end.value is None or not self.time.known:
             return None
         per_hour = self.machine.total_cores * prices.core_hour + self.machine.total_memory / 2**30 * prices.gib_hour
         return per_hour * self.end_to_end.value / 3600
@@ -291,6 +293,7 @@ def advise_config(
         records=used,
         why=why,
         command=None if time.known else command,
+        measured={n: median for n, median, _, _ in times},
     )
 
 
@@ -445,7 +448,14 @@ def summary(found: list[Advice], prices: Prices | None = None) -> list[str]:
     lines = []
     if known:
         best = known[0]
-        lines.append(f"fastest: {best.config}, {_seconds(best.time)} ({best.time.how})")
+        faster = [a.config for a in found if not a.time.known and _always_faster(a, best)]
+        if faster:  # not covered here, but faster than the fastest covered at every size both ran
+            lines.append(
+                f"fastest of those covered: {best.config}, {_seconds(best.time)} ({best.time.how}); faster than it "
+                f"at every size both were measured, but not covered: {', '.join(faster)}"
+            )
+        else:
+            lines.append(f"fastest: {best.config}, {_seconds(best.time)} ({best.time.how})")
         single = next((a for a in known if not a.distributed), None)
         dist = next((a for a in known if a.distributed), None)
         if single and dist:
@@ -458,7 +468,9 @@ def summary(found: list[Advice], prices: Prices | None = None) -> list[str]:
             if costed:
                 cheapest = min(costed, key=lambda a: a.cost(prices) or 0.0)
                 cost = cheapest.cost(prices) or 0.0
-                same = " (also the fastest)" if cheapest is best else f" (the fastest, {best.config}, costs more)"
+                same = (
+                    " (also the fastest covered)" if cheapest is best else f" (the fastest, {best.config}, costs more)"
+                )
                 lines.append(f"cheapest: {cheapest.config}, {cost:.3g} per run{same}")
     for a in found:
         if not a.time.known:
@@ -466,6 +478,11 @@ def summary(found: list[Advice], prices: Prices | None = None) -> list[str]:
     for a in found:
         lines.append(f"{a.config} rests on: {', '.join(a.records)}")
     return lines
+
+
+def _always_faster(a: Advice, b: Advice) -> bool:
+    both = set(a.measured) & set(b.measured)
+    return bool(both) and all(a.measured[n] < b.measured[n] for n in both)
 
 
 def _seconds(f: Figure) -> str:

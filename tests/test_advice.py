@@ -204,3 +204,16 @@ def test_advise_from_the_command_line(tmp_path) -> None:
     ]:
         bad = _advise(tmp_path, "groupby_q1", *args)
         assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_configuration_faster_at_every_measured_size_is_named_though_not_covered() -> None:
+    """DuckDB, 10x faster than pandas at each size, whose slope wobbles too much to extrapolate:
+    'fastest' would be pandas of the covered ones only; the answer says so, and names DuckDB."""
+    samples = _power("pandas", "single", SIZES, 1e-7, 1.0, gib=0.01)
+    duck = [_sample("duckdb", "single", n, t, memory=0.1) for n, t in zip(SIZES, (0.01, 0.02, 0.9), strict=True)]
+    found = advice.advise(samples + duck, "groupby_q1", 3 * 10**8, MACHINE)
+    assert _one(found, "duckdb:single:default").time.value is None
+    lines = advice.summary(found, advice.Prices(0.05, 0.005))
+    assert lines[0].startswith("fastest of those covered: pandas:single:default, 30 s")
+    assert lines[0].endswith("faster than it at every size both were measured, but not covered: duckdb:single:default")
+    assert _one(found, "duckdb:single:default").cost(advice.Prices(0.05, 0.005)) is None  # no time: no cost
