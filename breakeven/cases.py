@@ -221,6 +221,8 @@ class Suite:
     grids: tuple[Grid, ...] = field(default_factory=tuple)
     memory_budget: str | None = None  # e.g. "2GiB"; None: 80% of RAM
     engines: tuple[str, ...] = ()  # engine specs; empty: every installed engine
+    timeout: float | None = None  # seconds per case; None: the run's default (--timeout)
+    repeats: int | None = None  # timed repeats after the cold run; None: the run's default
 
     def cases(
         self,
@@ -269,6 +271,8 @@ class Suite:
 
 
 BUDGET_ROWS = (10**6, 3 * 10**6, 10**7, 3 * 10**7)
+# Engines that run past memory: Polars' streaming engine, DuckDB (spills), Dask and Spark (spill).
+OUT_OF_CORE = ("polars:streaming", "duckdb", "dask", "spark")
 SCALEOUT_ROWS = (10**6, 3 * 10**6, 10**7)
 
 SUITES: dict[str, Suite] = {
@@ -354,6 +358,35 @@ SUITES: dict[str, Suite] = {
                 "spark:local:tuned",
                 "ray:local:tuned",
             ),
+        ),
+        Suite(
+            "large",
+            "1e8 rows (G1 6 GB, T1 5 GB in memory as Arrow): every group-by question, the small-table merges and "
+            "the big one aggregated, every transform with the parquet sink; single-machine engines that cannot "
+            "hold it fail at loading. Hours: run it with --resume",
+            (
+                Grid(("groupby",), (10**8,)),
+                Grid(("join_small_inner", "join_small_inner_agg", "join_big_inner_agg"), (10**8,)),
+                Grid(("join_dim_inner", "join_dim_inner_agg"), (10**8,), dim_rows=(10**4,)),
+                Grid(("transform",), (10**8,), chunk_rows=(10**6,)),
+            ),
+            timeout=1200.0,
+            repeats=2,
+        ),
+        Suite(
+            "outofcore",
+            "1e9 rows read from files (G1 62 GB, T1 53 GB in memory as Arrow): q1, q3, a merge with a 10,000-row "
+            "dimension and a chunked transform written to Parquet, on the engines that run past memory; "
+            "answers checked against references made a batch at a time (or a digest). Hours, and about 50 GB "
+            "of disk",
+            (
+                Grid(("groupby_q1", "groupby_q3"), (10**9,), sources=("files",)),
+                Grid(("join_dim_inner_agg",), (10**9,), dim_rows=(10**4,), sources=("files",)),
+                Grid(("transform_udf",), (10**9,), chunk_rows=(10**6,), sources=("files",)),
+            ),
+            engines=OUT_OF_CORE,
+            timeout=2400.0,
+            repeats=1,
         ),
         Suite(
             "smoke",

@@ -103,8 +103,13 @@ def run(
             "repeatable; default: the suite's (memory, and files for some of standard's and full's questions)",
         ),
     ] = None,
-    repeats: Annotated[int, typer.Option(help="timed repeats after the cold run")] = 3,
-    timeout: Annotated[float, typer.Option(help="seconds per case (and for engine start-up plus loading)")] = 600.0,
+    repeats: Annotated[
+        int | None, typer.Option(help="timed repeats after the cold run; default: the suite's, else 3")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="seconds per case (and for engine start-up plus loading); default: the suite's, else 600"),
+    ] = None,
     memory_budget: Annotated[
         str | None,
         typer.Option(
@@ -168,6 +173,9 @@ def run(
     """Run a suite; prints the results table and the helps/hurts verdict at the end."""
     import psutil
 
+    chosen = get_suite(suite)
+    repeats = repeats if repeats is not None else chosen.repeats or 3
+    timeout = timeout if timeout is not None else chosen.timeout or 600.0
     if repeats < 1:
         raise UsageError(f"repeats must be at least 1, got {repeats}")
     if timeout <= 0:
@@ -176,7 +184,6 @@ def run(
         raise UsageError(f"cores must be at least 1, got {cores}")
     if memory_method not in METHODS:
         raise UsageError(f"unknown --memory-method {memory_method!r}: use one of {', '.join(METHODS)}")
-    chosen = get_suite(suite)
     memory_budget = memory_budget or chosen.memory_budget
     budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
@@ -452,6 +459,8 @@ def list_cmd() -> None:
     table = Table("suite", "cases per engine configuration", "description", "defaults", title="suites")
     for s in SUITES.values():
         defaults = [f"--memory-budget {s.memory_budget}"] if s.memory_budget else []
+        defaults += [f"--timeout {s.timeout:g}"] if s.timeout else []
+        defaults += [f"--repeats {s.repeats}"] if s.repeats else []
         defaults += [f"-e {spec}" for spec in s.engines]
         table.add_row(s.name, str(len(s.cases(parse_engines(["pandas"])))), s.description, " ".join(defaults))
     console.print(table)

@@ -41,6 +41,13 @@ def _tables(wl_name: str, data_dir: Path) -> tuple[dict[str, Path], dict[str, pa
     return paths, {role: pq.read_table(paths[role], columns=wl.reads(role)) for role in wl.tables}
 
 
+@pytest.mark.parametrize("kind", ["G1", "J1", "D1", "T1"])
+def test_the_size_of_a_row_in_memory_is_that_of_the_data_read_from_its_files(kind: str, data_dir: Path) -> None:
+    """What decides between a reference made whole or in batches (and converts advise --bytes)."""
+    x = pq.read_table(datagen.dataset_paths(_spec(kind), data_dir)["x"])
+    assert datagen.arrow_bytes_per_row(kind) == pytest.approx(x.nbytes / x.num_rows, rel=0.1)
+
+
 def test_the_slice_of_1e9_rows_has_a_reference_at_any_size() -> None:
     assert {"groupby_q1", "groupby_q3", "join_dim_inner_agg", "join_small_inner_agg"} <= set(BATCHED)
     assert "transform_udf" in ROWWISE and "transform_cumsum" not in ROWWISE + BATCHED  # a running total
@@ -99,3 +106,14 @@ def test_compute_takes_batches_where_the_data_does_not_fit(data_dir: Path, monke
     assert json.loads(digest.read_text())["rows"] == 10**5
     with pytest.raises(SystemExit, match="transform_cumsum at 100,000 rows: its tables are 0 GB in memory, and it"):
         reference.compute(t1, ["transform_cumsum"], data_dir)
+
+
+@pytest.mark.parametrize("suite", ["large", "outofcore"])
+def test_every_question_of_the_big_suites_has_a_reference_at_its_size(suite: str, monkeypatch) -> None:
+    """On this project's machines (24 GiB): whole where it fits, else in batches or by digest."""
+    from breakeven.cases import SUITES, parse_engines
+
+    monkeypatch.setenv("BREAKEVEN_REFERENCE_MEMORY", str(24 * 2**30))
+    for case in SUITES[suite].cases(parse_engines(["pandas"])):
+        wl = case.wl
+        assert not reference.in_batches(case.data, wl) or wl.merge or wl.rowwise, case.id
