@@ -123,6 +123,7 @@ figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; height: auto; }}
 .wide {{ overflow-x: auto; max-width: 100%; }}
 .pair {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
 .pair figure {{ flex: 3 1 560px; min-width: 0; }} .pair .numbers {{ flex: 1 1 300px; min-width: 0; }}
+.numbers td {{ white-space: nowrap; }}
 .supports {{ background: #d9f2d9; }} .refutes {{ background: #f8d7d7; }} .depends {{ background: #fff3c4; }}
 .lead {{ font-size: 1.1em; }} nav {{ line-height: 1.8; }}
 td, th {{ overflow-wrap: break-word; }}
