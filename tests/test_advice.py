@@ -140,12 +140,17 @@ def test_cheapest_and_fastest_differ_when_a_cluster_holds_more() -> None:
     assert "the fastest, dask:cluster:default@8x1" in cheapest
 
 
+def _scaling() -> list[advice.Sample]:
+    """Dask on 1, 2 and 4 workers at 1e6 and 1e7 rows: T = 0.5 + 1e-7 n / w + 0.1 w, exactly."""
+    return [
+        _sample("dask", "cluster", n, 0.5 + 1e-7 * n / w + 0.1 * w, topology=f"{w}x1")
+        for w in (1, 2, 4)
+        for n in SIZES[:2]
+    ]
+
+
 def test_an_unmeasured_worker_count_comes_from_the_scale_out_model() -> None:
-    samples = []
-    for workers in (1, 2, 4):  # T = 0.5 + 1e-7 n / w + 0.1 w, exactly
-        for n in SIZES[:2]:
-            samples.append(_sample("dask", "cluster", n, 0.5 + 1e-7 * n / workers + 0.1 * workers,
-                                   topology=f"{workers}x1"))  # fmt: skip
+    samples = _scaling()
     (model,) = advice.advise(samples, "groupby_q1", 10**7, advice.Machine(1, 4 * GIB, workers=3))
     assert model.config == "dask:cluster:default@3x1" and model.time.how == "model"
     assert model.time.value == pytest.approx(0.5 + 1e-7 * 1e7 / 3 + 0.3, rel=1e-3)
@@ -153,11 +158,7 @@ def test_an_unmeasured_worker_count_comes_from_the_scale_out_model() -> None:
 
 
 def test_the_scale_out_model_takes_the_newest_record_of_a_point_measured_twice() -> None:
-    samples = []
-    for workers in (1, 2, 4):  # T = 0.5 + 1e-7 n / w + 0.1 w, exactly
-        for n in SIZES[:2]:
-            samples.append(_sample("dask", "cluster", n, 0.5 + 1e-7 * n / workers + 0.1 * workers,
-                                   topology=f"{workers}x1"))  # fmt: skip
+    samples = _scaling()
     old = replace(samples[2], record=replace(samples[2].record, finished_at="2020-01-01T00:00:00Z"))
     old = replace(old, record=replace(old.record, times=replace(old.record.times, compute_median=9.0)))
     (model,) = advice.advise([old, *samples], "groupby_q1", 10**7, advice.Machine(1, 4 * GIB, workers=3))
