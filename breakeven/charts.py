@@ -9,6 +9,7 @@ import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from breakeven import analysis, scaleout, winners
 from breakeven.data import fmt_num
@@ -70,6 +71,7 @@ def question_chart(
             ax.set_yscale("log")
         else:
             ax.text(0.5, 0.5, "no finished case", transform=ax.transAxes, ha="center")
+        ends: list[tuple[float, float, str, str]] = []  # each line's last point, labelled below
         for config, rs in sorted(by_config.items()):
             rs = sorted((r for r in rs if keep(r)), key=lambda r: r.case.rows)
             if not rs:
@@ -85,9 +87,8 @@ def question_chart(
                 ys = [p.median for p in points]
                 err = [[p.median - p.fastest for p in points], [p.slowest - p.median for p in points]]
                 ax.errorbar(xs, ys, yerr=err, fmt=line, marker=marker, color=colour, capsize=3, label=config)
-            if xs:
-                ax.annotate(short_config(config), (xs[-1], ys[-1]), textcoords="offset points", xytext=(4, 0),
-                            fontsize=6, color=colour, va="center")  # fmt: skip
+            if xs and ys[-1]:
+                ends.append((xs[-1], ys[-1], short_config(config), colour))
             cliff = next((r.case.rows for r in rs if r.status == "memory"), None)
             if metric == "memory" and cliff is not None:
                 ax.axvline(cliff, color=colour, linestyle=line, linewidth=1, alpha=0.8)
@@ -103,6 +104,7 @@ def question_chart(
             ax.axhline(budget / 2**30, color="#444", linestyle=":", linewidth=1)
             ax.annotate(f"memory budget {budget / 2**30:.3g} GiB", (sizes[0] / 2, budget / 2**30), fontsize=7,
                         color="#444", textcoords="offset points", xytext=(3, -10))  # fmt: skip
+        label_ends(ax, ends)
         ax.grid(True, which="both", alpha=0.3)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         # Memory spans less than a decade: label 2 and 5 of each decade too.
@@ -178,6 +180,34 @@ def scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, floa
         ax.legend(fontsize=7, title="measured (dots), model (lines)", title_fontsize=7)
     fig.savefig(path)
     plt.close(fig)
+
+
+LABEL_GAP = 0.045  # of the y axis between two labels at the same size, so that none covers another
+
+
+def label_ends(ax: Any, ends: list[tuple[float, float, str, str]]) -> None:
+    """Each line's name beside its last point (log y), pushed apart where they would overlap and
+    kept inside the axis, with a thin leader to its point: the chart reads without its legend."""
+    if not ends:
+        return
+    low, high = (math.log10(v) for v in ax.get_ylim())
+    gap = LABEL_GAP * (high - low)
+    by_x: dict[float, list[tuple[float, float, str, str]]] = defaultdict(list)
+    for end in ends:
+        by_x[end[0]].append(end)
+    for group in by_x.values():
+        group.sort(key=lambda e: e[1])
+        step = min(gap, (high - low) / (len(group) + 1))  # as many labels as there are fit in the axis
+        placed: list[float] = []
+        for _, y, _, _ in group:
+            at = math.log10(y)
+            placed.append(max(at, placed[-1] + step) if placed else at)
+        over = placed[-1] - (high - step / 2)
+        if over > 0:  # the stack ran off the top: move it down as a whole
+            placed = [at - over for at in placed]
+        for (x, y, text, colour), at in zip(group, placed, strict=True):
+            ax.annotate(text, (x, y), xytext=(x * 1.15, 10**at), fontsize=6, color=colour, va="center",
+                        arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4, "alpha": 0.6})  # fmt: skip
 
 
 def engine_colour(config: str | None) -> str:
