@@ -377,7 +377,7 @@ SUITES: dict[str, Suite] = {
             "outofcore",
             "1e9 rows read from files (G1 62 GB, T1 53 GB in memory as Arrow): q1, q3, a merge with a 10,000-row "
             "dimension and a chunked transform written to Parquet, on the engines that run past memory; "
-            "answers checked against references made a batch at a time (or a digest). Hours, and about 50 GB "
+            "answers checked against references made a batch at a time (or a digest). Hours, and tens of GB "
             "of disk",
             (
                 Grid(("groupby_q1", "groupby_q3"), (10**9,), sources=("files",)),
