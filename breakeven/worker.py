@@ -105,32 +105,19 @@ def run_case(
     chan.request(TimedEnd(case.id))
     rows_out, sums = None, None
     try:
-        if status == "ok" and case.reference.endswith(".digest.json"):  # too large to hold: by digest
-            expected = Digest.from_dict(read_json(Path(case.reference)))
+        if status == "ok":
+            read, verify = _checks(engine, wl, case)
             for answer in answers:
                 try:
-                    found = answer_digest(engine, answer, case.sink)
-                except (OSError, pa.ArrowInvalid) as exc:
-                    status, reason = "wrong_result", f"the written answer cannot be read: {describe(exc)}"
-                    break
-                verdict = compare_digests(found, expected)
-                if not verdict.ok:
-                    status, reason = "wrong_result", verdict.reason
-                    break
-                rows_out, sums = found.rows, {k: v[1] for k, v in found.columns.items() if v[0]}
-        elif status == "ok":
-            reference = pq.read_table(case.reference)
-            for answer in answers:
-                try:
-                    table = answer_table(engine, answer, case.sink)
+                    found = read(answer)
                 except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
                     status, reason = "wrong_result", f"the written answer cannot be read: {describe(exc)}"
                     break
-                verdict = compare(table, reference, list(wl.keys))
+                verdict, found_rows, found_sums = verify(found)
                 if not verdict.ok:
                     status, reason = "wrong_result", verdict.reason
                     break
-                rows_out, sums = table.num_rows, checksum(table)
+                rows_out, sums = found_rows, found_sums
     finally:
         shutil.rmtree(sink_dir, ignore_errors=True)
     chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
@@ -172,6 +159,24 @@ def produce(engine: Engine, wl: Workload, ctx: Ctx, sink: str | None, folder: Pa
 def answer_table(engine: Engine, answer: Any, sink: str | None) -> pa.Table:
     """What ``produce`` gave, as an Arrow table for verification (untimed)."""
     return read_written(answer) if sink == "parquet" else engine.to_arrow(answer)
+
+
+def _checks(engine: Engine, wl: Workload, case: PlannedCase) -> tuple[Any, Any]:
+    """How an answer is read and compared with the case's reference: whole against the answer,
+    or a batch at a time against its digest (a reference too large to hold)."""
+    if case.reference.endswith(".digest.json"):
+        expected = Digest.from_dict(read_json(Path(case.reference)))
+
+        def by_digest(found: Digest) -> tuple[Any, int, dict[str, float]]:
+            return compare_digests(found, expected), found.rows, {k: v[1] for k, v in found.columns.items() if v[0]}
+
+        return (lambda answer: answer_digest(engine, answer, case.sink)), by_digest
+    reference = pq.read_table(case.reference)
+
+    def whole(table: pa.Table) -> tuple[Any, int, dict[str, float]]:
+        return compare(table, reference, list(wl.keys)), table.num_rows, checksum(table)
+
+    return (lambda answer: answer_table(engine, answer, case.sink)), whole
 
 
 def answer_digest(engine: Engine, answer: Any, sink: str | None) -> Digest:
