@@ -368,7 +368,8 @@ def _front(machine: Machine, folder: Path, claimed: list[claims.Claim]) -> str:
         f"<td>{_seconds(c.single_seconds) if c.single_seconds else '–'}</td>"
         f"<td>{html.escape(short_config(c.distributed or 'did not finish'))}</td>"
         f"<td>{_seconds(c.distributed_seconds) if c.distributed_seconds else '–'}</td>"
-        f'<td class="{"helps" if (c.ratio or 0) < 1 else "hurts"}">{winners.ratio_text(c.ratio)}</td></tr>'
+        f'<td class="{"helps" if (c.ratio or 0) < 1 else "hurts"}">{winners.ratio_text(c.ratio)}'
+        f"{'' if c.clear else ' (repeats overlap)'}</td></tr>"
         for c in found[analysis.BASELINES["best"]]
     )
     claim_rows = "".join(

@@ -2,8 +2,10 @@
 
 A *cell* is one question at one size. Its ratio is the best distributed configuration's median
 compute time over the baseline's (``analysis.BASELINES``: the best single-machine engine, or
-pandas): above 1 the single machine wins by that factor, below 1 distribution wins. The
-sentences say the same for a reader in a hurry; every figure in them comes from the cells.
+pandas): above 1 the single machine wins by that factor, below 1 distribution wins. A win is
+*clear* when the winner's slowest repeat beat the loser's fastest; otherwise the two overlap
+and the sentences say so. The sentences say the same for a reader in a hurry; every figure in
+them comes from the cells.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Cell:
     single_seconds: float | None
     distributed: str | None  # the fastest distributed configuration (None: none finished)
     distributed_seconds: float | None
+    single_spread: tuple[float, float] | None = None  # the fastest and slowest repeat
+    distributed_spread: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -45,6 +49,21 @@ class Cell:
         if ratio is None:
             return None
         return self.distributed if ratio < 1 else self.single
+
+    @property
+    def clear(self) -> bool:
+        """Whether the winner's slowest repeat beat the loser's fastest (a side that did not
+        finish loses clearly); False where the repeats overlap or are unknown."""
+        ratio = self.ratio
+        if ratio is None:
+            return False
+        if ratio == 0 or math.isinf(ratio):
+            return True
+        if self.single_spread is None or self.distributed_spread is None:
+            return False
+        if ratio < 1:
+            return self.distributed_spread[1] < self.single_spread[0]
+        return self.single_spread[1] < self.distributed_spread[0]
 
 
 def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
@@ -68,9 +87,17 @@ def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
                 single[best_single].times.compute_median if best_single else None,
                 best_dist,
                 dist[best_dist].times.compute_median if best_dist else None,
+                _spread(single[best_single]) if best_single else None,
+                _spread(dist[best_dist]) if best_dist else None,
             )
         )
     return out
+
+
+def _spread(r: Record) -> tuple[float, float] | None:
+    """The fastest and slowest timed repeat (the cold run where there was no repeat)."""
+    found = r.times.repeats or ((r.times.cold,) if r.times.cold is not None else ())
+    return (min(found), max(found)) if found else None
 
 
 def _fastest(found: dict[str, Record]) -> str | None:
@@ -101,7 +128,7 @@ def sentences(found: list[Cell], against: str) -> list[str]:
     sizes = sorted({c.rows for c in known})
     out = [
         f"Against {against}, a distributed engine was faster in {len(wins)} of {len(known)} measured "
-        f"question sizes ({fmt_num(sizes[0])} to {fmt_num(sizes[-1])} rows)."
+        f"question sizes ({fmt_num(sizes[0])} to {fmt_num(sizes[-1])} rows){_clear(wins)}."
     ]
     by_family: dict[str, list[Cell]] = defaultdict(list)
     for c in known:
@@ -112,7 +139,7 @@ def sentences(found: list[Cell], against: str) -> list[str]:
         largest = max(c.rows for c in cs)
         at_largest = [c.ratio for c in cs if c.rows == largest and c.ratio is not None and 0 < c.ratio < math.inf]
         typical = statistics.median(finite) if finite else None
-        said = f"{FAMILY_NAMES.get(family, family).capitalize()}: distribution won {len(won)} of {len(cs)}"
+        said = f"{FAMILY_NAMES.get(family, family).capitalize()}: distribution won {len(won)} of {len(cs)}{_clear(won)}"
         if typical is not None:
             said += f"; the best distributed engine took a median {_times(typical)} {against}'s time"
         if at_largest:
@@ -121,9 +148,17 @@ def sentences(found: list[Cell], against: str) -> list[str]:
             best = min(won, key=lambda c: c.ratio if c.ratio is not None else math.inf)
             how = f"{analysis.fmt_ratio(best.ratio)} faster" if best.ratio else f"where {against} did not finish"
             said += f"; its best win: {short_config(best.distributed or '')} on {best.question} at "
-            said += f"{fmt_num(best.rows)} rows, {how}"
+            said += f"{fmt_num(best.rows)} rows, {how}" + ("" if best.clear else " (within the repeats' spread)")
         out.append(said + ".")
     return out
+
+
+def _clear(wins: list[Cell]) -> str:
+    """How many wins were clear of the repeats' spread, where not all were."""
+    clear = sum(c.clear for c in wins)
+    if clear == len(wins):
+        return ""
+    return f", {clear} of them clear of the repeats' spread" if len(wins) > 1 else ", within the repeats' spread"
 
 
 def _times(ratio: float) -> str:

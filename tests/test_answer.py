@@ -55,6 +55,29 @@ def test_the_winner_of_each_question_and_size_and_the_sentences() -> None:
     assert "its best win: dask:threads on groupby_q1 at 1e7 rows, 4x faster" in pandas[1]
 
 
+def test_a_win_within_the_repeats_spread_is_said_to_be_one() -> None:
+    """A median 1% faster is not a win a reader should act on: the sentences and the table say
+    when the winner's slowest repeat did not beat the loser's fastest."""
+    close = [record("duckdb", "single", 10**7, [1.00, 1.01, 1.10]), record("dask", "threads", 10**7, [0.95, 1.0, 1.2])]
+    clear = [
+        record("duckdb", "single", 10**8, [10.0, 10.2, 10.4]),
+        record("dask", "threads", 10**8, [5.0, 5.1, 5.3]),
+    ]
+    found = winners.cells(close + clear)
+    assert [(c.rows, c.ratio < 1, c.clear) for c in found] == [(10**7, True, False), (10**8, True, True)]
+    said = winners.sentences(found, "the best single-machine engine")
+    assert (
+        "faster in 2 of 2 measured question sizes (1e7 to 1e8 rows), 1 of them clear of the repeats' spread." in said[0]
+    )
+    assert "distribution won 2 of 2, 1 of them clear of the repeats' spread;" in said[1]
+    assert said[1].endswith("on groupby_q1 at 1e8 rows, 2x faster.")  # the best win was the clear one
+    (only,) = winners.cells(close)
+    assert winners.sentences([only], "pandas")[1].endswith("1e7 rows, 1x faster (within the repeats' spread).")
+    # a loss is clear, or not, the same way
+    (lost,) = winners.cells([record("duckdb", "single", 10**6, [1.0] * 3), record("dask", "threads", 10**6, [3.0] * 3)])
+    assert lost.ratio == pytest.approx(3.0) and lost.clear
+
+
 def test_only_one_side_finishing_is_said_as_such() -> None:
     records = [record("pandas", "single", 10**8, None, status="memory"), record("dask", "threads", 10**8, [9.0])]
     (cell,) = winners.cells(records, "pandas")
