@@ -95,9 +95,12 @@ def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
 
 
 def _spread(r: Record) -> tuple[float, float] | None:
-    """The fastest and slowest timed repeat (the cold run where there was no repeat)."""
-    found = r.times.repeats or ((r.times.cold,) if r.times.cold is not None else ())
-    return (min(found), max(found)) if found else None
+    """The fastest and slowest timed repeat; with fewer than two repeats (the 1e9 slice has one),
+    the cold run counts too; None with fewer than two times."""
+    found = r.times.repeats
+    if len(found) < 2:
+        found = (*found, *((r.times.cold,) if r.times.cold is not None else ()))
+    return (min(found), max(found)) if len(found) >= 2 else None
 
 
 def _fastest(found: dict[str, Record]) -> str | None:

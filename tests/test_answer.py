@@ -76,6 +76,15 @@ def test_a_win_within_the_repeats_spread_is_said_to_be_one() -> None:
     # a loss is clear, or not, the same way
     (lost,) = winners.cells([record("duckdb", "single", 10**6, [1.0] * 3), record("dask", "threads", 10**6, [3.0] * 3)])
     assert lost.ratio == pytest.approx(3.0) and lost.clear
+    # one repeat (the 1e9 slice): the cold run counts too; one time alone is no spread
+    one = [record("duckdb", "single", 10**9, [100.0]), record("dask", "threads", 10**9, [50.0])]
+    one[0] = replace(one[0], times=replace(one[0].times, cold=90.0))
+    one[1] = replace(one[1], times=replace(one[1].times, cold=95.0))
+    assert not winners.cells(one)[0].clear
+    one[1] = replace(one[1], times=replace(one[1].times, cold=60.0))
+    assert winners.cells(one)[0].clear
+    one[1] = replace(one[1], times=replace(one[1].times, cold=None))
+    assert not winners.cells(one)[0].clear
 
 
 def test_only_one_side_finishing_is_said_as_such() -> None:
