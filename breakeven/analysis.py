@@ -14,7 +14,8 @@ the ratio of its median time to the best single-machine engine's at the same siz
 distribution helps (below 1) or hurts (above 1). Where the ratio crosses 1 between two measured
 sizes, the breakeven point is interpolated on log-log scale (time grows about as a power of
 rows); its uncertainty comes from the repeats: the crossing of the pessimistic ratio (slowest
-repeat of the distributed engine over the fastest of the baseline) and of the optimistic one.
+repeat of the distributed engine over the fastest of the baseline) and of the optimistic one
+(with a single repeat, the cold run counts too: ``Point.of``).
 A size at which the best single-machine engine failed (timeout, memory) while the distributed
 one finished counts as a win for distribution; the smallest size at which a single-machine
 engine ran out of its memory budget while the distributed one finished is the *memory cliff*.
@@ -94,13 +95,16 @@ def questions(records: list[Record]) -> dict[str, Question]:
 
 @dataclass(frozen=True)
 class Point:
-    """One configuration at one size: the median and the extremes of its timed repeats."""
+    """One configuration at one size: the median and the extremes of its timed repeats. With
+    fewer than two repeats (the 1e9 slice has one) the cold run counts too, so that the spread
+    still says something; ``times`` is how many runs the extremes come from (1: no spread)."""
 
     rows: int
     status: str
     median: float | None = None
     fastest: float | None = None
     slowest: float | None = None
+    times: int = 0
 
     @classmethod
     def of(cls, record: Record, metric: str = "compute_median") -> Point:
@@ -108,12 +112,12 @@ class Point:
         median = times.metric(metric)
         if not record.ok or median is None or times.compute_median is None:
             return cls(rows, record.status)
-        repeats = times.repeats or (times.compute_median,)
-        if metric == "compute_median":
-            return cls(rows, "ok", median, min(repeats), max(repeats))
+        runs = times.repeats or (times.compute_median,)
+        if len(runs) < 2 and times.cold is not None:
+            runs = (*runs, times.cold)
         # end to end: the other phases were measured once, so the spread is the compute phase's
         fixed = median - times.compute_median
-        return cls(rows, "ok", median, fixed + min(repeats), fixed + max(repeats))
+        return cls(rows, "ok", median, fixed + min(runs), fixed + max(runs), len(runs))
 
 
 @dataclass(frozen=True)

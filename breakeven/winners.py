@@ -27,11 +27,17 @@ class Cell:
     family: str
     rows: int
     single: str | None  # the baseline's fastest configuration (None: it did not finish)
-    single_seconds: float | None
     distributed: str | None  # the fastest distributed configuration (None: none finished)
-    distributed_seconds: float | None
-    single_spread: tuple[float, float] | None = None  # the fastest and slowest repeat
-    distributed_spread: tuple[float, float] | None = None
+    single_point: analysis.Point | None = None  # their medians and the extremes of the repeats
+    distributed_point: analysis.Point | None = None
+
+    @property
+    def single_seconds(self) -> float | None:
+        return self.single_point.median if self.single_point else None
+
+    @property
+    def distributed_seconds(self) -> float | None:
+        return self.distributed_point.median if self.distributed_point else None
 
     @property
     def ratio(self) -> float | None:
@@ -53,17 +59,18 @@ class Cell:
     @property
     def clear(self) -> bool:
         """Whether the winner's slowest repeat beat the loser's fastest (a side that did not
-        finish loses clearly); False where the repeats overlap or are unknown."""
+        finish loses clearly); False where the repeats overlap or either side ran only once."""
         ratio = self.ratio
         if ratio is None:
             return False
         if ratio == 0 or math.isinf(ratio):
             return True
-        if self.single_spread is None or self.distributed_spread is None:
+        win, lose = (
+            (self.distributed_point, self.single_point) if ratio < 1 else (self.single_point, self.distributed_point)
+        )
+        if win is None or lose is None or win.times < 2 or lose.times < 2:
             return False
-        if ratio < 1:
-            return self.distributed_spread[1] < self.single_spread[0]
-        return self.single_spread[1] < self.distributed_spread[0]
+        return (win.slowest or math.inf) < (lose.fastest or 0.0)
 
 
 def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
@@ -84,23 +91,12 @@ def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
                 families[scen.question],
                 scen.rows,
                 best_single,
-                single[best_single].times.compute_median if best_single else None,
                 best_dist,
-                dist[best_dist].times.compute_median if best_dist else None,
-                _spread(single[best_single]) if best_single else None,
-                _spread(dist[best_dist]) if best_dist else None,
+                analysis.Point.of(single[best_single]) if best_single else None,
+                analysis.Point.of(dist[best_dist]) if best_dist else None,
             )
         )
     return out
-
-
-def _spread(r: Record) -> tuple[float, float] | None:
-    """The fastest and slowest timed repeat; with fewer than two repeats (the 1e9 slice has one),
-    the cold run counts too; None with fewer than two times."""
-    found = r.times.repeats
-    if len(found) < 2:
-        found = (*found, *((r.times.cold,) if r.times.cold is not None else ()))
-    return (min(found), max(found)) if len(found) >= 2 else None
 
 
 def _fastest(found: dict[str, Record]) -> str | None:

@@ -4,6 +4,7 @@ baselines, the memory cliff, and the verdict matrix's grouping."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -64,6 +65,20 @@ def test_a_distributed_engine_that_catches_up_breaks_even_with_a_band_from_the_r
     assert found.low < found.rows < found.high
     assert 10**6 < found.rows < 10**7
     assert "breaks even at" in found.text and found.short.startswith("helps >")
+
+
+def test_a_points_spread_is_its_repeats_or_with_one_repeat_the_cold_run_too() -> None:
+    """The 1e9 slice runs once after its cold run: the band and the clear-win test both take the
+    cold run in, rather than claim a zero-width spread; one time alone says it has no spread."""
+    three = Point.of(record("dask", "threads", 10**6, [1.0, 2.0, 1.5]))
+    assert (three.median, three.fastest, three.slowest, three.times) == (1.5, 1.0, 2.0, 3)
+    one = record("dask", "threads", 10**9, [50.0])
+    assert Point.of(one).times == 1 and Point.of(one).fastest == Point.of(one).slowest == 50.0
+    one = replace(one, times=replace(one.times, cold=60.0, end_to_end=80.0))
+    assert (Point.of(one).fastest, Point.of(one).slowest, Point.of(one).times) == (50.0, 60.0, 2)
+    # end to end: start-up and loading (30 s here) were measured once and shift both extremes
+    assert (Point.of(one, "end_to_end").fastest, Point.of(one, "end_to_end").slowest) == (80.0, 90.0)
+    assert Point.of(record("dask", "threads", 10**9, None, status="memory")) == Point(10**9, "memory")
 
 
 def test_never_breaking_even_and_always_helping() -> None:
