@@ -2,12 +2,15 @@
 by a single-machine engine: ``Workload.reference_engine``) in a process of their own and cached
 as Parquet beside the data (``<data>/<set>/ref/<workload>-<key>.parquet``).
 
-Data larger than memory (the columns a question reads over ``MEMORY_SHARE`` of this machine's
-memory, as Arrow) is read a batch of x at a time, the other tables whole: a question whose
-answer is small declares how partial answers merge (``Workload.batched``: a group-by, an
-aggregated merge); a question with a row per row of x (``Workload.rowwise``) gets a digest of
-its answer instead (``verify.Digest``, ``<key>.digest.json``), since the answer itself would not
-fit either. Any other question there is refused with the reason.
+A reference whose peak (``REFERENCE_PEAK`` times the columns it reads, as Arrow) would pass
+``MEMORY_SHARE`` of this machine's memory is made x a part at a time, the other tables whole:
+a batch at a time where partial answers merge (``Workload.batched``: q1, q3, an aggregated
+merge) or each row stands alone (``Workload.rowwise``), else a part of x per set of values of a
+key whose groups stand alone (``Workload.parts_by``: every group-by, the running total). An
+answer of about a row per row of x (``Workload.answer_per_row``) from ``DIGEST_ROWS`` rows, or
+larger than memory, is kept as its digest (``verify.Digest``, ``<key>.digest.json``): compared
+whole, it and its reference would not fit beside the engine's tables. Any other question there
+is refused with the reason.
 
 The key hashes the data's parameters and the source of the reference function with every
 function and module of breakeven that it reaches: a changed question, or a changed helper of
@@ -19,17 +22,20 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import types
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -101,7 +107,15 @@ def found(spec: DataSpec, workload: str, data_dir: Path) -> Path | None:
                  if p.exists()), None)  # fmt: skip
 
 
-MEMORY_SHARE = 0.25  # the reference's tables, read whole, at most this share of the memory
+# The reference runs alone (before the engines of its data), so its peak may take half the memory.
+MEMORY_SHARE = 0.5
+# Its peak over its tables' size (``table_bytes``), measured at 1e7 rows: 1.5 to 1.8 for q1 to q5
+# and q7, 2.5 to 4.8 for the transforms and merges, 5.8 for q6, q10 and the running total, 8.3 for
+# q8 (the sorts' index arrays). q10 made whole at 1e8 rows was killed at 22 GiB.
+REFERENCE_PEAK = 10
+# An answer of a row per row of x is checked by digest from here: compared whole at 1e8 rows the
+# worker would hold the answer, the reference and both sorted (4 to 8 GB each) beside the tables.
+DIGEST_ROWS = 50_000_000
 MERGE_ROWS = 8_000_000  # partial answers merged whenever they hold this many rows
 
 
@@ -114,13 +128,25 @@ def table_bytes(spec: DataSpec, wl: Workload) -> int:
     return int(sum(rows[r] * arrow_bytes_per_row(spec.kind, r, tuple(wl.reads(r) or ())) for r in wl.tables))
 
 
-def in_batches(spec: DataSpec, wl: Workload) -> bool:
-    """Whether the reference must be made a batch of x at a time (``BREAKEVEN_REFERENCE_MEMORY``,
-    bytes, stands for this machine's memory: the tests make small data large with it)."""
+def parts_needed(spec: DataSpec, wl: Workload) -> int:
+    """Into how many parts x must be split for the reference's peak to fit (1: it is made whole;
+    ``BREAKEVEN_REFERENCE_MEMORY``, bytes, stands for this machine's memory: the tests make small
+    data large with it)."""
     import psutil
 
     memory = int(os.environ.get("BREAKEVEN_REFERENCE_MEMORY", 0)) or psutil.virtual_memory().total
-    return table_bytes(spec, wl) > MEMORY_SHARE * memory
+    return max(1, math.ceil(REFERENCE_PEAK * table_bytes(spec, wl) / (MEMORY_SHARE * memory)))
+
+
+def in_batches(spec: DataSpec, wl: Workload) -> bool:
+    """Whether the reference must be made a part (or batch) of x at a time."""
+    return parts_needed(spec, wl) > 1
+
+
+def by_digest(spec: DataSpec, wl: Workload) -> bool:
+    """Whether the answer is kept, and checked, as its digest: about a row per row of x, from
+    ``DIGEST_ROWS`` rows or where the tables do not fit whole."""
+    return (wl.answer_per_row or wl.rowwise) and (spec.rows >= DIGEST_ROWS or in_batches(spec, wl))
 
 
 def batches(wl: Workload, paths: dict[str, Path]) -> Iterator[dict[str, pa.Table]]:
@@ -128,6 +154,29 @@ def batches(wl: Workload, paths: dict[str, Path]) -> Iterator[dict[str, pa.Table
     others = {role: pq.read_table(paths[role], columns=wl.reads(role)) for role in wl.tables if role != "x"}
     for batch in ds.dataset(paths["x"], format="parquet").to_batches(columns=wl.reads("x")):
         yield {"x": pa.Table.from_batches([batch]), **others}
+
+
+def parts(wl: Workload, paths: dict[str, Path], count: int) -> Iterator[dict[str, pa.Table]]:
+    """The tables by role, x in ``count`` parts by the values of ``wl.parts_by`` (every row of a
+    value in one part, nulls in the first), the others whole; one part: x whole."""
+    others = {role: pq.read_table(paths[role], columns=wl.reads(role)) for role in wl.tables if role != "x"}
+    dataset = ds.dataset(paths["x"], format="parquet")
+    if count == 1:
+        yield {"x": dataset.to_table(columns=wl.reads("x")), **others}
+        return
+    key = wl.parts_by
+    assert key is not None, f"{wl.name} declares no key to split it by"
+    values: set[object] = set()
+    for batch in dataset.to_batches(columns=[key]):
+        values.update(pc.unique(batch.column(0)).to_pylist())
+    nulls = None in values
+    ordered = sorted(v for v in values if v is not None)
+    count = max(1, min(count, len(ordered)))
+    for i in range(count):
+        where = pc.field(key).isin(ordered[i::count])
+        if i == 0 and nulls:
+            where = where | pc.field(key).is_null()
+        yield {"x": dataset.to_table(columns=wl.reads("x"), filter=where), **others}
 
 
 def batched_answer(wl: Workload, paths: dict[str, Path]) -> pa.Table:
@@ -144,11 +193,11 @@ def batched_answer(wl: Workload, paths: dict[str, Path]) -> pa.Table:
     return wl.finish(answer) if wl.finish else answer
 
 
-def batched_digest(wl: Workload, paths: dict[str, Path]) -> Digest:
-    """The digest of a row-wise answer, a batch at a time (``Workload.rowwise``)."""
-    assert wl.reference is not None
+def digest_of(wl: Workload, pieces: Iterable[dict[str, pa.Table]]) -> Digest:
+    """The digest of an answer made a piece at a time: batches of a row-wise question, parts."""
+    assert wl.reference is not None, f"{wl.name} has no reference"
     builder = DigestBuilder()
-    for tables in batches(wl, paths):
+    for tables in pieces:
         builder.add(wl.reference(tables))
     return builder.digest()
 
@@ -161,20 +210,24 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
         if found(spec, name, data_dir) is not None:
             continue
         wl = get_workload(name)
+        count = parts_needed(spec, wl)
+        if wl.reference_by is None and count > 1 and not (wl.merge or wl.rowwise or wl.parts_by):
+            gb = table_bytes(spec, wl) / 1e9
+            raise SystemExit(
+                f"{name} at {spec.rows:,} rows: its tables are {gb:.0f} GB in memory, and it declares no way to "
+                "make its reference a part at a time (Workload.batched, Workload.rowwise, Workload.parts_by)"
+            )
         if wl.reference_by is not None:
             answer = engine_answer(wl, spec, data_dir)
-        elif in_batches(spec, wl):
-            if wl.merge is not None:
-                answer = batched_answer(wl, paths)
-            elif wl.rowwise:
-                write_json_atomic(digest_path(spec, name, data_dir), batched_digest(wl, paths).to_dict())
-                continue
-            else:
-                gb = table_bytes(spec, wl) / 1e9
-                raise SystemExit(
-                    f"{name} at {spec.rows:,} rows: its tables are {gb:.0f} GB in memory, and it declares no way to "
-                    "make its reference a batch at a time (Workload.batched, Workload.rowwise)"
-                )
+        elif by_digest(spec, wl):
+            pieces = batches(wl, paths) if wl.rowwise and count > 1 else parts(wl, paths, count)
+            write_json_atomic(digest_path(spec, name, data_dir), digest_of(wl, pieces).to_dict())
+            continue
+        elif count > 1 and wl.merge is not None:
+            answer = batched_answer(wl, paths)
+        elif count > 1:
+            assert wl.reference is not None, f"{name} has no reference"
+            answer = pa.concat_tables([wl.reference(tables) for tables in parts(wl, paths, count)])
         else:
             assert wl.reference is not None, f"{name} has no reference"
             # Only the columns the question reads: at 1e8 rows all of G1 is 6.2 GB in Arrow, q1's two 1.3 GB.
@@ -208,27 +261,33 @@ def engine_answer(wl: Workload, spec: DataSpec, data_dir: Path) -> pa.Table:
 
 def ensure(
     spec: DataSpec, workloads: list[str], data_dir: Path, timeout: float | None = None, plugins: tuple[str, ...] = ()
-) -> str | None:
-    """Make sure the references exist; returns None, or why they could not be computed."""
-    missing = [w for w in workloads if found(spec, w, data_dir) is None]
-    if not missing:
-        return None
-    job = {
-        "data_dir": str(data_dir),
-        "spec": asdict(spec),
-        "workloads": missing,
-        "plugins": list(plugins),
-        "user_sets": user_data.registered(),
-    }
-    cmd = [sys.executable, "-m", "breakeven.reference", json.dumps(job)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return f"reference answers for {spec.name} took over {timeout:.0f}s"
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"reference answers for {spec.name} failed (exit {done.returncode}): {tail}"
-    return None
+) -> dict[str, str]:
+    """Make sure the references exist, each made in a process of its own (one killed for memory
+    takes no other with it); returns why, for each workload whose reference could not be made."""
+    failed = {}
+    for name in workloads:
+        if found(spec, name, data_dir) is not None:
+            continue
+        job = {
+            "data_dir": str(data_dir),
+            "spec": asdict(spec),
+            "workloads": [name],
+            "plugins": list(plugins),
+            "user_sets": user_data.registered(),
+        }
+        cmd = [sys.executable, "-m", "breakeven.reference", json.dumps(job)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            failed[name] = f"reference answer of {name} for {spec.name} took over {timeout:.0f}s"
+            continue
+        if done.returncode == -signal.SIGKILL:
+            tail = "killed (SIGKILL: most likely out of memory)"
+        else:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if done.returncode != 0:
+            failed[name] = f"reference answer of {name} for {spec.name} failed (exit {done.returncode}): {tail}"
+    return failed
 
 
 if __name__ == "__main__":

@@ -138,6 +138,7 @@ class Runner:
         self.session: WorkerSession | None = None
         self.sessions_started = 0
         self._seen_pids: set[int] = set()  # every process of every worker tree, for leak checks
+        self._no_reference: dict[tuple[datagen.DataSpec, str], str] = {}  # references that failed, and why
         self.clusters = RunClusters(options.cluster, store.log_dir, self.emit, self._control_group)
         self.memory_method, self.memory_fallback = choose_method(options.memory_method, options.memory_budget)
 
@@ -187,23 +188,29 @@ class Runner:
         if not runnable:
             return
         failed = self._prepare(group.data, [c.workload for c in runnable])
-        if failed:
-            for case in runnable:
-                yield self._record(case, "crashed", failed)
+        for case in runnable:
+            if case.workload in failed:
+                yield self._record(case, "crashed", failed[case.workload])
+        pending = [c for c in runnable if c.workload not in failed]
+        if not pending:
             return
-        pending = runnable
         while pending:
             pending = yield from self._session(group, pending)
 
-    def _prepare(self, spec: datagen.DataSpec, workloads: list[str]) -> str | None:
-        """Generate the data set and its reference answers (cached); None or the failure."""
+    def _prepare(self, spec: datagen.DataSpec, workloads: list[str]) -> dict[str, str]:
+        """Generate the data set and its reference answers (cached); why, for each workload
+        without one. A reference that failed is not tried again in the run: each engine's
+        cases of it are recorded with the reason (at 1e8 rows a try costs minutes)."""
         if not datagen.is_generated(spec, self.options.data_dir):
             self.emit("data", {"name": spec.name, "rows": spec.rows})
             _, seconds = datagen.generate(spec, self.options.data_dir, self.options.cores)
             self.emit("data_done", {"name": spec.name, "seconds": seconds})
-        return reference.ensure(
-            spec, sorted(set(workloads)), self.options.data_dir, self.options.timeout * 4, self.options.plugins
-        )
+        wanted = sorted(set(workloads))
+        known = {w: self._no_reference[spec, w] for w in wanted if (spec, w) in self._no_reference}
+        todo = [w for w in wanted if w not in known]
+        failed = reference.ensure(spec, todo, self.options.data_dir, self.options.timeout * 4, self.options.plugins)
+        self._no_reference.update({(spec, w): why for w, why in failed.items()})
+        return known | failed
 
     def _plan(self, group: Group, cases: list[Case], scratch: Path) -> SessionPlan:
         opts = self.options

@@ -7,6 +7,8 @@ tests do and which the runner does in its workers when ``Options.plugins`` names
 from __future__ import annotations
 
 import ctypes
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +45,7 @@ def _fault(name: str, question: str, like: str = "groupby_q1") -> Workload:
     wl = workload(name, TEST_FAMILY, question, model.data_kind, keys=model.keys, large_answer=bool(model.sinks))
     wl.ref(_reference_of(like))
     wl.partial, wl.merge, wl.finish, wl.rowwise = model.partial, model.merge, model.finish, model.rowwise
+    wl.parts_by, wl.answer_per_row = model.parts_by, model.answer_per_row
     return wl
 
 
@@ -60,6 +63,15 @@ HOG = _fault("fault_hog", "allocates memory until stopped")
 RAISE = _fault("fault_raise", "the engine raises an exception")
 SPIKE = _fault("fault_spike", "touches 512 MiB for a few milliseconds, then q1")
 SPIKE_BYTES = 512 * 2**20
+NO_REFERENCE = _fault("fault_reference", "q1, whose reference answer's process is killed (as for memory)")
+
+
+@NO_REFERENCE.ref
+def _killed_reference(t: Any) -> Any:
+    os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does
+
+
+NO_REFERENCE.implement("pandas")(_q1_pandas)
 
 
 @WRONG.implement("pandas")
@@ -146,9 +158,6 @@ def _kill_then_q1(engine: str) -> Any:
     lost and the engine must recover it or fail."""
 
     def run(c: Ctx) -> Any:
-        import os
-        import signal
-
         for pid in filter(None, os.environ.get(KILL_ENV, "").split(",")):
             try:
                 os.kill(int(pid), signal.SIGKILL)

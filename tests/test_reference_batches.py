@@ -1,11 +1,13 @@
-"""References of data larger than memory (the 1e9-row slice): made a batch of x at a time, they
-equal the reference made whole; a row-wise question's digest equals the digest of its whole
-answer, and tells a dropped row or a wrong value; a question that can be neither is refused."""
+"""References of data larger than memory (the 1e8 and 1e9-row slices): made a batch or a part of
+x at a time, they equal the reference made whole; a digest made so equals the digest of the whole
+answer, and tells a dropped row or a wrong value; a question that can be made none of these ways
+is refused."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,11 +17,12 @@ import pytest
 from breakeven import data as datagen
 from breakeven import reference
 from breakeven.data import DataSpec
-from breakeven.verify import DigestBuilder, compare, compare_digests
+from breakeven.verify import Digest, DigestBuilder, compare, compare_digests
 from breakeven.workloads import CATALOGUE, get_workload
 
 BATCHED = sorted(n for n, wl in CATALOGUE.items() if wl.merge is not None)
 ROWWISE = sorted(n for n, wl in CATALOGUE.items() if wl.rowwise)
+BY_PARTS = sorted(n for n, wl in CATALOGUE.items() if wl.parts_by and wl.family != "test")
 
 
 def _spec(kind: str) -> DataSpec:
@@ -69,7 +72,18 @@ def test_a_rowwise_digest_made_in_batches_is_the_digest_of_the_answer(name: str,
     paths, whole = _tables(name, data_dir)
     builder = DigestBuilder()
     builder.add(wl.reference(whole))
-    verdict = compare_digests(reference.batched_digest(wl, paths), builder.digest())
+    verdict = compare_digests(reference.digest_of(wl, reference.batches(wl, paths)), builder.digest())
+    assert verdict.ok, verdict.reason
+
+
+@pytest.mark.parametrize("name", BY_PARTS)
+def test_a_reference_made_a_part_at_a_time_is_the_reference(name: str, data_dir: Path) -> None:
+    """Every group-by and the running total: x split by a key's values (nulls among them)."""
+    wl = get_workload(name)
+    paths, whole = _tables(name, data_dir)
+    pieces = list(reference.parts(wl, paths, 3))
+    assert len(pieces) == 3 and sum(p["x"].num_rows for p in pieces) == whole["x"].num_rows
+    verdict = compare(pa.concat_tables([wl.reference(p) for p in pieces]), wl.reference(whole), list(wl.keys))
     assert verdict.ok, verdict.reason
 
 
@@ -95,17 +109,39 @@ def test_a_digest_tells_a_dropped_row_and_a_wrong_value() -> None:
     assert compare_digests(digest(nan), digest(null)).ok  # NaN is missing, as verify says
 
 
-def test_compute_takes_batches_where_the_data_does_not_fit(data_dir: Path, monkeypatch) -> None:
+def test_compute_takes_batches_or_parts_where_the_data_does_not_fit(data_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("BREAKEVEN_REFERENCE_MEMORY", "1000")  # a machine of 1 kB: everything is large
     g1, t1 = _spec("G1"), _spec("T1")
-    reference.compute(g1, ["groupby_q3"], data_dir)
-    assert reference.found(g1, "groupby_q3", data_dir) == reference.reference_path(g1, "groupby_q3", data_dir)
-    reference.compute(t1, ["transform_udf"], data_dir)
-    digest = reference.found(t1, "transform_udf", data_dir)
-    assert digest == reference.digest_path(t1, "transform_udf", data_dir)
-    assert json.loads(digest.read_text())["rows"] == 10**5
-    with pytest.raises(SystemExit, match="transform_cumsum at 100,000 rows: its tables are 0 GB in memory, and it"):
-        reference.compute(t1, ["transform_cumsum"], data_dir)
+    for name in ("groupby_q3", "groupby_q6"):  # merged from batches; by parts
+        reference.compute(g1, [name], data_dir)
+        assert reference.found(g1, name, data_dir) == reference.reference_path(g1, name, data_dir)
+        _, whole = _tables(name, data_dir)
+        made = pq.read_table(reference.found(g1, name, data_dir))
+        assert compare(made, get_workload(name).reference(whole), list(get_workload(name).keys)).ok
+    for name in ("transform_udf", "transform_cumsum", "groupby_q10"):  # a row per row of x: digests
+        spec = g1 if name.startswith("groupby") else t1
+        reference.compute(spec, [name], data_dir)
+        digest = reference.found(spec, name, data_dir)
+        assert digest == reference.digest_path(spec, name, data_dir)
+        builder = DigestBuilder()
+        builder.add(get_workload(name).reference(_tables(name, data_dir)[1]))
+        assert compare_digests(Digest.from_dict(json.loads(digest.read_text())), builder.digest()).ok, name
+    bare = replace(get_workload("transform_cumsum"), name="cumsum_bare", parts_by=None)
+    monkeypatch.setitem(CATALOGUE, "cumsum_bare", bare)
+    with pytest.raises(SystemExit, match="cumsum_bare at 100,000 rows: its tables are 0 GB in memory, and it"):
+        reference.compute(t1, ["cumsum_bare"], data_dir)
+
+
+def test_an_answer_of_a_row_per_row_is_a_digest_from_digest_rows(data_dir: Path, monkeypatch) -> None:
+    """At 1e8 rows q10's answer has about 1e8 rows: kept whole, the worker would compare two of
+    them beside the engine's tables. Below DIGEST_ROWS, and for a small answer, it stays whole."""
+    g1 = _spec("G1")
+    assert not reference.by_digest(g1, get_workload("groupby_q10"))
+    monkeypatch.setattr(reference, "DIGEST_ROWS", 10**5)
+    assert reference.by_digest(g1, get_workload("groupby_q10"))
+    assert not reference.by_digest(g1, get_workload("groupby_q6"))  # 10,000 groups at any size
+    reference.compute(g1, ["groupby_q10"], data_dir)
+    assert reference.found(g1, "groupby_q10", data_dir) == reference.digest_path(g1, "groupby_q10", data_dir)
 
 
 @pytest.mark.parametrize("suite", ["large", "outofcore"])
@@ -116,4 +152,6 @@ def test_every_question_of_the_big_suites_has_a_reference_at_its_size(suite: str
     monkeypatch.setenv("BREAKEVEN_REFERENCE_MEMORY", str(24 * 2**30))
     for case in SUITES[suite].cases(parse_engines(["pandas"])):
         wl = case.wl
-        assert not reference.in_batches(case.data, wl) or wl.merge or wl.rowwise, case.id
+        assert not reference.in_batches(case.data, wl) or wl.merge or wl.rowwise or wl.parts_by, case.id
+        # an answer of a row per row is kept as a digest at these sizes, any other answer whole
+        assert reference.by_digest(case.data, wl) == wl.answer_per_row, case.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,35 @@ def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, meth
     assert runner.sessions_started == 5
     assert status["groupby_q2"].log != status["fault_raise"].log
     assert len(runner.seen_pids) >= 4
+    no_orphans(runner.seen_pids)
+
+
+@pytest.mark.pandas
+def test_a_reference_that_fails_fails_its_cases_once_and_no_others(run_cases, no_orphans, monkeypatch) -> None:
+    """At 1e8 rows q10's reference was killed for memory: each engine's cases of it say so, the
+    other questions of the same data run, and the reference is not tried again for each engine."""
+    from breakeven import reference
+
+    tried: list[list[str]] = []
+    ensure = reference.ensure
+
+    def counted(spec: Any, workloads: list[str], *args: Any, **kwargs: Any) -> dict[str, str]:
+        tried.append(list(workloads))
+        return ensure(spec, workloads, *args, **kwargs)
+
+    monkeypatch.setattr(reference, "ensure", counted)
+    cases = [case(w, profile=p) for p in ("default", "tuned") for w in ("fault_reference", "groupby_q1")]
+    records, runner = run_cases(cases, plugins=PLUGIN)
+    assert [(r.case.workload, r.status) for r in records] == [
+        ("fault_reference", "crashed"),
+        ("groupby_q1", "ok"),
+        ("fault_reference", "crashed"),
+        ("groupby_q1", "ok"),
+    ]
+    assert records[0].reason == records[2].reason
+    assert "reference answer of fault_reference" in records[0].reason
+    assert "killed (SIGKILL: most likely out of memory)" in records[0].reason
+    assert sum(w.count("fault_reference") for w in tried) == 1
     no_orphans(runner.seen_pids)
 
 

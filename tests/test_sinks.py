@@ -42,8 +42,9 @@ def test_a_written_answer_is_verified_and_deleted(run_cases, no_orphans) -> None
 
 @pytest.mark.pandas
 def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch, data_dir) -> None:
-    """A machine of 1 kB, for the references (BREAKEVEN_REFERENCE_MEMORY): the row-wise answers
-    are checked by digest, a row short is still caught; q3's reference is made in batches."""
+    """A machine of 1 kB, for the references (BREAKEVEN_REFERENCE_MEMORY): the answers of a row
+    per row are checked by digest (written, or collected as q10's), a row short is still caught;
+    q3's reference is made in batches, q10's and the running total's a part of x at a time."""
     import breakeven.testing  # noqa: F401
     from breakeven import reference
 
@@ -52,14 +53,17 @@ def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch
         Case("transform_arith", "pandas", "single", "default", 20_000, nas=5, sink="parquet"),
         Case("fault_dropped_row", "pandas", "single", "default", 20_000, nas=5, sink="parquet"),
         Case("groupby_q3", "pandas", "single", "default", 20_000, nas=5),
+        Case("groupby_q10", "pandas", "single", "default", 20_000, nas=5),
+        Case("transform_cumsum", "pandas", "single", "default", 20_000, nas=5, sink="parquet"),
     ]
     records, _ = run_cases(cases, plugins=PLUGIN)
     status = {r.case_id: (r.status, r.reason) for r in records}
-    assert status[cases[0].id] == ("ok", None) and status[cases[2].id] == ("ok", None)
+    assert [status[c.id] for c in (cases[0], *cases[2:])] == [("ok", None)] * 4
     state, reason = status[cases[1].id]
     rows = re.fullmatch(r"(\d+) rows, reference has (\d+)", reason or "")
     assert state == "wrong_result" and rows and int(rows.group(2)) - int(rows.group(1)) == 1, reason
-    assert reference.found(cases[0].data, "transform_arith", data_dir).name.endswith(".digest.json")
+    for c in (cases[0], *cases[3:]):
+        assert reference.found(c.data, c.workload, data_dir).name.endswith(".digest.json"), c.id
 
 
 def test_sinks_are_a_dimension_of_large_answers_only() -> None:

@@ -60,7 +60,7 @@ def test_compute(benchmark: Any, engine: Engine, workload: str, data_dir: Path) 
     chunk = case.chunk_rows if wl.uses_chunks(engine.name) else None
     if not datagen.is_generated(case.data, data_dir):
         datagen.generate(case.data, data_dir)
-    assert reference.ensure(case.data, [workload], data_dir) is None
+    assert reference.ensure(case.data, [workload], data_dir) == {}
     paths = datagen.dataset_paths(case.data, data_dir)
     rows = case.data.table_rows()
     tables = {role: engine.load(role, paths[role], rows[role], chunk) for role in wl.tables}

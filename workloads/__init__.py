@@ -109,6 +109,13 @@ class Workload:
     merge: Callable[[pa.Table], pa.Table] | None = None
     finish: Callable[[pa.Table], pa.Table] | None = None
     rowwise: bool = False
+    # A key whose values split x into parts the reference answers on their own (a group-by's
+    # key, a running total's group): where x is too large for the reference whole and its
+    # answer cannot be merged from batches, it is made a part at a time.
+    parts_by: str | None = None
+    # About a row per row of x (a large answer, or a group-by by nearly unique keys): from
+    # ``reference.DIGEST_ROWS`` rows such an answer is checked by digest.
+    answer_per_row: bool = False
 
     def implement(self, engine: str) -> Callable[[Impl], Impl]:
         """Decorator: register ``fn`` as this workload's implementation for ``engine`` (a name of
@@ -197,6 +204,7 @@ def workload(
         raise ValueError(f"workload {name!r} defined twice")
     wl = Workload(name, family, question, data_kind, tables, keys, high_cardinality, chunked_engines)
     wl.sinks = SINKS if large_answer else ()
+    wl.answer_per_row = large_answer
     wl.columns = {role: tuple(cols) for role, cols in (columns or {}).items()}
     if unknown := set(wl.columns) - set(tables):
         raise ValueError(f"{name} declares the columns of tables it does not read: {sorted(unknown)}")

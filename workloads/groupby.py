@@ -656,6 +656,7 @@ Q10 = workload(
     high_cardinality=True,
     columns={"x": (*ALL, "v3")},
 )
+Q10.answer_per_row = True  # 1e8 groups of 1e8 rows (nearly every row its own group)
 Q10.sql(f"SELECT {', '.join(ALL)}, coalesce(sum(v3), 0) AS v3, count(*) AS count FROM x GROUP BY {', '.join(ALL)}")
 
 
@@ -697,3 +698,9 @@ def _q10_ref(t: dict[str, pa.Table]) -> pa.Table:
     empty_is_zero = pc.ScalarAggregateOptions(min_count=0)
     out = x.group_by(ALL, use_threads=False).aggregate([("v3", "sum", empty_is_zero), ([], "count_all")])
     return out.select(ALL + ["v3_sum", "count_all"]).rename_columns(ALL + ["v3", "count"])
+
+
+# A group's answer depends on its rows alone: x split by the values of the first key gives
+# parts whose answers are the answer's rows (``Workload.parts_by``).
+for _wl in (Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8, Q9, Q10):
+    _wl.parts_by = _wl.keys[0]

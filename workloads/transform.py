@@ -306,6 +306,7 @@ CUMSUM = workload(
     large_answer=True,
     columns={"x": ("rid", "id4", "v1")},
 )
+CUMSUM.parts_by = "id4"  # each id4's running total depends on its own rows alone
 CUMSUM.sql(
     "SELECT rid, CAST(sum(coalesce(v1, 0)) OVER (PARTITION BY id4 ORDER BY rid"
     " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS csum FROM x"
