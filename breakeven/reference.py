@@ -210,8 +210,9 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
         if found(spec, name, data_dir) is not None:
             continue
         wl = get_workload(name)
-        count = parts_needed(spec, wl)
-        if wl.reference_by is None and count > 1 and not (wl.merge or wl.rowwise or wl.parts_by):
+        count, digest = parts_needed(spec, wl), by_digest(spec, wl)
+        ways = (wl.rowwise or wl.parts_by) if digest else (wl.merge or wl.parts_by)
+        if wl.reference_by is None and count > 1 and not ways:
             gb = table_bytes(spec, wl) / 1e9
             raise SystemExit(
                 f"{name} at {spec.rows:,} rows: its tables are {gb:.0f} GB in memory, and it declares no way to "
@@ -219,7 +220,7 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
             )
         if wl.reference_by is not None:
             answer = engine_answer(wl, spec, data_dir)
-        elif by_digest(spec, wl):
+        elif digest:
             pieces = batches(wl, paths) if wl.rowwise and count > 1 else parts(wl, paths, count)
             write_json_atomic(digest_path(spec, name, data_dir), digest_of(wl, pieces).to_dict())
             continue
