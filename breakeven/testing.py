@@ -72,6 +72,7 @@ def _killed_reference(t: Any) -> Any:
 
 
 NO_REFERENCE.implement("pandas")(_q1_pandas)
+NO_REFERENCE.partial = NO_REFERENCE.merge = NO_REFERENCE.parts_by = None  # made whole, or not at all
 
 
 @WRONG.implement("pandas")
