@@ -192,8 +192,6 @@ class Runner:
             if case.workload in failed:
                 yield self._record(case, "crashed", failed[case.workload])
         pending = [c for c in runnable if c.workload not in failed]
-        if not pending:
-            return
         while pending:
             pending = yield from self._session(group, pending)
 
