@@ -91,7 +91,8 @@ class Loaded(Message):
 
 @dataclass(frozen=True)
 class CaseStart(Message):
-    """The timed part of a case begins once the runner acknowledges this."""
+    """A metered window of a case (its cold run, then its repeats) begins once the runner
+    acknowledges this."""
 
     event: ClassVar[str] = "case_start"
     case_id: str
@@ -99,7 +100,8 @@ class CaseStart(Message):
 
 @dataclass(frozen=True)
 class TimedEnd(Message):
-    """The timed part is over; the worker verifies once the runner acknowledges this."""
+    """The window is over; the worker verifies its last answer once the runner acknowledges
+    this, then sends the next window's ``CaseStart`` or the ``CaseDone``."""
 
     event: ClassVar[str] = "timed_end"
     case_id: str

@@ -80,9 +80,9 @@ class WorkerSession:
             return decode(line)
         return None
 
-    def next_event(self, expected: type[M], deadline: float, limit_what: str) -> M:
-        """The worker's next message, which must be an ``expected``; raises WorkerFailure on
-        timeout, memory, death, or a message out of turn."""
+    def next_event(self, expected: type[M] | tuple[type[M], ...], deadline: float, limit_what: str) -> M:
+        """The worker's next message, which must be an ``expected`` (one of them, given a
+        tuple); raises WorkerFailure on timeout, memory, death, or a message out of turn."""
         while True:
             try:
                 message = self._message()
@@ -95,9 +95,10 @@ class WorkerSession:
                     raise WorkerFailure(message.status, message.reason)
                 if not isinstance(message, expected):
                     self.stop()
-                    raise WorkerFailure(
-                        "crashed", f"{limit_what}: the worker sent {message.event!r}, not {expected.event!r}"
+                    wanted = " or ".join(
+                        repr(t.event) for t in (expected if isinstance(expected, tuple) else (expected,))
                     )
+                    raise WorkerFailure("crashed", f"{limit_what}: the worker sent {message.event!r}, not {wanted}")
                 return message
             ready, _, _ = select.select([self.sock], [], [], self.meter.interval)
             try:

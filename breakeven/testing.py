@@ -7,9 +7,11 @@ tests do and which the runner does in its workers when ``Options.plugins`` names
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +63,10 @@ HANG = _fault("fault_hang", "never returns")
 HANG.timeout = 5.0  # a hang is a hang: the case ends here, the other cases keep the run's timeout
 HOG = _fault("fault_hog", "allocates memory until stopped")
 RAISE = _fault("fault_raise", "the engine raises an exception")
-SPIKE = _fault("fault_spike", "touches 512 MiB for a few milliseconds, then q1")
+SPIKE = _fault(
+    "fault_spike", "touches 512 MiB for a few milliseconds and spends 0.3 s of CPU in its first run, then q1"
+)
+SPIKE_CPU_SECONDS = 0.3
 SPIKE_BYTES = 512 * 2**20
 NO_REFERENCE = _fault("fault_reference", "q1, whose reference answer's process is killed (as for memory)")
 
@@ -139,9 +144,42 @@ def _hog(c: Ctx) -> Any:
 
 @SPIKE.implement("pandas")
 def _spike(c: Ctx) -> Any:
-    block = np.ones(SPIKE_BYTES // 8)  # touched, then freed at once: shorter than a sampling interval
-    del block
+    if not _calls(SPIKE.name):  # the cold run's window only: the case's peak is of both windows
+        block = np.ones(SPIKE_BYTES // 8)  # touched, then freed at once: shorter than a sampling interval
+        del block
+        spent = time.process_time() + SPIKE_CPU_SECONDS
+        while time.process_time() < spent:
+            pass
     return _q1_pandas(c)
+
+
+_CALLS: dict[str, int] = {}
+
+
+def _calls(name: str) -> int:
+    """How many times this worker ran the fault ``name`` before."""
+    _CALLS[name] = _CALLS.get(name, 0) + 1
+    return _CALLS[name] - 1
+
+
+WRONG_COLD = _fault("fault_wrong_cold", "q1 plus one in its cold run, q1 after")
+HELD = _fault("fault_held", "q1, which raises when an answer it gave before is still held")
+_given: list[weakref.ref[Any]] = []
+
+
+@WRONG_COLD.implement("pandas")
+def _wrong_cold(c: Ctx) -> Any:
+    return _wrong(c) if not _calls(WRONG_COLD.name) else _q1_pandas(c)
+
+
+@HELD.implement("pandas")
+def _held(c: Ctx) -> Any:
+    gc.collect()  # what only a cycle keeps is not held
+    if any(given() is not None for given in _given):
+        raise RuntimeError("an answer of an earlier run is still held while this one runs")
+    out = _q1_pandas(c)
+    _given.append(weakref.ref(out))
+    return out
 
 
 @RAISE.implement("pandas")

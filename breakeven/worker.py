@@ -74,53 +74,73 @@ def run_case(
     repeats: int,
     sink_dir: Path,
 ) -> None:
-    """Time the case's cold run and its repeats, then verify the cold answer and the last one.
+    """Time the case's cold run and verify its answer, then time the repeats and verify the last.
 
-    From files, every run opens the tables inside the timed part. With the ``parquet`` sink the
-    timed part ends when the engine's writer has closed its last file; the files are read back
-    for verification outside it, and deleted after.
+    The runner meters each of the two windows (the cold run's, the repeats') from a
+    ``CaseStart`` it acknowledges to a ``TimedEnd``. The cold answer is verified and let go
+    between them: neither its verification nor its memory (a collected answer of 1e8 rows is
+    GBs) is counted in the repeats or held while they run. A run that fails or a cold answer
+    that is wrong ends the case. From files, every run opens the tables inside the timed part.
+    With the ``parquet`` sink the timed part ends when the engine's writer has closed its last
+    file; the files are read back for verification outside it, and deleted after.
     """
     wl = get_workload(case.workload)
-    chan.request(CaseStart(case.id))
     times: list[float] = []
-    answers: list[Any] = []
-    status, reason = "ok", None
+    status, reason, rows_out, sums = "ok", None, None, None
     try:
-        for i in range(1 + repeats):
-            folder = sink_dir / f"{case.id}.{i}"
-            start = time.perf_counter()
-            answer = produce(engine, wl, tables.context(engine, wl, case.chunk_rows), case.sink, folder)
-            times.append(time.perf_counter() - start)
-            if i in (0, repeats):  # verify the cold answer and the last one
-                answers.append(answer)
-            elif case.sink == "parquet":  # (outside the timer: a few unlinks)
-                shutil.rmtree(folder)
+        for runs in (range(1), range(1, 1 + repeats)):
+            if not runs or status != "ok":
+                break
+            chan.request(CaseStart(case.id))
+            answer = None
+            try:
+                answer = _timed(engine, wl, case, tables, runs, sink_dir, times)
+            except Unsupported as exc:
+                status, reason = "unsupported", str(exc)
+            except Exception as exc:  # the engine failed: recorded; the runner gives the rest a new session
+                traceback.print_exc()
+                status, reason = "crashed", f"raised {describe(exc)}"
+            chan.request(TimedEnd(case.id))
+            if status == "ok":
+                status, reason, rows_out, sums = _verify(engine, wl, case, answer)
             del answer
-            engine.settle()  # untimed: the next run starts from what the first did
-    except Unsupported as exc:
-        status, reason = "unsupported", str(exc)
-    except Exception as exc:  # the engine failed: recorded; the runner gives the rest a new session
-        traceback.print_exc()
-        status, reason = "crashed", f"raised {describe(exc)}"
-    chan.request(TimedEnd(case.id))
-    rows_out, sums = None, None
-    try:
-        if status == "ok":
-            read, verify = _checks(engine, wl, case)
-            for answer in answers:
-                try:
-                    found = read(answer)
-                except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
-                    status, reason = "wrong_result", f"the written answer cannot be read: {describe(exc)}"
-                    break
-                verdict, found_rows, found_sums = verify(found)
-                if not verdict.ok:
-                    status, reason = "wrong_result", verdict.reason
-                    break
-                rows_out, sums = found_rows, found_sums
+            shutil.rmtree(sink_dir, ignore_errors=True)
     finally:
         shutil.rmtree(sink_dir, ignore_errors=True)
     chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
+
+
+def _timed(
+    engine: Engine, wl: Workload, case: PlannedCase, tables: Tables, runs: range, sink_dir: Path, times: list[float]
+) -> Any:
+    """Run the case ``runs`` times, each timed into ``times``; the last answer (the others are
+    let go, and their written files deleted, outside the timer)."""
+    answer = None
+    for i in runs:
+        if answer is not None and case.sink == "parquet":
+            shutil.rmtree(answer)
+        answer = None
+        folder = sink_dir / f"{case.id}.{i}"
+        start = time.perf_counter()
+        answer = produce(engine, wl, tables.context(engine, wl, case.chunk_rows), case.sink, folder)
+        times.append(time.perf_counter() - start)
+        engine.settle()  # untimed: the next run starts from what the first did
+    return answer
+
+
+def _verify(
+    engine: Engine, wl: Workload, case: PlannedCase, answer: Any
+) -> tuple[str, str | None, int | None, dict[str, float] | None]:
+    """The answer checked against the case's reference: status, reason, rows and checksums."""
+    read, verify = _checks(engine, wl, case)
+    try:
+        found = read(answer)
+    except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
+        return "wrong_result", f"the written answer cannot be read: {describe(exc)}", None, None
+    verdict, rows_out, sums = verify(found)
+    if not verdict.ok:
+        return "wrong_result", verdict.reason, None, None
+    return "ok", None, rows_out, sums
 
 
 @dataclass

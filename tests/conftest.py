@@ -27,7 +27,9 @@ def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[Record
     """Run cases through the real runner (worker processes and all) into a fresh run folder."""
 
     def run(cases: list[Case], **options: Any) -> tuple[list[Record], Runner]:
-        opts = Options(data_dir=data_dir, cores=2, repeats=options.pop("repeats", 1), **options)
+        opts = Options(
+            data_dir=options.pop("data_dir", data_dir), cores=2, repeats=options.pop("repeats", 1), **options
+        )
         store = RunStore.create(tmp_path / "results", "test", run_meta("test", opts, cases))
         runner = Runner(opts, store)
         return runner.run(cases), runner

@@ -92,7 +92,7 @@ def test_a_hang_inside_dask_workers_kills_the_whole_tree(run_cases, no_orphans) 
 
 @pytest.mark.pandas
 def test_a_control_group_catches_a_spike_shorter_than_a_sample_and_leaves_no_group(run_cases) -> None:
-    from breakeven.testing import SPIKE_BYTES
+    from breakeven.testing import SPIKE_BYTES, SPIKE_CPU_SECONDS
 
     probe = control_group(None)
     if isinstance(probe, str):
@@ -100,11 +100,24 @@ def test_a_control_group_catches_a_spike_shorter_than_a_sample_and_leaves_no_gro
     parent = probe.memory.parent
     probe.remove()
     before = set(parent.glob("breakeven-*"))
-    records, runner = run_cases([case("fault_spike")], memory_method="cgroup", plugins=PLUGIN)
+    records, runner = run_cases([case("fault_spike")], memory_method="cgroup", plugins=PLUGIN, repeats=2)
     assert records[0].status == "ok" and records[0].memory_method.startswith("cgroup")
-    assert records[0].peak_memory_bytes >= SPIKE_BYTES
+    assert records[0].peak_memory_bytes >= SPIKE_BYTES  # in the window of the cold run, the first
+    assert records[0].cpu_seconds >= SPIKE_CPU_SECONDS  # both windows' CPU, the cold one's too
     assert 0 <= records[0].runner_cpu_seconds < records[0].times.cold + sum(records[0].times.repeats)
     assert set(parent.glob("breakeven-*")) == before
+
+
+@pytest.mark.pandas
+def test_the_cold_answer_is_verified_and_let_go_before_the_repeats(run_cases) -> None:
+    """A collected answer of 1e8 rows is GBs: the worker must not hold the cold one while the
+    repeats run (fault_held raises if it does), and a wrong cold answer ends the case."""
+    records, _ = run_cases([case("fault_held"), case("fault_wrong_cold")], plugins=PLUGIN, repeats=3)
+    held, wrong = records
+    assert held.status == "ok", held.reason
+    assert len(held.times.repeats) == 3 and held.times.cold is not None
+    assert wrong.status == "wrong_result" and "v1" in wrong.reason
+    assert wrong.times.cold is not None and not wrong.times.repeats  # not run after a wrong answer
 
 
 def test_unsupported_and_unavailable_are_recorded_without_running(run_cases, monkeypatch) -> None:

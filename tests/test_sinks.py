@@ -41,7 +41,7 @@ def test_a_written_answer_is_verified_and_deleted(run_cases, no_orphans) -> None
 
 
 @pytest.mark.pandas
-def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch, data_dir) -> None:
+def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch, tmp_path) -> None:
     """A machine of 1 kB, for the references (BREAKEVEN_REFERENCE_MEMORY): the answers of a row
     per row are checked by digest (written, or collected as q10's), a row short is still caught;
     q3's reference is made in batches, q10's and the running total's a part of x at a time."""
@@ -56,7 +56,8 @@ def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch
         Case("groupby_q10", "pandas", "single", "default", 20_000, nas=5),
         Case("transform_cumsum", "pandas", "single", "default", 20_000, nas=5, sink="parquet"),
     ]
-    records, _ = run_cases(cases, plugins=PLUGIN)
+    data_dir = tmp_path / "data"  # its own: a reference made whole by another test would be found
+    records, _ = run_cases(cases, plugins=PLUGIN, data_dir=data_dir)
     status = {r.case_id: (r.status, r.reason) for r in records}
     assert [status[c.id] for c in (cases[0], *cases[2:])] == [("ok", None)] * 4
     state, reason = status[cases[1].id]
