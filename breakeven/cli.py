@@ -278,6 +278,9 @@ def run(
             def emit(kind: str, info: Any) -> None:
                 if kind == "data":
                     progress.update(task, current=f"generating {info['name']}")
+                elif kind == "reference":
+                    made = ", ".join(info["workloads"])
+                    progress.update(task, current=f"reference answers on {info['name']}: {made}")
                 elif kind == "cluster_start":
                     progress.update(task, current=f"starting a {info['engine']} cluster {info['topology']}")
                 elif kind == "cluster_up":

@@ -20,6 +20,22 @@ def case(workload: str, engine: str = "pandas", mode: str = "single", profile: s
     return Case(workload, engine, mode, profile, rows=10_000)
 
 
+def test_the_progress_says_when_reference_answers_are_being_made(tmp_path: Path) -> None:
+    """At 1e8 rows a merge's reference takes minutes: the progress line says so, once."""
+    from breakeven.results import RunStore
+    from breakeven.runner import Options, Runner, run_meta
+
+    events: list[tuple[str, Any]] = []
+    opts = Options(data_dir=tmp_path / "data", cores=1)
+    store = RunStore.create(tmp_path / "results", "test", run_meta("test", opts, [case("groupby_q1")]))
+    runner = Runner(opts, store, lambda kind, info: events.append((kind, info)))
+    spec = case("groupby_q1").data
+    assert runner._prepare(spec, ["groupby_q1"]) == {}
+    assert runner._prepare(spec, ["groupby_q1"]) == {}  # made once, then found
+    assert [kind for kind, _ in events] == ["data", "data_done", "reference"]
+    assert events[-1][1] == {"name": spec.name, "workloads": ["groupby_q1"]}
+
+
 @pytest.mark.pandas
 @pytest.mark.parametrize("method", ["auto", "sampled"])
 def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, method: str) -> None:
