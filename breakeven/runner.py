@@ -205,10 +205,10 @@ class Runner:
             self.emit("data_done", {"name": spec.name, "seconds": seconds})
         wanted = sorted(set(workloads))
         known = {w: self._no_reference[spec, w] for w in wanted if (spec, w) in self._no_reference}
-        todo = [w for w in wanted if w not in known]
-        if missing := [w for w in todo if reference.found(spec, w, self.options.data_dir) is None]:
+        missing = [w for w in wanted if w not in known and reference.found(spec, w, self.options.data_dir) is None]
+        if missing:
             self.emit("reference", {"name": spec.name, "workloads": missing})
-        failed = reference.ensure(spec, todo, self.options.data_dir, self.options.timeout * 4, self.options.plugins)
+        failed = reference.ensure(spec, missing, self.options.data_dir, self.options.timeout * 4, self.options.plugins)
         self._no_reference.update({(spec, w): why for w, why in failed.items()})
         return known | failed
 
