@@ -2,7 +2,7 @@
 the null paths run too), with each of its sinks and sources, checked against the reference: the fast check
 that an implementation answers the question, before any timing. One engine session per configuration, shared by its
 workloads; Spark and Ray in their tuned profile only (the default ones pay seconds of fixed
-cost per shuffle), Ray from files on a sample (``RAY_FROM_FILES``), Dask in its threaded mode
+cost per shuffle), Ray from files on a sample (test_ray_from_files.py), Dask in its threaded mode
 (its processes and clusters are the runner's tests)."""
 
 from __future__ import annotations
@@ -35,31 +35,24 @@ CONFIGS = [
     for c in parse_engines(["pandas", "polars", "duckdb", "dask:threads", "spark:local:tuned", "ray:local:tuned"])
     if c.mode != "cluster"
 ]
-# Ray Data costs seconds a question even on 1,000 rows (its streaming executor and tasks): from
-# files it runs one question of each data set, a merge of each kind, with each sink, rather than
-# every question again (its reads stream into the same operators as in memory).
-RAY_FROM_FILES = {"groupby_q1", "join_small_inner", "join_big_left_agg", "join_dim_inner_agg", "transform_cumsum"}
-# One session per configuration and source, as the runner's: its tables loaded, or read from
-# files; shared by that session's workloads (the fixture is module-scoped, so pytest groups them).
-CHECKS = [
-    pytest.param((c, source), workload, id=f"{c.label}-{source}-{workload}")
-    for c in CONFIGS
-    for source in SOURCES
-    for workload in WORKLOADS
-    if not (c.engine == "ray" and source == "files" and workload.partition("-")[0] not in RAY_FROM_FILES)
-]
-assert not RAY_FROM_FILES - set(CATALOGUE), RAY_FROM_FILES - set(CATALOGUE)
+# One session per configuration and source, as the runner's: its tables loaded, or read from files
+# (Ray from files: test_ray_from_files.py).
+SESSIONS = [(c, source) for c in CONFIGS for source in SOURCES if (c.engine, source) != ("ray", "files")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=SESSIONS, ids=lambda s: f"{s[0].label}-{s[1]}")
 def session(request: pytest.FixtureRequest) -> Iterator[tuple[Engine, str]]:
     config, source = request.param
     with engine_session(config) as eng:
         yield eng, source
 
 
-@pytest.mark.parametrize(("session", "workload"), CHECKS, indirect=["session"])
+@pytest.mark.parametrize("workload", WORKLOADS)
 def test_the_answer_is_the_reference(session: tuple[Engine, str], workload: str, data_dir: Path) -> None:
+    check_answer(session, workload, data_dir)
+
+
+def check_answer(session: tuple[Engine, str], workload: str, data_dir: Path) -> None:
     engine, source = session
     name, _, sink = workload.partition("-")
     wl = CATALOGUE[name]
