@@ -168,9 +168,8 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("engine", "sig", "least", "twice"),
     [
-        pytest.param("dask:processes:default", signal.SIGINT, 3, False, marks=pytest.mark.dask, id="dask-SIGINT"),
+        # each engine's tree once, each way a run is stopped once (the runner's handling is the same)
         pytest.param("dask:processes:default", signal.SIGTERM, 3, False, marks=pytest.mark.dask, id="dask-SIGTERM"),
-        pytest.param("spark:local:default", signal.SIGINT, 2, False, marks=pytest.mark.spark, id="spark-SIGINT"),
         pytest.param("spark:local:default", signal.SIGINT, 2, True, marks=pytest.mark.spark, id="spark-Ctrl-C-twice"),
         pytest.param("ray:local:default", signal.SIGINT, 5, False, marks=pytest.mark.ray, id="ray-SIGINT"),
     ],

@@ -1,16 +1,19 @@
-"""The distributed engines' settings that are not visible in an answer: Dask's tuned shuffle and
-split_out rule, Spark's limit on results brought to the driver; Ray's tuned per-block answers,
-right whatever the block size, and its tuned joins on a node of one CPU."""
+"""The distributed engines' settings that are not visible in an answer: Dask's tuned shuffle
+method and split_out rule, Spark's limit on results brought to the driver; Ray's tuned
+per-block answers, right whatever the block size, and its tuned joins on a node of one CPU."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from inprocess import answer_verdict, engine_session
 
 from breakeven import data as datagen
 from breakeven.cases import Case, EngineConfig
+from breakeven.engines import Settings, memory_estimate
 from breakeven.worker import Tables, produce
 from breakeven.workloads import Ctx, get_workload
 from breakeven.workloads.groupby import split_out
@@ -31,11 +34,27 @@ def test_dask_split_out_follows_the_answer_size() -> None:
 
 
 @pytest.mark.dask
-def test_dask_tuned_threads_shuffle_in_memory() -> None:
+def test_dask_tuned_threads_shuffles_in_memory_what_fits(tmp_path: Path) -> None:
     import dask
 
-    with engine_session(EngineConfig("dask", "threads", "tuned")):
-        assert dask.config.get("dataframe.shuffle.method") == "tasks"
+    from breakeven.engines.dask_engine import DaskEngine
+
+    folder = tmp_path / "x"
+    folder.mkdir()
+    pq.write_table(pa.table({"id1": list(range(1000))}), folder / "part-0.parquet")
+    size = memory_estimate(folder)
+    # from files: in memory (tasks) within half the session's memory, else on disk; loaded: in memory
+    for budget, from_files in ((2 * size, "tasks"), (2 * size - 2, "disk")):
+        with dask.config.set({"dataframe.shuffle.method": None}):  # put back as it was
+            eng = DaskEngine("threads", "tuned", Settings(2, budget, tmp_path, tmp_path))
+            eng.start()
+            try:
+                eng.scan("x", folder, 1000, None, ["id1"])
+                assert dask.config.get("dataframe.shuffle.method") == from_files
+                eng.load("x", folder, 1000, None)
+                assert dask.config.get("dataframe.shuffle.method") == "tasks"
+            finally:
+                eng.close()
 
 
 @pytest.mark.spark

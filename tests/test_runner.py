@@ -67,6 +67,20 @@ def test_failures_are_recorded_and_the_suite_goes_on(run_cases, no_orphans, meth
 
 
 @pytest.mark.pandas
+def test_a_session_short_of_disk_is_stopped_and_recorded(run_cases, no_orphans, monkeypatch) -> None:
+    """Engines spill and shuffle into the session's scratch folder: a session that leaves less
+    than the reserve free on its disk is killed and its case recorded, and the suite goes on."""
+    import shutil
+
+    from breakeven import supervision
+
+    monkeypatch.setattr(supervision, "DISK_RESERVE", shutil.disk_usage(tempfile.gettempdir()).total)
+    records, runner = run_cases([case("groupby_q1"), case("groupby_q1", "polars", "eager")])
+    assert [(r.status, "out of disk" in (r.reason or "")) for r in records] == [("crashed", True)] * 2
+    no_orphans(runner.seen_pids)
+
+
+@pytest.mark.pandas
 def test_a_reference_that_fails_fails_its_cases_once_and_no_others(run_cases, no_orphans, monkeypatch) -> None:
     """At 1e8 rows q10's reference was killed for memory: each engine's cases of it say so, the
     other questions of the same data run, and the reference is not tried again for each engine."""

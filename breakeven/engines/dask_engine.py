@@ -6,7 +6,8 @@ locally by breakeven or elsewhere).
 Profiles: ``default`` is what a newcomer gets from ``dd.read_parquet`` (one partition per
 file); ``tuned`` sizes partitions (see :meth:`DaskEngine._partitions`), forces broadcast joins
 for small right sides, sets ``split_out`` by the answer's estimated size (see
-``workloads/groupby.py``) and, in ``threads``, shuffles in memory (tasks) instead of on disk.
+``workloads/groupby.py``) and, in ``threads``, shuffles in memory (tasks) instead of on disk
+when the table fits in memory (see :meth:`DaskEngine._shuffle_in_memory`).
 
 From files (``--from files``) ``dd.read_parquet`` is the first step of the question's graph,
 not persisted: Dask's optimizer reads only the columns the question uses
@@ -22,9 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow as pa
 
-from breakeven.engines import ClusterKind, Engine, chunk_count
+from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
 
 
 class DaskEngine(Engine):
@@ -49,6 +51,7 @@ class DaskEngine(Engine):
         import dask
         import dask.dataframe  # noqa: F401
 
+        self._told: set[Path] = set()
         cores = self.settings.cores
         scratch = self.settings.scratch_dir
         if scratch is not None:  # spills, disk shuffles and workers' folders in the session's scratch, not /tmp
@@ -56,14 +59,6 @@ class DaskEngine(Engine):
             dask.config.set({"temporary-directory": str(scratch / "dask")})
         if self.mode == "threads":
             dask.config.set(scheduler="threads", num_workers=cores)
-            if self.tuned:
-                # Without a distributed Client, Dask shuffles through files on disk (partd), its
-                # choice for data larger than memory on one machine
-                # (https://docs.dask.org/en/stable/dataframe-groupby.html#shuffle-methods). The
-                # data here is persisted in memory: the tasks shuffle keeps it there. Measured at
-                # 1e7 rows: q6 0.63 s (tasks) against 1.37 s (disk), q10 4.3 s against 7.0 s; q8,
-                # which shuffles only each partition's top two per group, 0.61 s against 0.50 s.
-                dask.config.set({"dataframe.shuffle.method": "tasks"})
             return
         from distributed import Client, LocalCluster
 
@@ -93,6 +88,8 @@ class DaskEngine(Engine):
         frame = dd.read_parquet(str(path))
         if chunk_rows:  # the workload's chunk size decides the partitions
             frame = frame.repartition(npartitions=chunk_count(rows, chunk_rows))
+        if role == "x":
+            self._shuffle_in_memory(path, True)
         frame = self._persist(frame)
         if self.tuned and role == "x" and not chunk_rows:
             wanted = self._partitions(frame)
@@ -112,7 +109,32 @@ class DaskEngine(Engine):
         frame = dd.read_parquet(str(path))
         if chunk_rows:  # the workload's chunk size decides the partitions
             frame = frame.repartition(npartitions=chunk_count(rows, chunk_rows))
+        if role == "x":
+            self._shuffle_in_memory(path, memory_estimate(path) <= self._memory() // 2)
         return frame
+
+    def _memory(self) -> int:
+        return self.settings.memory_budget or psutil.virtual_memory().total
+
+    def _shuffle_in_memory(self, path: Path, fits: bool) -> None:
+        """The tuned threads profile's shuffle method, chosen by the question's table. Without a
+        distributed Client, Dask shuffles through files on disk (partd), its choice for data
+        larger than memory on one machine
+        (https://docs.dask.org/en/stable/dataframe-groupby.html#shuffle-methods). A table that
+        fits in memory (loaded, or from files within half the session's memory, the other half
+        for the shuffle's copies) is shuffled in memory (tasks). Measured at 1e7 rows in memory:
+        q6 0.63 s (tasks) against 1.37 s (disk), q10 4.3 s against 7.0 s; q8, which shuffles
+        only each partition's top two per group, 0.61 s against 0.50 s. At 1e9 rows from files
+        (62 GB in memory) q3's tasks shuffle ran out of an 18.8 GiB budget in 4 minutes."""
+        if not (self.tuned and self.mode == "threads"):
+            return
+        import dask
+
+        method = "tasks" if fits else "disk"
+        dask.config.set({"dataframe.shuffle.method": method})
+        if path not in self._told:  # to the session log, once: what the profile chose
+            self._told.add(path)
+            print(f"dask: {path.name} shuffle method {method}", flush=True)
 
     def upload(self, files: list[Path]) -> None:
         # Dask's way to give its workers a module of the client's
