@@ -23,16 +23,16 @@ from breakeven.workloads import CATALOGUE, Ctx
 
 
 @contextlib.contextmanager
-def engine_session(config: EngineConfig, cores: int = 2) -> Iterator[Engine]:
-    """The configuration's engine on ``cores`` cores, started; closed with everything it started.
-    An engine whose extra is not installed skips the test, saying so."""
+def engine_session(config: EngineConfig, cores: int = 2, memory_budget: int | None = None) -> Iterator[Engine]:
+    """The configuration's engine on ``cores`` cores (and ``memory_budget`` bytes), started; closed
+    with everything it started. An engine whose extra is not installed skips the test, saying so."""
     try:
         cls = engine_class(config.engine)
     except EngineUnavailable as exc:
         pytest.skip(str(exc))
     saved = dict(os.environ)  # engines set variables for their own servers (Ray, Spark)
     with tempfile.TemporaryDirectory(prefix="breakeven-inprocess-") as scratch:
-        eng = cls(config.mode, config.profile, Settings(cores, None, Path(scratch), Path(scratch)))
+        eng = cls(config.mode, config.profile, Settings(cores, memory_budget, Path(scratch), Path(scratch)))
         eng.start()
         try:
             yield eng

@@ -13,7 +13,7 @@ from inprocess import answer_verdict, engine_session
 
 from breakeven import data as datagen
 from breakeven.cases import Case, EngineConfig
-from breakeven.engines import Settings, memory_estimate
+from breakeven.engines import memory_estimate
 from breakeven.worker import Tables, produce
 from breakeven.workloads import Ctx, get_workload
 from breakeven.workloads.groupby import split_out
@@ -37,24 +37,19 @@ def test_dask_split_out_follows_the_answer_size() -> None:
 def test_dask_tuned_threads_shuffles_in_memory_what_fits(tmp_path: Path) -> None:
     import dask
 
-    from breakeven.engines.dask_engine import DaskEngine
-
     folder = tmp_path / "x"
     folder.mkdir()
     pq.write_table(pa.table({"id1": list(range(1000))}), folder / "part-0.parquet")
     size = memory_estimate(folder)
     # from files: in memory (tasks) within half the session's memory, else on disk; loaded: in memory
+    config = EngineConfig("dask", "threads", "tuned")
     for budget, from_files in ((2 * size, "tasks"), (2 * size - 2, "disk")):
-        with dask.config.set({"dataframe.shuffle.method": None}):  # put back as it was
-            eng = DaskEngine("threads", "tuned", Settings(2, budget, tmp_path, tmp_path))
-            eng.start()
-            try:
-                eng.scan("x", folder, 1000, None, ["id1"])
-                assert dask.config.get("dataframe.shuffle.method") == from_files
-                eng.load("x", folder, 1000, None)
-                assert dask.config.get("dataframe.shuffle.method") == "tasks"
-            finally:
-                eng.close()
+        # the shuffle method is put back as it was for the tests after this one
+        with dask.config.set({"dataframe.shuffle.method": None}), engine_session(config, memory_budget=budget) as eng:
+            eng.scan("x", folder, 1000, None, ["id1"])
+            assert dask.config.get("dataframe.shuffle.method") == from_files
+            eng.load("x", folder, 1000, None)
+            assert dask.config.get("dataframe.shuffle.method") == "tasks"
 
 
 @pytest.mark.spark
