@@ -23,13 +23,18 @@ class _Frame:
     npartitions = 6
 
 
+@pytest.mark.dask
 def test_dask_split_out_follows_the_answer_size() -> None:
+    import dask
+
     threads = Ctx({"x": _Frame()}, None, True, None, 2, {"x": 10**7})
     workers = Ctx({"x": _Frame()}, object(), True, None, 2, {"x": 10**7})
     assert split_out(threads, "few") == split_out(threads, "per_key") == {"split_out": 1}  # a tree reduction
     assert split_out(threads, "per_row") == {"split_out": 6}  # 1e9 bytes of answer: as many as partitions
     assert split_out(workers, "per_row") == {"split_out": 1}  # under 1 GiB: no shuffle between processes
     assert split_out(threads, "few", shuffle=True) == {"split_out": 2}  # the median shuffles anyway: every core
+    with dask.config.set({"dataframe.shuffle.method": "disk"}):  # threads, a table larger than memory
+        assert split_out(threads, "per_row") == {"split_out": 1}  # under 1 GiB: no shuffle through files
     assert split_out(Ctx({"x": _Frame()}, None, False, None, 2, {"x": 10**7}), "per_row") == {}  # default: Dask's
 
 

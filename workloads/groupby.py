@@ -22,7 +22,7 @@ from breakeven.workloads.arrowref import grouped_median_sd, grouped_moments, gro
 # "per_row" (all six keys: about one group a row).
 OUTPUT_ROW_BYTES = 100  # an answer's row in pandas, keys and aggregates: about
 TASK_BYTES = 128 * 2**20  # an output partition in one process (threads): Dask's recommended partition size
-WORKER_TASK_BYTES = 2**30  # with worker processes, a shuffle serialises every row: one partition up to this
+WORKER_TASK_BYTES = 2**30  # a shuffle that serialises every row (worker processes, disk): one partition up to this
 
 
 def split_out(c: Ctx, groups: str, shuffle: bool = False) -> dict[str, Any]:
@@ -36,13 +36,19 @@ def split_out(c: Ctx, groups: str, shuffle: bool = False) -> dict[str, Any]:
     with 1 against 4.2 to 4.6 s with 4 to 8 in threads, but 9.2 s with 1 against 12 to 15 s with
     2 to 8 over worker processes, where the shuffle serialises every row. ``shuffle``: a question
     that needs a shuffle whatever ``split_out`` is (the exact median), spread over every core:
-    q6 takes 0.63 s with 2 against 1.44 s with 1 in threads.
+    q6 takes 0.63 s with 2 against 1.44 s with 1 in threads. A threads session that shuffles on
+    disk (a table larger than memory, see ``DaskEngine._shuffle_in_memory``) serialises every
+    row too, into files: at 1e9 rows q3 (1e7 groups) with ``split_out=8`` wrote 46 GB of them in
+    15 minutes, until the disk was full, where worker processes' single combine answered in 859 s.
     """
     if not c.tuned:
         return {}
+    import dask
+
     rows = c.rows.get("x", 0)
     size = {"few": 10_000, "per_key": rows // 100, "per_row": rows}[groups] * OUTPUT_ROW_BYTES
-    parts = math.ceil(size / (TASK_BYTES if c.session is None else WORKER_TASK_BYTES))
+    serialised = c.session is not None or dask.config.get("dataframe.shuffle.method", None) == "disk"
+    parts = math.ceil(size / (WORKER_TASK_BYTES if serialised else TASK_BYTES))
     if shuffle:
         parts = max(parts, c.cores)
     return {"split_out": max(1, min(parts, c.x.npartitions))}
