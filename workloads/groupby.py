@@ -21,8 +21,8 @@ from breakeven.workloads.arrowref import grouped_median_sd, grouped_moments, gro
 # 10,000 groups), "per_key" (id3 or id6: about rows/K, K = 100 in every suite but one grid),
 # "per_row" (all six keys: about one group a row).
 OUTPUT_ROW_BYTES = 100  # an answer's row in pandas, keys and aggregates: about
-TASK_BYTES = 128 * 2**20  # an output partition in one process (threads): Dask's recommended partition size
-WORKER_TASK_BYTES = 2**30  # a shuffle that serialises every row (worker processes, disk): one partition up to this
+TASK_BYTES = 128 * 2**20  # an output partition of a shuffle in memory (threads): Dask's recommended partition size
+SERIALISED_TASK_BYTES = 2**30  # a shuffle that serialises every row (worker processes, disk): one partition up to this
 
 
 def split_out(c: Ctx, groups: str, shuffle: bool = False) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def split_out(c: Ctx, groups: str, shuffle: bool = False) -> dict[str, Any]:
     rows = c.rows.get("x", 0)
     size = {"few": 10_000, "per_key": rows // 100, "per_row": rows}[groups] * OUTPUT_ROW_BYTES
     serialised = c.session is not None or dask.config.get("dataframe.shuffle.method", None) == "disk"
-    parts = math.ceil(size / (WORKER_TASK_BYTES if serialised else TASK_BYTES))
+    parts = math.ceil(size / (SERIALISED_TASK_BYTES if serialised else TASK_BYTES))
     if shuffle:
         parts = max(parts, c.cores)
     return {"split_out": max(1, min(parts, c.x.npartitions))}
