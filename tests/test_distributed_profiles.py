@@ -1,10 +1,12 @@
 """The distributed engines' settings that are not visible in an answer: Dask's tuned shuffle
 method and split_out rule, Spark's limit on results brought to the driver; Ray's tuned
-per-block answers, right whatever the block size, and its tuned joins on a node of one CPU."""
+per-block answers, right whatever the block size, and its tuned joins on a node of one CPU;
+Spark and Ray reading a chunked transform's files without moving rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -128,3 +130,47 @@ def test_dask_between_runs_the_cluster_holds_only_the_loaded_tables(
             del answer
             eng.settle()
             assert eng.leftover() == 0  # nothing of the run is left to reuse
+
+
+ROWWISE_TRANSFORMS = ["transform_udf", "transform_arith", "transform_string"]
+
+
+def _chunked_from_files(eng: Any, data_dir: Path, workload: str) -> tuple[Any, Any]:
+    """A row-wise transform of 20,000 rows in chunks of 5,000, read from its files as a timed
+    run reads them; and the table loaded as a run from memory holds it."""
+    case = Case(workload, eng.name, "local", "default", 20_000, chunk_rows=5_000, source="files")
+    if not datagen.is_generated(case.data, data_dir):
+        datagen.generate(case.data, data_dir, 1)
+    path = datagen.dataset_paths(case.data, data_dir)["x"]
+    x = eng.scan("x", path, 20_000, 5_000, get_workload(workload).reads("x"))
+    return eng.build(get_workload(workload), eng.context({"x": x}, {"x": 20_000}, 5_000)), eng.load(
+        "x", path, 20_000, 5_000
+    )
+
+
+@pytest.mark.spark
+def test_spark_reads_chunked_transforms_from_files_without_a_shuffle(data_dir: Path) -> None:
+    """From files, a row-wise transform maps the files' own splits: no Exchange (a round-robin
+    repartition to the chunk count would move every row inside the timed part). Loaded, the
+    cached table is in partitions of the chunk size."""
+    with engine_session(EngineConfig("spark", "local", "default")) as eng:
+        for workload in ROWWISE_TRANSFORMS:
+            answer, loaded = _chunked_from_files(eng, data_dir, workload)
+            plan = answer._jdf.queryExecution().executedPlan().toString()
+            assert "FileScan parquet" in plan and "Exchange" not in plan, plan
+            assert loaded.rdd.getNumPartitions() == 4
+
+
+@pytest.mark.ray
+def test_ray_streams_chunked_transforms_from_files(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """From files, a row-wise transform streams the reader's blocks: no Repartition, an
+    all-to-all operator that waits for the whole read. Loaded, the table is in blocks of the
+    chunk size."""
+    with engine_session(EngineConfig("ray", "local", "default")) as eng:
+        for workload in ROWWISE_TRANSFORMS:
+            answer, loaded = _chunked_from_files(eng, data_dir, workload)
+            capsys.readouterr()
+            answer.explain()
+            plan = capsys.readouterr().out
+            assert "Parquet" in plan and "Repartition" not in plan, plan
+            assert loaded.num_blocks() == 4

@@ -4,8 +4,11 @@ by the engine (the sink, ``SINKS``).
 
 ``chunk_rows`` is the partitions/chunk-size parameter. pandas processes the frame in slices of
 that many rows (the chunked pandas job people move to Dask) and Dask uses partitions of that
-many rows; Polars and DuckDB choose their own morsel sizes, so for them the parameter does
-not apply and their cases are run once, without it.
+many rows. Spark and Ray hand their Python functions batches of that many rows, and hold a
+loaded table in partitions (blocks) of that size; from files they read in their own splits,
+since moving rows into chunk-sized partitions would shuffle (Spark) or stop the stream (Ray)
+inside the timed part. Polars and DuckDB choose their own morsel sizes, so for them the
+parameter does not apply and their cases are run once, without it.
 """
 
 from __future__ import annotations

@@ -151,19 +151,29 @@ class SparkEngine(Engine):
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         frame = self.scan(role, path, rows, chunk_rows, None)
-        if self.tuned and frame.rdd.getNumPartitions() < self.settings.cores:
+        found = frame.rdd.getNumPartitions()
+        # Cached in partitions of the workload's chunk size. repartition(n) is a round-robin
+        # shuffle of every row: affordable here, before the timed part, and never in scan.
+        wanted = chunk_count(rows, chunk_rows) if chunk_rows else found
+        if self.tuned and wanted < self.settings.cores:
             # At least one partition per core, so that every core scans the cached table
             # (https://spark.apache.org/docs/latest/rdd-programming-guide.html#parallelized-collections:
             # "2-4 partitions for each CPU"); a few files give fewer on many cores.
-            frame = frame.repartition(self.settings.cores)
+            wanted = self.settings.cores
+        if wanted != found:
+            frame = frame.repartition(wanted)
         frame = frame.cache()
         frame.count()  # forces the cache
         return frame
 
     def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
+        # Read in Spark's own splits of the files (spark.sql.files.maxPartitionBytes), whatever
+        # the chunk size: the chunk a Python function sees is the Arrow batch, which the
+        # workload sets (spark.sql.execution.arrow.maxRecordsPerBatch). repartition(n) here would
+        # shuffle every row inside the timed part: at 1e7 rows of T1 in chunks of 1e6, the Python
+        # function written as Parquet took 12.0 s with repartition(10) against 4.5 s in the
+        # files' 2 splits (scripts/chunked_read.py), and at 1e9 rows the shuffle spilled 19 GB.
         frame = self.session.read.parquet(str(path))
-        if chunk_rows:  # the workload's chunk size decides the partitions
-            frame = frame.repartition(chunk_count(rows, chunk_rows))
         if self.tuned and role == "x":
             # Shuffle partitions sized to the data (about 128 MiB each) and at least two per core,
             # instead of the fixed 200 that are slow on small data
