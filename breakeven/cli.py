@@ -227,6 +227,7 @@ def run(
     with network.joined(plan.network_rate if plan else network.NONE, plan.netns if plan else None):
         if resume:
             store = RunStore.open(results, run_id)
+            store.log_dir.mkdir(exist_ok=True)  # a committed run comes without its logs (.gitignore)
             done = store.done_ids()
             skipped = len([c for c in cases if c.id in done])
             cases = [c for c in cases if c.id not in done]

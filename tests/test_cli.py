@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,6 +129,12 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     assert "groupby_q1 from=files" in done.stdout
     again = _run_cli(tmp_path, *selection, "--resume")
     assert again.returncode == 0 and "14 cases already finished, 0 to go" in again.stdout
+    # a committed run comes without its engine logs (.gitignore): a record taken out is run again
+    shutil.rmtree(tmp_path / "results/runs/r1/logs")
+    cases[0].unlink()
+    redo = _run_cli(tmp_path, *selection, "--resume")
+    assert redo.returncode == 0 and "13 cases already finished, 1 to go" in redo.stdout, redo.stderr
+    assert cases[0].exists()
     clash = _run_cli(tmp_path, "--engine", "pandas", "--run-id", "r1")
     assert clash.returncode == 2 and "exists already" in clash.stderr
 
