@@ -43,8 +43,8 @@ window.addEventListener("load", () => {
   // CSS pixels the page is wider than the window (wide tables scroll inside their own box), and
   // the first element that sticks out
   root.dataset.overflow = Math.max(0, root.scrollWidth - root.clientWidth);
-  const out = [...document.body.querySelectorAll("*")].find(
-    (e) => !e.closest(".wide") && e.getBoundingClientRect().right > root.clientWidth + 1);
+  const out = [...document.body.querySelectorAll("*")].find((e) => !e.closest(".wide") && (
+    e.getBoundingClientRect().right > root.clientWidth + 1 || e.scrollWidth > e.clientWidth + 1));
   if (out) root.dataset.overflowBy = out.tagName.toLowerCase() + (out.className ? "." + out.className : "");
 });
 """
@@ -127,6 +127,7 @@ figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; height: auto; }}
 .supports {{ background: #d9f2d9; }} .refutes {{ background: #f8d7d7; }} .depends {{ background: #fff3c4; }}
 .lead {{ font-size: 1.1em; }} nav {{ line-height: 1.8; }}
 td, th {{ overflow-wrap: break-word; }}
+li, p {{ overflow-wrap: anywhere; }}  /* a failure's reason may hold a long path */
 footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid #ccc; }}
 </style></head>
 <body><nav>{nav}</nav><h1>{html.escape(title)}</h1>

@@ -32,6 +32,9 @@ OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disabl
 WIDTHS = {"desktop": "1300,2400", "phone": "390,1800"}
 
 
+PUBLISHED = ROOT / "results" / "published" / "site"
+
+
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
     """The site of a small run, with the asv pages of the committed asv results, served on
@@ -41,6 +44,18 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
     monkeypatch.chdir(ROOT)  # asv publish reads ./asv.conf.json
     publish_asv(site / "asv")
     report.build([store], site)
+    yield from _serve(site, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The committed published site (results/published/site), served as it is."""
+    assert (PUBLISHED / "index.html").exists(), "build it: breakeven report --results results/published"
+    yield from _serve(PUBLISHED, tmp_path_factory.mktemp("published"))
+
+
+def _serve(site: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``site`` served on 127.0.0.1 by a thread of this process, with the folder for screenshots."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -66,7 +81,19 @@ def _shoot(url: str, shot: Path, width: str) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("page", ["index.html", "claims.html", "cost.html", "groupby.html", "join.html"])
 def test_pages_render_with_their_charts_and_no_errors(served: tuple[str, Path], page: str, width: str) -> None:
-    url, tmp_path = served
+    _check_page(*served, page, width)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", ["index.html", "claims.html", "cost.html", "transform.html"])
+def test_the_published_site_renders(published: tuple[str, Path], page: str, width: str) -> None:
+    """The answer as published: the front page, the claims, COST and a family page."""
+    _check_page(*published, page, width)
+
+
+def _check_page(url: str, tmp_path: Path, page: str, width: str) -> None:
+    """Every chart loaded, no page error or console message, nothing wider than the window; and
+    a screenshot saved in ``tmp_path``."""
     dom = _chromium(f"--window-size={WIDTHS[width]}", "--dump-dom", f"{url}/{page}")
     assert dom.returncode == 0, dom.stderr[-2000:]
     root = re.search(r"<html[^>]*>", dom.stdout)
