@@ -132,7 +132,7 @@ def _verify(
     engine: Engine, wl: Workload, case: PlannedCase, answer: Any
 ) -> tuple[str, str | None, int | None, dict[str, float] | None]:
     """The answer checked against the case's reference: status, reason, rows and checksums."""
-    read, verify = _checks(engine, wl, case)
+    read, verify = checks(engine, wl, case.reference, case.sink)
     try:
         found = read(answer)
     except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
@@ -181,22 +181,22 @@ def answer_table(engine: Engine, answer: Any, sink: str | None) -> pa.Table:
     return read_written(answer) if sink == "parquet" else engine.to_arrow(answer)
 
 
-def _checks(engine: Engine, wl: Workload, case: PlannedCase) -> tuple[Any, Any]:
-    """How an answer is read and compared with the case's reference: whole against the answer,
-    or a batch at a time against its digest (a reference too large to hold)."""
-    if case.reference.endswith(".digest.json"):
-        expected = Digest.from_dict(read_json(Path(case.reference)))
+def checks(engine: Engine, wl: Workload, reference: str, sink: str | None) -> tuple[Any, Any]:
+    """How an answer is read and compared with its reference (``reference.found``): whole
+    against the answer, or a batch at a time against its digest (a reference too large to hold)."""
+    if reference.endswith(".digest.json"):
+        expected = Digest.from_dict(read_json(Path(reference)))
 
         def by_digest(found: Digest) -> tuple[Any, int, dict[str, float]]:
             return compare_digests(found, expected), found.rows, {k: v[1] for k, v in found.columns.items() if v[0]}
 
-        return (lambda answer: answer_digest(engine, answer, case.sink)), by_digest
-    reference = pq.read_table(case.reference)
+        return (lambda answer: answer_digest(engine, answer, sink)), by_digest
+    whole_reference = pq.read_table(reference)
 
     def whole(table: pa.Table) -> tuple[Any, int, dict[str, float]]:
-        return compare(table, reference, list(wl.keys)), table.num_rows, checksum(table)
+        return compare(table, whole_reference, list(wl.keys)), table.num_rows, checksum(table)
 
-    return (lambda answer: answer_table(engine, answer, case.sink)), whole
+    return (lambda answer: answer_table(engine, answer, sink)), whole
 
 
 def answer_digest(engine: Engine, answer: Any, sink: str | None) -> Digest:

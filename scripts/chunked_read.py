@@ -10,9 +10,9 @@ written once for Dask and copied to Spark and Ray, where the same name costs som
 
 This script times the workload (the Python function per chunk by default), written as Parquet
 as the published cases are, both ways, in one session per engine and alternating the two, and
-prints the median of the timed repeats (the first, cold, run of each is left out) and their
-ratio. The chunk a Python function sees is its batch either way (Spark's Arrow batch size,
-Ray's ``batch_size``, a Dask partition).
+prints the median of the timed repeats (the first, cold, run of each is left out, its answer
+checked against the reference as a case's is) and their ratio. The chunk a Python function
+sees is its batch either way (Spark's Arrow batch size, Ray's ``batch_size``, a Dask partition).
 
     python scripts/chunked_read.py [--rows 1e7] [--chunk-rows 1e6] [--repeats 3] [-e spark -e ray ...]
 """
@@ -24,16 +24,14 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from breakeven import data as datagen
+from breakeven import reference
 from breakeven.engines import Engine, Settings, chunk_count, engine_class
 from breakeven.units import parse_rows
-from breakeven.worker import produce
+from breakeven.worker import checks, produce
 from breakeven.workloads import CATALOGUE
 
 MODES = {"spark": "local", "ray": "local", "dask": "threads"}
@@ -60,6 +58,8 @@ def main() -> None:
     datagen.generate(spec, args.data)
     path = datagen.dataset_paths(spec, args.data)["x"]
     wl = CATALOGUE[args.workload]
+    reference.compute(spec, [wl.name], args.data)
+    ref = str(reference.found(spec, wl.name, args.data))
     files = len(list(path.glob("*.parquet")))
     print(f"{args.workload}, T1 {args.rows} rows in {files} files, chunks of {args.chunk_rows}", flush=True)
     for name in args.engine or ["spark", "ray", "dask"]:
@@ -69,11 +69,8 @@ def main() -> None:
             eng.start()
             try:
                 n = chunk_count(rows, chunk_rows)
-                variants: dict[str, Callable[[Any], Any]] = {
-                    "files' splits": lambda frame: frame,
-                    f"repartition({n})": lambda frame, name=name, n=n: _repartition(name, frame, n),
-                }
-                times = _measure(eng, wl, path, rows, chunk_rows, variants, args.repeats, Path(scratch))
+                variants = {"files' splits": None, f"repartition({n})": n}  # partitions after the read
+                times = _measure(eng, wl, path, rows, chunk_rows, variants, args.repeats, ref, Path(scratch))
             finally:
                 eng.close()
         medians = {v: statistics.median(t) for v, t in times.items()}
@@ -88,22 +85,26 @@ def _measure(
     path: Path,
     rows: int,
     chunk_rows: int,
-    variants: dict[str, Callable[[Any], Any]],
+    variants: dict[str, int | None],
     repeats: int,
+    ref: str,
     scratch: Path,
 ) -> dict[str, list[float]]:
-    """Each variant run ``repeats + 1`` times, alternating; the first (cold) run of each left out."""
+    """Each variant run ``repeats + 1`` times, alternating; the first (cold) run of each left out,
+    its answer checked."""
+    read, verify = checks(eng, wl, ref, "parquet")
     times: dict[str, list[float]] = {v: [] for v in variants}
     for i in range(repeats + 1):
-        for variant, rule in variants.items():
+        for variant, partitions in variants.items():
             out = scratch / "answer"
             start = time.perf_counter()
-            x = rule(eng.scan("x", path, rows, None, wl.reads("x")))
+            x = eng.scan("x", path, rows, None, wl.reads("x"))
+            if partitions:
+                x = _repartition(eng.name, x, partitions)
             produce(eng, wl, eng.context({"x": x}, {"x": rows}, chunk_rows), "parquet", out)
             seconds = time.perf_counter() - start
-            written = sum(pq.ParquetFile(f).metadata.num_rows for f in out.rglob("*.parquet"))
-            if written != rows and wl.rowwise and wl.name != "transform_arith":
-                raise SystemExit(f"{eng.name} {variant}: wrote {written} rows of {rows}")
+            if not i and not (verdict := verify(read(out))[0]).ok:
+                raise SystemExit(f"{eng.name} {variant}: wrong answer: {verdict.reason}")
             shutil.rmtree(out)
             if i:
                 times[variant].append(seconds)
