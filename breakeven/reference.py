@@ -8,7 +8,7 @@ a batch at a time where partial answers merge (``Workload.batched``: q1, q3, an 
 merge) or each row stands alone (``Workload.rowwise``), else a part of x per set of values of a
 key whose groups stand alone (``Workload.parts_by``: every group-by, the running total). An
 answer of about a row per row of x (``Workload.answer_per_row``) from ``DIGEST_ROWS`` rows, or
-larger than memory, is kept as its digest (``verify.Digest``, ``<key>.digest.json``): compared
+larger than memory, is kept as its digest (``verify.Digest``, ``<key>.digest2.json``): compared
 whole, it and its reference would not fit beside the engine's tables. Any other question there
 is refused with the reason.
 
@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from breakeven import user_data, workload_file
 from breakeven.data import DataSpec, arrow_bytes_per_row, dataset_paths
 from breakeven.files import write_json_atomic
-from breakeven.verify import Digest, DigestBuilder
+from breakeven.verify import DIGEST_SUFFIX, Digest, DigestBuilder
 from breakeven.workload_file import load_plugins
 from breakeven.workloads import Workload, get_workload
 
@@ -98,7 +98,7 @@ def reference_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
 
 def digest_path(spec: DataSpec, workload: str, data_dir: Path) -> Path:
     """Where the digest of a reference too large to hold is cached (beside ``reference_path``)."""
-    return reference_path(spec, workload, data_dir).with_suffix(".digest.json")
+    return reference_path(spec, workload, data_dir).with_suffix(DIGEST_SUFFIX)
 
 
 def found(spec: DataSpec, workload: str, data_dir: Path) -> Path | None:

@@ -15,7 +15,9 @@ Null and NaN are the same missing value. A column the reference lacks is a wrong
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -141,34 +143,95 @@ def checksum(table: pa.Table) -> dict[str, float]:
     return sums
 
 
+MASK = 2**64 - 1
+DIGEST_VERSION = 2  # 2: exact integer sums and a hash of whole rows (1 compared sums as floats)
+DIGEST_SUFFIX = f".digest{DIGEST_VERSION}.json"  # a reference kept as its digest (an older one is made again)
+
+
+def is_digest(path: Path) -> bool:
+    """Whether a reference file is a digest rather than the answer."""
+    return path.name.endswith(DIGEST_SUFFIX)
+
+
+def _exact_kind(kind: pa.DataType) -> bool:
+    """Integers, booleans and strings: their digest is integer arithmetic, compared exactly."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_string_view(kind)
+    )
+
+
 @dataclass(frozen=True)
 class Digest:
     """An answer too large to hold (a row per row of 1e9), as numbers that do not depend on its
-    order: its rows, and per column the count of values, their sum and the sum of their squares
-    (of a string column: of its lengths; NaN is missing, as above). A dropped or repeated row
-    changes the counts exactly; a wrong value changes the sums beyond ``RTOL``."""
+    order: its rows; per column the count of values, their sum and the sum of their squares (of
+    a string column: of its lengths; NaN is missing, as above); for the exact columns (integers,
+    booleans, strings) the same sums in integer arithmetic modulo 2**64; and the sum over rows
+    of a 64-bit hash of each row's exact values. A dropped or repeated row changes the counts,
+    a wrong integer the exact sums, a dropped row with another repeated (or values moved between
+    rows) the row hash, exactly; a wrong float changes its sums beyond ``RTOL``. Floats are not
+    in the row hash: engines round them differently."""
 
     rows: int
     columns: dict[str, tuple[int, float, float]]
+    exact: dict[str, tuple[int, int]] = field(default_factory=dict)
+    row_hash: int = 0
+    not_whole: tuple[str, ...] = ()  # columns the reference holds as integers, here not whole numbers
 
     def to_dict(self) -> dict[str, object]:
-        return {"rows": self.rows, "columns": {k: list(v) for k, v in self.columns.items()}}
+        return {
+            "version": DIGEST_VERSION,
+            "rows": self.rows,
+            "columns": {k: list(v) for k, v in self.columns.items()},
+            "exact": {k: [str(s), str(q)] for k, (s, q) in self.exact.items()},  # JSON readers lose bits past 2**53
+            "row_hash": str(self.row_hash),
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Digest:
-        return cls(int(raw["rows"]), {k: (int(v[0]), float(v[1]), float(v[2])) for k, v in raw["columns"].items()})
+        if raw.get("version") != DIGEST_VERSION:
+            raise ValueError(f"a digest of version {raw.get('version', 1)}, this breakeven reads {DIGEST_VERSION}")
+        return cls(
+            int(raw["rows"]),
+            {k: (int(v[0]), float(v[1]), float(v[2])) for k, v in raw["columns"].items()},
+            {k: (int(v[0]), int(v[1])) for k, v in raw["exact"].items()},
+            int(raw["row_hash"]),
+        )
 
 
 class DigestBuilder:
-    """A ``Digest`` built one batch (a table or record batch) at a time."""
+    """A ``Digest`` built one batch (a table or record batch) at a time. ``exact`` names the
+    columns digested in integer arithmetic (an answer's: the reference's exact columns, so that
+    an integer sum an engine returns as whole floats compares exactly); None: every column of an
+    exact type (``_exact_kind``), as the reference's own digest is made."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact: Iterable[str] | None = None) -> None:
         self.rows = 0
         self.columns: dict[str, list[float]] = {}
+        self.wanted = None if exact is None else sorted(exact)
+        self.exact: dict[str, list[int]] = {}
+        self.row_hash = 0
+        self.not_whole: set[str] = set()
 
     def add(self, batch: pa.Table | pa.RecordBatch) -> None:
         self.rows += batch.num_rows
-        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        names = batch.schema.names
+        if self.wanted is None:
+            self.wanted = sorted(n for n in names if _exact_kind(batch.schema.field(n).type))
+        row = np.zeros(batch.num_rows, dtype=np.uint64)
+        for name in self.wanted:
+            if name in names:
+                hashes = _value_hashes(batch.column(name), name, self)
+                if hashes is not None:
+                    row = (row + hashes) * ROW_FACTOR
+        row = _mix(row)
+        self.row_hash = (self.row_hash + int(row.sum(dtype=np.uint64))) & MASK
+        for name, col in zip(names, batch.columns, strict=True):
             values = _digestible(col)
             found = self.columns.setdefault(name, [0, 0.0, 0.0])
             if values is None:
@@ -178,7 +241,68 @@ class DigestBuilder:
             found[2] += pc.sum(pc.multiply(values, values)).as_py() or 0.0
 
     def digest(self) -> Digest:
-        return Digest(self.rows, {k: (int(v[0]), v[1], v[2]) for k, v in self.columns.items()})
+        return Digest(
+            self.rows,
+            {k: (int(v[0]), v[1], v[2]) for k, v in self.columns.items()},
+            {k: (v[0], v[1]) for k, v in self.exact.items()},
+            self.row_hash,
+            tuple(sorted(self.not_whole)),
+        )
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every bit of the input moves every bit of the output."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+NULL_HASH = np.uint64(0x9E3779B97F4A7C15)  # a missing value's hash
+ROW_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: a row's values combined in order, then mixed once
+
+
+def _value_hashes(col: pa.Array | pa.ChunkedArray, name: str, into: DigestBuilder) -> np.ndarray | None:
+    """A 64-bit value per value of an exact column (an integer itself, a string's hash), adding
+    its exact sums to ``into``; None for a column that is not exact here (a float column of
+    numbers that are not whole, recorded as such)."""
+    col = _plain(col)
+    missing = col.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_string(col.type):
+        lengths = pc.fill_null(pc.utf8_length(col), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        values, hashed = lengths, _string_hashes(col) ^ lengths.astype(np.uint64)
+    else:
+        if pa.types.is_boolean(col.type):
+            col = pc.cast(col, pa.int8())
+        found = _as_integers(col, _missing(col) if pa.types.is_floating(col.type) else missing)
+        if isinstance(found, str):
+            into.not_whole.add(name)
+            return None
+        if pa.types.is_floating(col.type):
+            missing = _missing(col)
+        values = hashed = found
+    values = np.where(missing, 0, values).astype(np.uint64)
+    sums = into.exact.setdefault(name, [0, 0])
+    sums[0] = (sums[0] + int(values.sum(dtype=np.uint64))) & MASK
+    sums[1] = (sums[1] + int((values * values).sum(dtype=np.uint64))) & MASK
+    return np.where(missing, NULL_HASH, np.asarray(hashed).astype(np.uint64))
+
+
+def _string_hashes(col: pa.Array) -> np.ndarray:
+    """A polynomial hash of each string's bytes modulo 2**64: of each distinct string, over its
+    bytes at once (a null's is left to the caller)."""
+    encoded = pc.dictionary_encode(col)
+    unique = encoded.dictionary
+    offsets = np.frombuffer(unique.buffers()[1], dtype=np.int32)[unique.offset : unique.offset + len(unique) + 1]
+    offsets = offsets.astype(np.int64)
+    data = unique.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    raw = np.frombuffer(data, np.uint8)[start:end].astype(np.uint64) if data is not None else np.zeros(0, np.uint64)
+    lengths = np.diff(offsets)
+    position = np.arange(end - start, dtype=np.int64) - np.repeat(offsets[:-1] - start, lengths)
+    powers = np.cumprod(np.full(int(lengths.max(initial=0)) + 1, 1099511628211, dtype=np.uint64), dtype=np.uint64)
+    totals = np.concatenate(([np.uint64(0)], np.cumsum((raw + np.uint64(1)) * powers[position], dtype=np.uint64)))
+    per_unique = totals[offsets[1:] - start] - totals[offsets[:-1] - start]
+    return per_unique[pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)]
 
 
 def _digestible(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
@@ -197,8 +321,8 @@ def _digestible(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray |
 
 
 def compare_digests(answer: Digest, reference: Digest) -> Verdict:
-    """Whether two digests are of the same answer: the same columns, rows and counts exactly,
-    sums within ``RTOL`` (``ATOL`` near zero)."""
+    """Whether two digests are of the same answer: the same columns, rows and counts, the exact
+    columns' sums and the row hash equal, the other sums within ``RTOL`` (``ATOL`` near zero)."""
     want, got = set(reference.columns), set(answer.columns)
     if want - got:
         return Verdict(False, f"columns {sorted(want - got)} missing (answer has {sorted(got)})")
@@ -206,12 +330,27 @@ def compare_digests(answer: Digest, reference: Digest) -> Verdict:
         return Verdict(False, f"extra columns {sorted(got - want)} (reference has {sorted(want)})")
     if answer.rows != reference.rows:
         return Verdict(False, f"{answer.rows} rows, reference has {reference.rows}")
+    if answer.not_whole:
+        why = f"columns {list(answer.not_whole)}: values that are not whole numbers, reference is integer"
+        return Verdict(False, why)
+    by_digest = "(compared by digest: the rows are too many)"
     for name in sorted(want):
         (n, s, q), (rn, rs, rq) = answer.columns[name], reference.columns[name]
         if n != rn:
             return Verdict(False, f"column {name}: {n} values, reference has {rn}")
+        if name in reference.exact:
+            if answer.exact.get(name) != reference.exact[name]:
+                why = f"column {name}: its sums in integer arithmetic differ from the reference's {by_digest}"
+                return Verdict(False, why)
+            continue
         for what, a, b in (("sum", s, rs), ("sum of squares", q, rq)):
             if abs(a - b) > max(ATOL, RTOL * max(abs(a), abs(b))):
-                why = f"column {name}: {what} {a!r} != reference {b!r} (compared by digest: the rows are too many)"
-                return Verdict(False, why)
+                return Verdict(False, f"column {name}: {what} {a!r} != reference {b!r} {by_digest}")
+    if answer.row_hash != reference.row_hash:
+        exact = ", ".join(sorted(reference.exact))
+        return Verdict(
+            False,
+            f"the same counts and sums, but not the same rows: a row dropped and another repeated, or values moved "
+            f"between rows (the hash of each row's {exact}) {by_digest}",
+        )
     return Verdict(True)

@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from breakeven.protocol import (
     Startup,
     TimedEnd,
 )
-from breakeven.verify import Digest, DigestBuilder, checksum, compare, compare_digests
+from breakeven.verify import Digest, DigestBuilder, checksum, compare, compare_digests, is_digest
 from breakeven.workloads import Ctx, Workload, get_workload
 
 
@@ -184,13 +185,13 @@ def answer_table(engine: Engine, answer: Any, sink: str | None) -> pa.Table:
 def checks(engine: Engine, wl: Workload, reference: str, sink: str | None) -> tuple[Any, Any]:
     """How an answer is read and compared with its reference (``reference.found``): whole
     against the answer, or a batch at a time against its digest (a reference too large to hold)."""
-    if reference.endswith(".digest.json"):
+    if is_digest(Path(reference)):
         expected = Digest.from_dict(read_json(Path(reference)))
 
         def by_digest(found: Digest) -> tuple[Any, int, dict[str, float]]:
             return compare_digests(found, expected), found.rows, {k: v[1] for k, v in found.columns.items() if v[0]}
 
-        return (lambda answer: answer_digest(engine, answer, sink)), by_digest
+        return (lambda answer: answer_digest(engine, answer, sink, expected.exact)), by_digest
     whole_reference = pq.read_table(reference)
 
     def whole(table: pa.Table) -> tuple[Any, int, dict[str, float]]:
@@ -199,9 +200,10 @@ def checks(engine: Engine, wl: Workload, reference: str, sink: str | None) -> tu
     return (lambda answer: answer_table(engine, answer, sink)), whole
 
 
-def answer_digest(engine: Engine, answer: Any, sink: str | None) -> Digest:
-    """The digest of what ``produce`` gave (untimed): a written answer a batch at a time."""
-    builder = DigestBuilder()
+def answer_digest(engine: Engine, answer: Any, sink: str | None, exact: Iterable[str]) -> Digest:
+    """The digest of what ``produce`` gave (untimed): a written answer a batch at a time; the
+    reference's ``exact`` columns in integer arithmetic (``verify.DigestBuilder``)."""
+    builder = DigestBuilder(exact)
     if sink == "parquet":
         if not answer.is_dir():
             raise FileNotFoundError(f"the engine wrote no folder {answer}")

@@ -5,11 +5,13 @@ is refused."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -159,3 +161,98 @@ def test_every_question_of_the_big_suites_has_a_reference_at_its_size(suite: str
         assert not reference.in_batches(case.data, wl) or wl.merge or wl.rowwise or wl.parts_by, case.id
         # an answer of a row per row is kept as a digest at these sizes, any other answer whole
         assert reference.by_digest(case.data, wl) == wl.answer_per_row, case.id
+
+
+DIGEST_TEST_ROWS = 50_000_000  # where answers are checked by digest (reference.DIGEST_ROWS)
+BATCH_ROWS = 5_000_000
+
+
+def _digest(table: pa.Table, exact: list[str] | None = None, builder: DigestBuilder | None = None) -> Digest:
+    """``table``'s digest, a batch at a time; added to a copy of ``builder``'s if given."""
+    builder = copy.deepcopy(builder) if builder is not None else DigestBuilder(exact)
+    for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+        builder.add(batch)
+    return builder.digest()
+
+
+def test_a_digest_of_5e7_rows_compares_integers_exactly_and_whole_rows() -> None:
+    """Each wrong answer below passed the digests of version 1 (float64 sums within RTOL). The
+    answer: a unique key, an integer sum, a float and a label; the faults are in its first
+    batch, so the other nine are digested once and each variant adds its own first batch (a
+    digest is a sum over batches: the order of rows does not matter)."""
+    rng = np.random.default_rng(7)
+    rows = DIGEST_TEST_ROWS
+    labels = pa.array(["ab", "cd", "ef", "gh"]).take(pa.array(rng.integers(0, 4, rows)))
+    answer = pa.table(
+        {"rid": np.arange(rows), "v": rng.integers(1, 10**6, rows), "score": rng.random(rows), "lbl": labels}
+    )
+    first = answer.slice(0, BATCH_ROWS)
+    others = DigestBuilder()
+    for batch in answer.slice(BATCH_ROWS).to_batches(max_chunksize=BATCH_ROWS):
+        others.add(batch)
+    expected = _digest(first, builder=others)
+
+    def check(variant: pa.Table, exact: bool = False) -> str:
+        found = _digest(variant, builder=others if not exact else _with_exact(others, expected))
+        floats = {k: (n, s, 0.0) for k, (n, s, _) in found.columns.items()}
+        old_way = Digest(found.rows, floats, {})  # version 1 compared counts exactly, sums within RTOL
+        assert compare_digests(
+            old_way, Digest(expected.rows, {k: (n, s, 0.0) for k, (n, s, _) in expected.columns.items()}, {})
+        ).ok
+        return compare_digests(found, expected).reason or "ok"
+
+    # one row dropped and another repeated: the same row count, integer sums off by one row's
+    dropped = np.concatenate([np.arange(1, BATCH_ROWS), [BATCH_ROWS // 2]])
+    assert check(first.take(dropped)).startswith("column rid: its sums in integer arithmetic differ")
+
+    # 50 integers each off by one
+    v = first["v"].to_numpy().copy()
+    v[:: BATCH_ROWS // 50] += 1
+    assert check(first.set_column(1, "v", pa.array(v))).startswith("column v: its sums in integer arithmetic differ")
+
+    # two rows' labels swapped: every column's sums the same, the rows are not
+    lbl = first["lbl"].to_numpy(zero_copy_only=False).copy()
+    one, other = 10, int(np.flatnonzero(lbl != lbl[10])[0])
+    lbl[one], lbl[other] = lbl[other], lbl[one]
+    assert check(first.set_column(3, "lbl", pa.array(lbl))).startswith(
+        "the same counts and sums, but not the same rows"
+    )
+
+
+def _with_exact(builder: DigestBuilder, expected: Digest) -> DigestBuilder:
+    """A copy of ``builder`` that digests the reference's exact columns as an answer's builder does."""
+    found = copy.deepcopy(builder)
+    found.wanted = sorted(expected.exact)
+    return found
+
+
+def test_an_integer_answer_in_whole_floats_is_compared_exactly() -> None:
+    """An engine may sum integers in float64: whole numbers compare as the integers they are."""
+    answer = pa.table(
+        {"rid": pa.array(range(1000)), "v": pa.array(range(0, 3000, 3)), "score": [i / 7 for i in range(1000)]}
+    )
+    expected = _digest(answer)
+    as_floats = answer.set_column(1, "v", answer["v"].cast(pa.float64()))
+    as_floats = as_floats.set_column(2, "score", pa.array([i / 7 * (1 + 1e-12) for i in range(1000)]))
+    assert compare_digests(_digest(as_floats, sorted(expected.exact)), expected).ok
+    halves = answer.set_column(1, "v", pa.array([i * 3 + 0.5 for i in range(1000)]))
+    reason = compare_digests(_digest(halves, sorted(expected.exact)), expected).reason
+    assert reason == "columns ['v']: values that are not whole numbers, reference is integer"
+    off = answer.set_column(1, "v", pa.array([i * 3 + (i == 500) for i in range(1000)], pa.float64()))
+    assert (compare_digests(_digest(off, sorted(expected.exact)), expected).reason or "").startswith(
+        "column v: its sums"
+    )
+
+
+def test_a_digest_hashes_strings_by_their_bytes() -> None:
+    """Same lengths, other bytes; sliced arrays, large strings, dictionaries; nulls and empty strings."""
+    expected = _digest(pa.table({"s": ["ab", "", None, "xyz"]}))
+    assert compare_digests(_digest(pa.table({"s": ["xyz", None, "", "ab"]})), expected).ok
+    assert not compare_digests(_digest(pa.table({"s": ["ba", "", None, "xyz"]})), expected).ok
+    sliced = pa.array(["zz", "ab", "", None, "xyz"]).slice(1)
+    assert compare_digests(_digest(pa.table({"s": sliced})), expected).ok
+    large = pa.array(["ab", "", None, "xyz"], pa.large_string())
+    assert compare_digests(_digest(pa.table({"s": large})), expected).ok
+    assert compare_digests(_digest(pa.table({"s": large.dictionary_encode()})), expected).ok
+    empty = pa.table({"s": pa.array([], pa.string())})
+    assert compare_digests(_digest(empty), _digest(empty)).ok

@@ -64,7 +64,7 @@ def test_answers_too_large_to_hold_are_verified_by_digest(run_cases, monkeypatch
     rows = re.fullmatch(r"(\d+) rows, reference has (\d+)", reason or "")
     assert state == "wrong_result" and rows and int(rows.group(2)) - int(rows.group(1)) == 1, reason
     for c in (cases[0], *cases[3:]):
-        assert reference.found(c.data, c.workload, data_dir).name.endswith(".digest.json"), c.id
+        assert reference.found(c.data, c.workload, data_dir).name.endswith(".digest2.json"), c.id
 
 
 def test_sinks_are_a_dimension_of_large_answers_only() -> None:
