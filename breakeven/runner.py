@@ -1,7 +1,7 @@
 """The one runner behind the CLI, the asv benchmarks and the tests.
 
-Cases are grouped into engine sessions (same engine configuration, data set, chunk size and
-source): each session is a worker process (``breakeven.worker``) that starts the engine, loads
+Cases are grouped into engine sessions (same engine configuration, data set, chunk size,
+source and tables read): each session is a worker process (``breakeven.worker``) that starts the engine, loads
 the tables once (from files: not at all) and runs its cases. The runner watches the worker's
 whole process tree through a meter (``breakeven.accounting``: a control group of the session's
 where the machine allows it, a cheap sampler where not): peak memory, CPU time, the memory
@@ -72,6 +72,7 @@ class Group:
     chunk_rows: int | None
     topology: str | None = None
     source: str = "memory"
+    tables: tuple[str, ...] = ()  # the roles its cases read: all of them, and nothing more, are loaded
     cases: list[Case] = field(default_factory=list)
 
     @property
@@ -83,13 +84,16 @@ class Group:
 
 def group_cases(cases: list[Case]) -> list[Group]:
     """Cases by engine session; the cluster mode's last, one topology after another, so that each
-    cluster starts once."""
+    cluster starts once. A session's cases read the same tables: a case's load phase and its
+    memory hold what it reads, never another question's tables (a small-table merge at 1e8 rows
+    loaded beside the 1e8-row ``big`` table ran pandas out of memory)."""
     groups: dict[tuple[Any, ...], Group] = {}
     for case in cases:
-        key = (case.engine, case.mode, case.profile, case.topology, case.data, case.chunk_rows, case.source)
+        tables = tuple(sorted(case.wl.tables))
+        key = (case.engine, case.mode, case.profile, case.topology, case.data, case.chunk_rows, case.source, tables)
         if key not in groups:
             groups[key] = Group(
-                case.engine, case.mode, case.profile, case.data, case.chunk_rows, case.topology, case.source
+                case.engine, case.mode, case.profile, case.data, case.chunk_rows, case.topology, case.source, tables
             )
         groups[key].cases.append(case)
     topologies = list(dict.fromkeys(g.topology for g in groups.values() if g.topology))
@@ -216,7 +220,6 @@ class Runner:
         opts = self.options
         paths = datagen.dataset_paths(group.data, opts.data_dir)
         rows = group.data.table_rows()
-        roles = sorted({role for c in cases for role in c.wl.tables})
         return SessionPlan(
             engine=group.engine,
             mode=group.mode,
@@ -229,7 +232,7 @@ class Runner:
             chunk_rows=group.chunk_rows,
             plugins=list(opts.plugins),
             cluster=self.clusters.info if group.mode == CLUSTER_MODE else None,
-            tables={role: TablePlan(str(paths[role].resolve()), rows[role]) for role in roles},
+            tables={role: TablePlan(str(paths[role].resolve()), rows[role]) for role in group.tables},
             cases=[
                 PlannedCase(
                     c.id,

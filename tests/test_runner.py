@@ -196,3 +196,26 @@ def test_a_crash_and_a_hang_inside_ray_leave_no_raylet_or_worker(run_cases, no_o
     assert records[1].peak_memory_bytes > 200 * 2**20  # Ray's own processes are counted
     assert len(runner.seen_pids) >= 10  # worker, GCS, raylet, Ray's workers, in three sessions
     no_orphans(runner.seen_pids)
+
+
+@pytest.mark.pandas
+def test_a_small_table_merge_loads_only_the_tables_it_reads(run_cases, no_orphans) -> None:
+    """A session's cases read the same tables: a small-table merge does not hold the ``big``
+    table of the big merge. Measured first without a budget, then under one between the small
+    merge's peak and what loading ``big`` takes: the small merge finishes, the big one cannot."""
+    from breakeven.runner import group_cases
+
+    rows = 4_000_000
+    cases = [Case(w, "pandas", "single", "default", rows=rows) for w in ("join_small_inner_agg", "join_big_inner_agg")]
+    assert [g.tables for g in group_cases(cases)] == [("small", "x"), ("big", "x")]
+    measured, _ = run_cases(cases)
+    small, big = measured
+    assert small.ok and big.ok
+    assert small.peak_memory_bytes < 0.9 * big.load_peak_memory_bytes  # x and big loaded: more than the small merge
+    budget = (small.peak_memory_bytes + big.load_peak_memory_bytes) // 2
+    records, runner = run_cases(cases, memory_budget=budget)
+    assert [(r.case.workload, r.status) for r in records] == [
+        ("join_small_inner_agg", "ok"),
+        ("join_big_inner_agg", "memory"),
+    ]
+    no_orphans(runner.seen_pids)
