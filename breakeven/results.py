@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from breakeven import user_data
+from breakeven.engines import PARQUET_CODEC
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic
 from breakeven.labels import CaseParams, config_label, question_label
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
 # 7: ``reference``, how the reference answer was made: ``function`` (every older record), or
 #    ``engine polars`` for a user's workload that takes an engine's answer as the reference;
 #    ``case.user_data`` and ``data_source``: a user's own tables (``--table``), described
-SCHEMA_VERSION = 7
+# 8: ``parquet_codec``, the codec of a written answer (``engines.PARQUET_CODEC``; older records of
+#    Polars wrote zstd, the other engines snappy), and ``cores_used``, the CPU seconds of the timed
+#    runs over their time (derived for older records from ``cpu_seconds``)
+SCHEMA_VERSION = 8
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
 
@@ -92,7 +96,8 @@ def _planned_of_old(meta: dict[str, Any]) -> None:
 def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     """Bring a record (or run.json) of an older schema up to date: version 2 had no cluster mode,
     version 3 measured memory only one way and not the runner's own CPU, version 4 had no sinks,
-    version 5 no sources, version 6 no word of how the reference was made."""
+    version 5 no sources, version 6 no word of how the reference was made, version 7 no codec and
+    no cores used."""
     version = record.get("schema")
     if version == 2:
         if "case" in record:
@@ -123,6 +128,13 @@ def upgrade(record: dict[str, Any], path: Path) -> dict[str, Any]:
     if version == 6:
         if "case" in record:
             record.setdefault("reference", "function")
+        record["schema"] = version = 7
+    if version == 7:
+        if "case" in record:
+            sink, engine = record["case"].get("sink"), record["case"].get("engine")
+            record["parquet_codec"] = ("zstd" if engine == "polars" else "snappy") if sink == "parquet" else None
+            times = record.get("times") or {}
+            record["cores_used"] = cores_used(record.get("cpu_seconds"), times.get("cold"), times.get("repeats") or ())
         record["schema"] = version = SCHEMA_VERSION
     if version != SCHEMA_VERSION:
         raise UsageError(f"results file {path} has schema {version!r}; this breakeven reads schema {SCHEMA_VERSION}")
@@ -198,6 +210,8 @@ class Record:
     cluster: dict[str, Any] | None = None  # kind, address, topology, the engine's view, start-up
     reference: str | None = None  # how the reference answer was made: function, or engine NAME
     data_source: dict[str, Any] | None = None  # a user's tables (--table): paths, rows, bytes, columns
+    parquet_codec: str | None = None  # the codec of the answer written by the ``parquet`` sink
+    cores_used: float | None = None  # CPU seconds of the timed runs over their time (``cores_used``)
     schema: int = SCHEMA_VERSION
     run_cores: int | None = field(default=None, compare=False)  # from run.json: the cores the run gave each engine
 
@@ -411,6 +425,13 @@ def summarise(times: list[float]) -> Summary:
     return Summary(median, spread, spread > NOISY_SPREAD)
 
 
+def cores_used(cpu_seconds: float | None, cold: float | None, repeats: Iterable[float]) -> float | None:
+    """The cores a case kept busy: the CPU seconds of its process tree in the timed runs (the cold
+    run and the repeats, metered by the runner) over their time; None where either is missing."""
+    runs = [t for t in (cold, *repeats) if t is not None]
+    return round(cpu_seconds / sum(runs), 3) if cpu_seconds is not None and runs and sum(runs) > 0 else None
+
+
 def make_record(case: Case, run_id: str, status: str, reason: str | None, **found: Any) -> Record:
     """A result record; the fields that a failed case lacks are None."""
     if status not in STATUSES:
@@ -422,6 +443,7 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
     if status == "ok" and None not in (startup, load, stats.median):
         end_to_end = startup + load + stats.median
     times = Times(startup, load, found.pop("cold", None), repeats, stats.median, end_to_end)
+    used = cores_used(found.get("cpu_seconds"), times.cold, repeats) if status == "ok" else None
     return Record(
         run_id=run_id,
         case_id=case.id,
@@ -441,5 +463,7 @@ def make_record(case: Case, run_id: str, status: str, reason: str | None, **foun
         spread=stats.spread,
         noisy=stats.noisy,
         finished_at=now_iso(),
+        parquet_codec=PARQUET_CODEC if case.sink == "parquet" else None,
+        cores_used=used,
         **found,
     )

@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from breakeven import workload_file
-from breakeven.engines import Engine, Settings, engine_class
+from breakeven.engines import PARQUET_CODEC, Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.files import read_json
 from breakeven.protocol import (
@@ -135,6 +135,8 @@ def _verify(
     """The answer checked against the case's reference: status, reason, rows and checksums."""
     read, verify = checks(engine, wl, case.reference, case.sink)
     try:
+        if case.sink == "parquet" and (why := other_codec(answer)):
+            return "wrong_result", why, None, None
         found = read(answer)
     except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
         return "wrong_result", f"the written answer cannot be read: {describe(exc)}", None, None
@@ -212,6 +214,19 @@ def answer_digest(engine: Engine, answer: Any, sink: str | None, exact: Iterable
     else:
         builder.add(engine.to_arrow(answer))
     return builder.digest()
+
+
+def other_codec(folder: Path) -> str | None:
+    """Why the Parquet files an engine wrote are not the same work as every other engine's: a
+    codec other than ``PARQUET_CODEC`` in a column chunk; None if there is none."""
+    found = set()
+    for file in ds.dataset(folder, format="parquet").files:
+        meta = pq.read_metadata(file)
+        for group in range(meta.num_row_groups):
+            found |= {meta.row_group(group).column(c).compression.lower() for c in range(meta.num_columns)}
+    if other := sorted(found - {PARQUET_CODEC}):
+        return f"the answer was written with {', '.join(other)}, every engine's sink with {PARQUET_CODEC}"
+    return None
 
 
 def read_written(folder: Path) -> pa.Table:

@@ -18,7 +18,7 @@ from breakeven.cases import Case, EngineConfig
 from breakeven.engines import Engine, Settings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.verify import Verdict, compare
-from breakeven.worker import Tables, answer_table, produce
+from breakeven.worker import Tables, answer_table, other_codec, produce
 from breakeven.workloads import CATALOGUE, Ctx
 
 
@@ -91,7 +91,10 @@ def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None
         ctx = ProfileBlind(**vars(ctx))
     try:
         with tempfile.TemporaryDirectory(prefix="breakeven-sink-") as out:  # as the worker does
-            table = answer_table(engine, produce(engine, wl, ctx, case.sink, Path(out) / "answer"), case.sink)
+            answer = produce(engine, wl, ctx, case.sink, Path(out) / "answer")
+            if case.sink == "parquet" and (why := other_codec(answer)):
+                return Verdict(False, why)
+            table = answer_table(engine, answer, case.sink)
     except Unsupported as exc:
         assert engine.name in wl.unsupported, f"undeclared gap: {exc}"
         return None

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from breakeven.cases import Case
+from breakeven.engines import PARQUET_CODEC
 from breakeven.errors import UsageError
 from breakeven.files import write_json_atomic
 from breakeven.results import SCHEMA_VERSION, RunMeta, RunStore, make_record
@@ -128,3 +129,19 @@ def test_an_old_record_of_a_workload_no_longer_in_the_catalogue_still_loads(tmp_
     (record,) = store.records()
     assert record.case.data_kind == "T1" and record.question == "transform_renamed_since"
     assert record.case.question_label == "transform_renamed_since chunk=1e3 sink=collect"
+
+
+def test_schema_7_records_gain_their_codec_and_the_cores_they_used(tmp_path) -> None:
+    """Before one codec, Polars wrote its Parquet sink with zstd and every other engine with snappy."""
+    store = RunStore.create(tmp_path, "r", RunMeta())
+    for name, engine, mode, sink in (("a", "polars", "eager", "parquet"), ("b", "pandas", "single", "parquet"),
+                                     ("c", "polars", "eager", "collect")):  # fmt: skip
+        case = Case("transform_udf", engine, mode, "default", 10_000, sink=sink)
+        raw = make_record(case, "r", "ok", None, repeats=[1.0, 3.0], cold=2.0, cpu_seconds=9.0).to_dict()
+        del raw["parquet_codec"], raw["cores_used"]
+        write_json_atomic(store.cases_dir / f"{name}.json", raw | {"schema": 7, "case_id": name})
+    a, b, c = sorted(store.records(), key=lambda r: r.case_id)
+    assert (a.parquet_codec, b.parquet_codec, c.parquet_codec) == ("zstd", "snappy", None)
+    assert a.cores_used == 1.5  # 9 CPU seconds over the cold run's 2 s and the repeats' 4 s
+    new = make_record(Case("transform_udf", "polars", "eager", "default", 10_000, sink="parquet"), "r", "ok", None)
+    assert new.parquet_codec == PARQUET_CODEC and new.cores_used is None  # no CPU metered

@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
-from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
+from breakeven.engines import PARQUET_CODEC, ClusterKind, Engine, chunk_count, memory_estimate
 
 
 class DaskEngine(Engine):
@@ -191,7 +191,7 @@ class DaskEngine(Engine):
         # DataFrame.to_parquet computes the graph; each partition's file is written by the
         # worker that holds it, without the index
         # (https://docs.dask.org/en/stable/generated/dask.dataframe.to_parquet.html).
-        result.to_parquet(str(folder), write_index=False)
+        result.to_parquet(str(folder), write_index=False, compression=PARQUET_CODEC)
 
     def topology(self) -> dict[str, Any] | None:
         if self.mode != "cluster":

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from breakeven.data import string_keys
-from breakeven.engines import Engine
+from breakeven.engines import PARQUET_CODEC, Engine
 
 
 class DuckDBEngine(Engine):
@@ -76,7 +76,8 @@ class DuckDBEngine(Engine):
         # COPY ... TO: DuckDB's own Parquet writer, fed by the query as it runs
         # (https://duckdb.org/docs/stable/sql/statements/copy#copy--to).
         folder.mkdir(parents=True)
-        self.session.execute(f"COPY ({result.sql_query()}) TO '{folder / 'part-0.parquet'}' (FORMAT parquet)")
+        target = folder / "part-0.parquet"
+        self.session.execute(f"COPY ({result.sql_query()}) TO '{target}' (FORMAT parquet, COMPRESSION {PARQUET_CODEC})")
 
     def close(self) -> None:
         self.session.close()

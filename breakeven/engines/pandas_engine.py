@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from breakeven.data import string_keys
-from breakeven.engines import Engine
+from breakeven.engines import PARQUET_CODEC, Engine
 from breakeven.workloads import Chunks
 
 
@@ -89,7 +89,7 @@ class PandasEngine(Engine):
         # A chunked job writes each chunk's answer as it goes, one file each.
         folder.mkdir(parents=True)
         for i, part in enumerate(result if isinstance(result, Chunks) else [result]):
-            part.to_parquet(folder / f"part-{i}.parquet", index=False)
+            part.to_parquet(folder / f"part-{i}.parquet", index=False, compression=PARQUET_CODEC)
 
 
 def _read_chunks(path: Path, chunk_rows: int, columns: list[str] | None) -> Iterator[Any]:

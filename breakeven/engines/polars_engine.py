@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from breakeven.data import string_keys
-from breakeven.engines import Engine
+from breakeven.engines import PARQUET_CODEC, Engine
 
 
 class PolarsEngine(Engine):
@@ -90,9 +90,9 @@ class PolarsEngine(Engine):
             # A query's answer goes to a file with sink_parquet, which runs the query on the
             # streaming engine and writes as it goes, in the lazy mode too
             # (https://docs.pola.rs/user-guide/lazy/sources_sinks/).
-            result.sink_parquet(path)
+            result.sink_parquet(path, compression=PARQUET_CODEC)
         else:
-            result.write_parquet(path)
+            result.write_parquet(path, compression=PARQUET_CODEC)
 
 
 def _files(path: Path) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
-from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
+from breakeven.engines import PARQUET_CODEC, ClusterKind, Engine, chunk_count, memory_estimate
 from breakeven.workloads import Ctx, Workload, rayops
 
 # Below this in-memory size the tuned profile uses the task-based sort shuffle: the default hash
@@ -202,7 +202,7 @@ class RayEngine(Engine):
     def write(self, result: Any, folder: Path) -> None:
         # Dataset.write_parquet runs the dataset and writes its blocks from the tasks that hold
         # them (https://docs.ray.io/en/latest/data/saving-data.html#writing-data-to-files).
-        result.write_parquet(str(folder))
+        result.write_parquet(str(folder), compression=PARQUET_CODEC)  # passed to pyarrow's writer
 
     def topology(self) -> dict[str, Any] | None:
         if self.mode != "cluster":

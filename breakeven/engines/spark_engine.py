@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.engines import ClusterKind, Engine, chunk_count, memory_estimate
+from breakeven.engines import PARQUET_CODEC, ClusterKind, Engine, chunk_count, memory_estimate
 from breakeven.errors import EngineUnavailable
 from breakeven.java import find_java
 
@@ -197,7 +197,7 @@ class SparkEngine(Engine):
     def write(self, result: Any, folder: Path) -> None:
         # DataFrameWriter.parquet: every task writes its partition's file, and the job commits
         # them before it returns (https://spark.apache.org/docs/latest/sql-data-sources-parquet.html).
-        result.write.parquet(str(folder))
+        result.write.parquet(str(folder), compression=PARQUET_CODEC)
 
     def close(self) -> None:
         if self.session is not None:
