@@ -9,6 +9,9 @@ file, never the terminal.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import shutil
 import socket
 import sys
@@ -106,9 +109,22 @@ def run_case(
                 status, reason, rows_out, sums = _verify(engine, wl, case, answer)
             del answer
             shutil.rmtree(sink_dir, ignore_errors=True)
+            release_memory()
     finally:
         shutil.rmtree(sink_dir, ignore_errors=True)
     chan.send(CaseDone(case.id, status, reason, times[0] if times else None, times[1:], rows_out, sums))
+
+
+def release_memory() -> None:
+    """Give back to the system what the untimed part freed (the answer read back, the reference,
+    their sorted copies): Arrow's pool and the C allocator keep freed memory for reuse, and the
+    next timed window's peak would count it (a chunked pandas job that holds one chunk of 1e5
+    rows showed 1.2 GB at 1e7 rows, its answer's verification, against 0.26 GB for the job)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc: return the heap's free pages
 
 
 def _timed(

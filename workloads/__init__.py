@@ -26,7 +26,7 @@ each one is; where the engine offers one idiom (a grouped sum, Polars' ``top_k``
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +63,17 @@ class Ctx:
             raise AttributeError(role) from None
 
 
-class Chunks(list):  # type: ignore[type-arg]
-    """An answer in pieces, as a chunked pandas job makes it: concatenated when it comes back to
-    the driver, written one file per piece to a Parquet sink (``PandasEngine``)."""
+class Chunks:
+    """An answer in pieces, made as they are taken, as a chunked pandas job makes it: it reads a
+    chunk, transforms it and hands the piece on before it reads the next, so that it holds one
+    chunk at a time. Concatenated when the answer comes back to the driver, written one file per
+    piece to a Parquet sink (``PandasEngine``). Taken once."""
+
+    def __init__(self, pieces: Iterable[Any]) -> None:
+        self._pieces = iter(pieces)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._pieces
 
 
 Impl = Callable[[Ctx], Any]

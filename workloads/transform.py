@@ -43,8 +43,8 @@ def chunks_of(frame: Any, c: Ctx) -> Iterator[Any]:
 
 
 def in_chunks(frame: Any, c: Ctx, fn: Callable[[Any], Any]) -> Any:
-    """pandas: ``fn`` applied to each chunk, its answers kept as chunks (the engine concatenates
-    them or writes one file each); to the whole frame at once if ``chunk_rows`` is unset."""
+    """pandas: ``fn`` applied to each chunk as the engine takes its answer (concatenated, or
+    written one file each: ``Chunks``); to the whole frame at once if ``chunk_rows`` is unset."""
     if not c.chunk_rows:
         return fn(frame)
     return Chunks(fn(chunk) for chunk in chunks_of(frame, c))
@@ -318,18 +318,21 @@ CUMSUM.sql(
 
 @CUMSUM.implement("pandas")
 def _cumsum_pandas(c: Ctx) -> Any:
+    return Chunks(_running_totals(c))
+
+
+def _running_totals(c: Ctx) -> Iterator[Any]:
+    """pandas: each chunk's running totals, carried on from the chunks before it."""
     import pandas as pd
 
     carry = pd.Series(dtype="float64")  # running total per id4 at the end of the previous chunks
-    parts = []
     for chunk in chunks_of(c.x, c):
         values = chunk["v1"].fillna(0)
         within = values.groupby(chunk["id4"], dropna=False, sort=False).cumsum()
         csum = within + chunk["id4"].map(carry).fillna(0).to_numpy()
-        parts.append(chunk[["rid"]].assign(csum=csum.to_numpy()))
+        yield chunk[["rid"]].assign(csum=csum.to_numpy())
         last = pd.Series(csum.to_numpy(), index=chunk["id4"].to_numpy()).groupby(level=0, dropna=False).last()
         carry = last.combine_first(carry)
-    return Chunks(parts)
 
 
 @CUMSUM.implement("polars")

@@ -86,7 +86,8 @@ class PandasEngine(Engine):
     def write(self, result: Any, folder: Path) -> None:
         # DataFrame.to_parquet with its default engine, pyarrow, and without the index
         # (https://pandas.pydata.org/docs/reference/api/pandas.DataFrame.to_parquet.html).
-        # A chunked job writes each chunk's answer as it goes, one file each.
+        # A chunked job writes each chunk's answer as it goes, one file each: the chunk is read,
+        # transformed and written before the next is read (``Chunks``).
         folder.mkdir(parents=True)
         for i, part in enumerate(result if isinstance(result, Chunks) else [result]):
             part.to_parquet(folder / f"part-{i}.parquet", index=False, compression=PARQUET_CODEC)
