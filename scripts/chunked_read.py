@@ -64,7 +64,7 @@ def main() -> None:
     print(f"{args.workload}, T1 {args.rows} rows in {files} files, chunks of {args.chunk_rows}", flush=True)
     for name in args.engine or ["spark", "ray", "dask"]:
         with tempfile.TemporaryDirectory(prefix="breakeven-chunked-") as scratch:
-            settings = Settings(args.cores, None, Path(scratch), Path(scratch))
+            settings = Settings(args.cores, None, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
             eng = engine_class(name)(MODES[name], args.profile, settings)
             eng.start()
             try:

@@ -23,16 +23,20 @@ from breakeven.workloads import CATALOGUE, Ctx
 
 
 @contextlib.contextmanager
-def engine_session(config: EngineConfig, cores: int = 2, memory_budget: int | None = None) -> Iterator[Engine]:
-    """The configuration's engine on ``cores`` cores (and ``memory_budget`` bytes), started; closed
-    with everything it started. An engine whose extra is not installed skips the test, saying so."""
+def engine_session(
+    config: EngineConfig, cores: int = 2, memory_budget: int | None = None, chunk_rows: int | None = None
+) -> Iterator[Engine]:
+    """The configuration's engine on ``cores`` cores (and ``memory_budget`` bytes, a session's
+    ``chunk_rows``), started; closed with everything it started. An engine whose extra is not
+    installed skips the test, saying so."""
     try:
         cls = engine_class(config.engine)
     except EngineUnavailable as exc:
         pytest.skip(str(exc))
     saved = dict(os.environ)  # engines set variables for their own servers (Ray, Spark)
     with tempfile.TemporaryDirectory(prefix="breakeven-inprocess-") as scratch:
-        eng = cls(config.mode, config.profile, Settings(cores, memory_budget, Path(scratch), Path(scratch)))
+        settings = Settings(cores, memory_budget, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
+        eng = cls(config.mode, config.profile, settings)
         eng.start()
         try:
             yield eng

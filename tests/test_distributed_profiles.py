@@ -174,3 +174,44 @@ def test_ray_streams_chunked_transforms_from_files(data_dir: Path, capsys: pytes
             plan = capsys.readouterr().out
             assert "Parquet" in plan and "Repartition" not in plan, plan
             assert loaded.num_blocks() == 4
+
+
+@pytest.mark.spark
+def test_spark_settings_of_a_question_do_not_reach_the_next() -> None:
+    """The session's Arrow batches are its chunk size, for every case; before each run (settle)
+    the settings are put back as they were once the tables were loaded."""
+    with engine_session(EngineConfig("spark", "local", "default"), chunk_rows=250) as eng:
+        conf = eng.session.conf
+        assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "250"
+        conf.set("spark.sql.shuffle.partitions", "7")  # as the tuned profile sets it, loading x
+        eng.settle()  # before the first run
+        conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "5")  # what a question might set
+        conf.set("spark.sql.adaptive.enabled", "false")
+        conf.unset("spark.sql.shuffle.partitions")
+        eng.settle()
+        assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "250"
+        assert conf.get("spark.sql.shuffle.partitions") == "7"
+        assert conf.get("spark.sql.adaptive.enabled") == "true"  # Spark's default again
+
+
+@pytest.mark.ray
+def test_ray_runs_start_with_every_cpu_free(data_dir: Path) -> None:
+    """Right after a run of the hash shuffle, a task or actor of it still holds a CPU; settle
+    waits until none does, so that the next run does not share the cores with the last."""
+    from breakeven.engines.ray_engine import _busy_cpus
+
+    case = Case("groupby_q1", "ray", "local", "default", 20_000)
+    wl = get_workload("groupby_q1")
+    with engine_session(EngineConfig("ray", "local", "default")) as eng:
+        verdict = answer_verdict(eng, case, data_dir)  # the data, its reference, and a first run
+        assert verdict is not None and verdict.ok, verdict.reason
+        paths, rows = datagen.dataset_paths(case.data, data_dir), case.data.table_rows()
+        tables = Tables("memory", {r: paths[r] for r in wl.tables}, {r: rows[r] for r in wl.tables})
+        tables.load(eng, None)
+        busy = []
+        for _ in range(3):
+            produce(eng, wl, tables.context(eng, wl, None), None, data_dir / "unused")
+            busy.append(_busy_cpus())
+            eng.settle()
+            assert _busy_cpus() == 0
+        assert max(busy) > 0, busy  # there was something to wait for

@@ -261,11 +261,8 @@ def _udf_batches(batches: Any) -> Any:
 
 @UDF.implement("spark")
 def _udf_spark(c: Ctx) -> Any:
-    # mapInPandas moves batches between the JVM and Python workers in Arrow; the batch size is
-    # spark.sql.execution.arrow.maxRecordsPerBatch, which chunk_rows sets
-    # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html#setting-arrow-batch-size).
-    if c.chunk_rows:
-        c.session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(c.chunk_rows))
+    # mapInPandas moves batches between the JVM and Python workers in Arrow, of the session's
+    # chunk size (spark.sql.execution.arrow.maxRecordsPerBatch: SparkEngine.start).
     x = c.x.select("rid", "v1", "v2", "v3")
     if c.tuned:
         # mapInArrow hands the function the Arrow batches themselves: no conversion to pandas and

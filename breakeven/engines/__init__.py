@@ -70,6 +70,9 @@ class Settings:
     # ``secret_file`` (Spark's shared secret or Ray's token; None: the engine's own environment),
     # and for clusters the runner started, ``topology`` (workers, cores and memory per worker).
     cluster: dict[str, Any] | None = None
+    # The session's chunk size (every case of a session has the same): where an engine hands its
+    # Python functions batches of a size it sets for the session (Spark's Arrow batches).
+    chunk_rows: int | None = None
 
 
 class Engine(ABC):
@@ -175,8 +178,10 @@ class Engine(ABC):
         raise Unsupported(f"{self.name} has no Parquet writer in breakeven")
 
     def settle(self) -> None:  # noqa: B027  (an optional hook: most engines keep nothing of a run)
-        """Between two timed runs, untimed: wait until the engine holds nothing of the last run,
-        so that the next starts as the first did (Dask: the cluster has forgotten its results)."""
+        """Before every timed run, untimed: wait until the engine holds nothing of what ran before,
+        and undo what an earlier case set, so that each run starts as a new query does (Dask: the
+        cluster has forgotten its results; Ray: no task or actor holds a CPU; Spark: the session's
+        settings as they were when its tables were loaded)."""
 
     def topology(self) -> dict[str, Any] | None:
         """The cluster as the engine sees it (workers, cores and memory per worker), after loading;
