@@ -215,3 +215,33 @@ def test_ray_runs_start_with_every_cpu_free(data_dir: Path) -> None:
             eng.settle()
             assert _busy_cpus() == 0
         assert max(busy) > 0, busy  # there was something to wait for
+
+
+@pytest.mark.dask
+def test_dask_tuned_loads_one_copy_with_keys_of_few_values_as_category(data_dir: Path, monkeypatch) -> None:
+    """id1 (100 values) as category, id3 (a value per 100 rows) a string; partitions sized before
+    the one persist, not a persisted table repartitioned and persisted again."""
+    case = Case("groupby_q1", "dask", "threads", "tuned", 100_000)
+    if not datagen.is_generated(case.data, data_dir):
+        datagen.generate(case.data, data_dir, 1)
+    path = datagen.dataset_paths(case.data, data_dir)["x"]
+    for profile in ("tuned", "default"):
+        with engine_session(EngineConfig("dask", "threads", profile)) as eng:
+            persisted: list[Any] = []
+            monkeypatch.setattr(eng, "_persist", _counted(eng._persist, persisted))
+            x = eng.load("x", path, 100_000, None)
+            dtypes = {k: str(x.dtypes[k]) for k in ("id1", "id2", "id3")}
+            assert len(persisted) == 1
+            if profile == "tuned":
+                assert x.npartitions == 2 != len(list(path.glob("*.parquet")))  # one per core
+                assert dtypes == {"id1": "category", "id2": "category", "id3": "string"}, dtypes
+            else:
+                assert "category" not in dtypes.values(), dtypes
+
+
+def _counted(persist: Any, calls: list[Any]) -> Any:
+    def counted(frame: Any) -> Any:
+        calls.append(frame)
+        return persist(frame)
+
+    return counted

@@ -63,7 +63,7 @@ def _pandas_agg(
     """
     if c is None:  # pandas: sort=False skips sorting the groups, which no question needs
         return frame.groupby(by, dropna=False, observed=True, sort=False).agg(**aggs).reset_index()
-    return frame.groupby(by, dropna=False).agg(**aggs, **split_out(c, groups, shuffle)).reset_index()
+    return frame.groupby(by, dropna=False, observed=True).agg(**aggs, **split_out(c, groups, shuffle)).reset_index()
 
 
 def _arrow_agg(t: pa.Table, by: list[str], aggs: list[tuple[str, str, str]]) -> pa.Table:
