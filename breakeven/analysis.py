@@ -45,9 +45,13 @@ def baseline_of(baseline: str, config: str) -> bool:
 
 
 def fmt_ratio(ratio: float) -> str:
-    """A time over its baseline's as a factor of at least 1: ``4x``, ``2.5x``, ``140x``."""
+    """A time over its baseline's as a factor of at least 1: ``4x``, ``2.5x``, ``140x``; close to
+    1, three digits (``1.01x``), never a bare ``1x`` for two different times."""
     factor = ratio if ratio >= 1 else 1 / ratio
-    return f"{factor:.0f}x" if factor >= 10 else f"{factor:.2g}x"
+    if factor >= 10:
+        return f"{factor:.0f}x"
+    two = f"{factor:.2g}"
+    return f"{factor:.3g}x" if two == "1" and factor != 1 else f"{two}x"
 
 
 def direction(ratio: float) -> str:
@@ -97,7 +101,9 @@ def questions(records: list[Record]) -> dict[str, Question]:
 class Point:
     """One configuration at one size: the median and the extremes of its timed repeats. With
     fewer than two repeats (the 1e9 slice has one) the cold run counts too, so that the spread
-    still says something; ``times`` is how many runs the extremes come from (1: no spread)."""
+    still says something; ``times`` is how many runs the extremes come from (1: no spread).
+    ``took`` is what the case's runs took (its cold run and repeats: what its deadline covered),
+    ``timeout`` and ``budget`` its limits (None: none), ``config`` and ``run`` whose it is."""
 
     rows: int
     status: str
@@ -105,25 +111,82 @@ class Point:
     fastest: float | None = None
     slowest: float | None = None
     times: int = 0
+    took: float | None = None
+    timeout: float | None = None
+    budget: int | None = None
+    config: str = ""
+    run: str = ""
 
     @classmethod
     def of(cls, record: Record, metric: str = "compute_median") -> Point:
         times, rows = record.times, record.case.rows
         median = times.metric(metric)
+        about = {
+            "timeout": record.timeout,
+            "budget": record.memory_budget,
+            "config": record.case.config_label,
+            "run": record.run_id,
+        }
         if not record.ok or median is None or times.compute_median is None:
-            return cls(rows, record.status)
+            return cls(rows, record.status, **about)
         runs = times.repeats or (times.compute_median,)
+        took = sum(runs) + (times.cold or 0.0)
         if len(runs) < 2 and times.cold is not None:
             runs = (*runs, times.cold)
         # end to end: the other phases were measured once, so the spread is the compute phase's
         fixed = median - times.compute_median
-        return cls(rows, "ok", median, fixed + min(runs), fixed + max(runs), len(runs))
+        return cls(rows, "ok", median, fixed + min(runs), fixed + max(runs), len(runs), took, **about)
+
+
+def unmatched(failed: Point, finished: Point) -> str | None:
+    """Why ``failed`` not finishing is no loss to ``finished`` (None where it is one): it had less
+    than ``finished`` used (``pandas had 300 s, dask:threads took 400 s``). A timeout counts where
+    it covered what ``finished``'s runs took (the cold run and the repeats, which a case's
+    deadline covers); running out of memory or crashing where its budget was at least
+    ``finished``'s."""
+    who, other = short_config(failed.config) or "the single machine", short_config(finished.config) or "the other"
+    short_of_time = failed.timeout is not None and finished.took is not None and failed.timeout < finished.took
+    if failed.status == "timeout" and short_of_time:
+        return f"{who} had {fmt_seconds(failed.timeout)}, {other} took {fmt_seconds(finished.took)}"
+    budget, theirs = failed.budget, finished.budget
+    if failed.status in ("memory", "crashed") and budget is not None and (theirs is None or budget < theirs):
+        had = f"{theirs / 2**30:.3g} GiB" if theirs is not None else "no budget"
+        return f"{who} had {budget / 2**30:.3g} GiB of memory, {other} {had}"
+    return None
+
+
+def same_sitting(contender: Point, baseline: list[Point]) -> tuple[list[Point], bool]:
+    """The baseline's points of the contender's run where it has any (the same machine state,
+    the same sitting), else all of them; and whether they came from other runs."""
+    same = [p for p in baseline if p.run == contender.run]
+    return (same, False) if same or not baseline else (baseline, True)
+
+
+def fmt_seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.2g} s"
+
+
+# The state of one size: faster or slower beyond the repeats' spread, or within it.
+HELPS, HURTS, EVEN = "helps", "hurts", "even"
+
+
+def state(ratio: float, optimistic: float, pessimistic: float) -> str:
+    """``even`` where the repeats' extremes straddle 1 (the contender's fastest beats the
+    baseline's slowest, its slowest does not beat the baseline's fastest), else the direction."""
+    if optimistic < 1 <= pessimistic:
+        return EVEN
+    return direction(ratio)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """``helps`` (in the whole tested range), ``hurts`` (never breaks even in it), ``breaks_even``
-    (at ``rows``, between ``low`` and ``high``), or ``failed`` / ``no_baseline`` with a reason."""
+    """Over the sizes compared: ``helps`` or ``hurts`` (at every size, beyond the repeats'
+    spread), ``even`` (within it at every size), ``breaks_even`` (one change of direction, at
+    ``rows``, between ``low`` and ``high``), ``mixed`` (more than one, or a direction and sizes
+    within the spread: ``states`` says which size is which), or ``failed`` / ``no_baseline``
+    with a reason. ``notes``: sizes where the baseline did not finish under smaller limits than
+    the contender had (no comparison is made there), and sizes compared with a baseline measured
+    in another run (``same_sitting``)."""
 
     kind: str
     rows: float | None = None
@@ -136,6 +199,8 @@ class Verdict:
     ratio: float | None = None  # time over the baseline's at the largest size compared
     baseline: str | None = None  # the baseline's fastest configuration there
     against: str = BASELINES["best"]  # whom the baseline stands for
+    states: tuple[tuple[int, str], ...] = ()  # each size compared, and its state (``state``)
+    notes: tuple[str, ...] = ()  # sizes not compared, or compared with a baseline of another run
 
     @property
     def _band(self) -> str:
@@ -144,33 +209,56 @@ class Verdict:
         return f"[{low}, {high}]"
 
     @property
+    def _by_state(self) -> str:
+        """``helps at 1e7; hurts at 1e6, 1e8``: the sizes of each state."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for rows, said in self.states:
+            found[said].append(fmt_num(rows))
+        names = {EVEN: "even within the repeats' spread"}
+        return "; ".join(f"{names.get(s, s)} at {', '.join(found[s])}" for s in (HELPS, HURTS, EVEN) if s in found)
+
+    @property
     def text(self) -> str:
         span = f"{fmt_num(self.tested[0])}–{fmt_num(self.tested[-1])}" if self.tested else ""
         cliff = f"; memory cliff at {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
+        notes = f"; {'; '.join(self.notes)}" if self.notes else ""
         if self.kind == "breaks_even" and self.rows is not None:
             side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
-            return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}"
+            return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}{notes}"
         at = ""
         if self.ratio and self.tested:
             faster = "faster" if self.ratio < 1 else "slower"
             whom = f", {short_config(self.baseline)}," if self.baseline else ""
             at = f" ({fmt_ratio(self.ratio)} {faster} than {self.against}{whom}"
             at += f" at {fmt_num(self.tested[-1])})"
-        if self.kind == "helps":
-            return f"helps at every size ({span}){at}{cliff}"
-        if self.kind == "hurts":
-            return f"hurts: never breaks even in {span}{at}{cliff}"
-        return f"{self.kind}: {self.reason}" if self.reason else self.kind
+        if self.kind == HELPS:
+            return f"helps at every size ({span}){at}{cliff}{notes}"
+        if self.kind == HURTS:
+            return f"hurts: never breaks even in {span}{at}{cliff}{notes}"
+        if self.kind == EVEN:
+            return f"even: within the repeats' spread at every size ({span}){at}{cliff}{notes}"
+        if self.kind == "mixed":
+            return f"{self._by_state}{at}{cliff}{notes}"
+        why = f"{self.kind}: {self.reason}" if self.reason else self.kind
+        return why + notes
 
     @property
     def short(self) -> str:
-        """For a table cell: ``helps``, ``hurts``, ``3.2e6 [2.1e6, 5.0e6]``, or the failure."""
+        """For a table cell: ``helps 2x``, ``hurts 3x``, ``even``, ``helps > 3.2e6 [2.1e6, 5.0e6]``,
+        ``helps 1e7 only``, or the failure."""
         cliff = f", cliff {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
         if self.kind == "breaks_even" and self.rows is not None:
             arrow = ">" if self.direction == "above" else "<"
             return f"helps {arrow} {_fmt_rows(self.rows)} {self._band}{cliff}"
-        if self.kind in ("helps", "hurts"):
+        if self.kind in (HELPS, HURTS):
             return self.kind + (f" {fmt_ratio(self.ratio)}" if self.ratio else "") + cliff
+        if self.kind == EVEN:
+            return EVEN + cliff
+        if self.kind == "mixed":
+            helps = [fmt_num(n) for n, s in self.states if s == HELPS]
+            if len(helps) == 1:
+                return f"helps {helps[0]} only{cliff}"
+            return (f"helps at {', '.join(helps)}" if helps else "hurts or even") + cliff
         return self.reason or self.kind
 
 
@@ -180,71 +268,90 @@ def _fmt_rows(rows: float) -> str:
     return f"{mantissa:.1f}e{exponent}"
 
 
-def crossing(sizes: list[int], ratios: list[float]) -> tuple[int, float] | None:
-    """The first segment where the ratio crosses 1, and the size where it does, interpolated on
-    log-log scale; None if it never does. A ratio of 0 (the baseline failed) crosses somewhere in
-    its segment: the geometric middle is returned."""
+def crossings(sizes: list[int], ratios: list[float]) -> list[tuple[int, float]]:
+    """Every segment where the ratio crosses 1, and the size where it does, interpolated on
+    log-log scale. A ratio of 0 (the baseline failed) crosses somewhere in its segment: the
+    geometric middle is given."""
+    out = []
     for i in range(len(sizes) - 1):
         (n0, r0), (n1, r1) = (sizes[i], ratios[i]), (sizes[i + 1], ratios[i + 1])
         if (r0 >= 1) == (r1 >= 1):
             continue
         if r0 == 1 or r1 == 1:
-            return i, float(n0 if r0 == 1 else n1)
-        if r0 == 0 or r1 == 0:
-            return i, math.sqrt(n0 * n1)
-        x0, x1, y0, y1 = math.log(n0), math.log(n1), math.log(r0), math.log(r1)
-        return i, math.exp(x0 - y0 * (x1 - x0) / (y1 - y0))
-    return None
+            out.append((i, float(n0 if r0 == 1 else n1)))
+        elif r0 == 0 or r1 == 0:
+            out.append((i, math.sqrt(n0 * n1)))
+        else:
+            x0, x1, y0, y1 = math.log(n0), math.log(n1), math.log(r0), math.log(r1)
+            out.append((i, math.exp(x0 - y0 * (x1 - x0) / (y1 - y0))))
+    return out
+
+
+def crossing(sizes: list[int], ratios: list[float]) -> tuple[int, float] | None:
+    """The first of ``crossings``; None if the ratio never crosses 1."""
+    found = crossings(sizes, ratios)
+    return found[0] if found else None
 
 
 def verdict(dist: list[Point], single: dict[str, list[Point]], against: str = BASELINES["best"]) -> Verdict:
     """The distributed configuration's points against the fastest of the baseline's
-    configurations (``single``) at each size; ``against`` names the baseline in the text."""
+    configurations (``single``) at each size; ``against`` names the baseline in the text.
+
+    A size where no baseline configuration finished counts as a win for the distributed one
+    only where each failed under at least the limits the distributed one had (``unmatched``);
+    else that size is not compared. The baseline comes from the distributed point's own run
+    where that run measured it (``same_sitting``). The memory cliff is the smallest such size where the baseline ran
+    out of memory: the single machine at its best could not finish."""
     by_size = {p.rows: p for p in dist}
     sizes = sorted(by_size)
     tested = tuple(sizes)
-    cliff = next(
-        (
-            n
-            for n in sizes
-            if by_size[n].status == "ok"
-            and any(p.rows == n and p.status == "memory" for points in single.values() for p in points)
-        ),
-        None,
-    )
     ratios, pessimistic, optimistic, used = [], [], [], []
-    baseline = None
+    baseline, cliff, notes = None, None, []
     for n in sizes:
         point = by_size[n]
         if point.status != "ok" or point.median is None:
             continue
-        baseline = [p for points in single.values() for p in points if p.rows == n]
-        ok = [p for p in baseline if p.status == "ok" and p.median is not None]
+        here, elsewhere = same_sitting(point, [p for points in single.values() for p in points if p.rows == n])
+        if elsewhere:
+            notes.append(f"{against} at {fmt_num(n)} from another run")
+        ok = [p for p in here if p.status == "ok" and p.median is not None]
         if not ok:
-            if baseline and all(p.status in FAILED_BASELINE for p in baseline):
-                for found in (ratios, pessimistic, optimistic):
-                    found.append(0.0)  # the single machine could not do it at all: distribution wins
-                used.append(n)
+            if not here or not all(p.status in FAILED_BASELINE for p in here):
+                continue
+            if why := next((w for p in here if (w := unmatched(p, point))), None):
+                notes.append(f"not comparable at {fmt_num(n)}: {why}")
+                continue
+            if cliff is None and any(p.status == "memory" for p in here):
+                cliff = n
+            for found in (ratios, pessimistic, optimistic):
+                found.append(0.0)  # the single machine could not do it at all: distribution wins
+            used.append(n)
             continue
         best = min(ok, key=lambda p: p.median or math.inf)
-        baseline = next((c for c, points in single.items() if best in points), None)
+        baseline = best.config or next((c for c, points in single.items() if best in points), None)
         ratios.append(point.median / (best.median or math.inf))
         pessimistic.append((point.slowest or point.median) / (best.fastest or best.median or math.inf))
         optimistic.append((point.fastest or point.median) / (best.slowest or best.median or math.inf))
         used.append(n)
+    about = {"baseline": baseline, "against": against, "notes": tuple(notes), "memory_cliff": cliff}
     if not used:
         failed = sorted({p.status for p in dist if p.status != "ok"})
         if failed:
-            return Verdict("failed", tested=tested, reason=", ".join(failed), memory_cliff=cliff, against=against)
-        reason = f"no run of {against} at these sizes"
-        return Verdict("no_baseline", tested=tested, reason=reason, against=against)
+            return Verdict("failed", tested=tested, reason=", ".join(failed), **about)
+        reason = f"no run of {against} at these sizes" if not notes else "no size compared"
+        return Verdict("no_baseline", tested=tested, reason=reason, **about)
+    states = tuple((n, state(r, o, p)) for n, r, o, p in zip(used, ratios, optimistic, pessimistic, strict=True))
     last = ratios[-1] or None  # 0: the baseline failed there
-    if all(r < 1 for r in ratios):
-        return Verdict("helps", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline, against=against)
-    found = crossing(used, ratios)
-    if found is None:
-        return Verdict("hurts", tested=tuple(used), memory_cliff=cliff, ratio=last, baseline=baseline, against=against)
-    segment, at = found
+    said = [s for _, s in states]
+    firm = [s for s in said if s != EVEN]
+    changes = sum(a != b for a, b in zip(firm, firm[1:], strict=False))
+    found = crossings(used, ratios)
+    common = {"tested": tuple(used), "ratio": last, "states": states, **about}
+    if len(set(said)) == 1:  # helps, hurts or even at every size
+        return Verdict(said[0], **common)
+    if changes != 1 or len(found) != 1:
+        return Verdict("mixed", **common)
+    segment, at = found[0]
     helps_above = ratios[segment] >= 1
     # The repeats' extremes bound the crossing; one that does not cross in range leaves that side open.
     optimistic_at, pessimistic_at = (c[1] if (c := crossing(used, r)) else None for r in (optimistic, pessimistic))
@@ -254,7 +361,8 @@ def verdict(dist: list[Point], single: dict[str, list[Point]], against: str = BA
     if low is not None and high is not None and low > high:
         low, high = high, low
     side = "above" if helps_above else "below"
-    return Verdict("breaks_even", at, low, high, tuple(used), cliff, direction=side, baseline=baseline, against=against)
+    common.pop("ratio")
+    return Verdict("breaks_even", at, low, high, direction=side, **common)
 
 
 def matrix(
@@ -308,6 +416,17 @@ class Scenario:
     def baseline(self, metric: str = "compute_median") -> str | None:
         """The best single-machine configuration."""
         return self.fastest(metric, distributed=False)
+
+    def state(self, config: str, metric: str = "compute_median") -> str | None:
+        """``config`` against the baseline: helps, hurts, or even within the repeats' spread."""
+        best = self.baseline(metric)
+        if best is None or config not in self.cells or not self.cells[config].ok:
+            return None
+        a, b = Point.of(self.cells[config], metric), Point.of(self.cells[best], metric)
+        if a.median is None or not b.median:
+            return None
+        lo, hi = (a.fastest or a.median) / (b.slowest or b.median), (a.slowest or a.median) / (b.fastest or b.median)
+        return state(a.median / b.median, lo, hi)
 
     def ratio(self, config: str, metric: str = "compute_median") -> float | None:
         """``config``'s time over the baseline's; None where either has none."""

@@ -2,10 +2,12 @@
 "Scalability! But at what COST?", HotOS 2015, https://www.usenix.org/conference/hotos15/workshop-program/presentation/mcsherry).
 
 For each distributed configuration and question size, the baseline is the best single-machine
-run on one core (``breakeven run --cores 1``: Polars, DuckDB and pandas each on one thread).
-The COST is the fewest cores at which the distributed configuration's median compute time beats
-it, or *unbounded* when no measured number of cores does (which says "not within what was
-measured", not "never").
+run on one core (``breakeven run --cores 1``: Polars, DuckDB and pandas each on one thread; for
+a chunked question, Polars and DuckDB from the same transform without a chunk size, as the
+verdicts borrow them). The COST is the fewest cores at which the distributed configuration beats
+it clear of the repeats' spread (its slowest repeat faster than the baseline's fastest), or
+*unbounded* when no measured number of cores does (which says "not within what was measured",
+not "never").
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
+from breakeven import analysis
+from breakeven.analysis import Point
 from breakeven.labels import config_label
 from breakeven.results import Record
 from breakeven.scaleout import TOPOLOGY
@@ -35,48 +40,75 @@ class Cost:
     question: str
     rows: int
     baseline: str  # the best single-machine configuration on one core
-    baseline_seconds: float
-    seconds: dict[int, float]  # median compute time by cores held (finished runs only)
+    baseline_point: Point
+    points: dict[int, Point]  # by cores held (finished runs only): median and the repeats' extremes
+
+    @property
+    def baseline_seconds(self) -> float:
+        return self.baseline_point.median or math.inf
+
+    @property
+    def seconds(self) -> dict[int, float]:
+        """Median compute time by cores held."""
+        return {n: p.median or math.inf for n, p in self.points.items()}
+
+    def beats(self, cores: int) -> bool:
+        """Whether on ``cores`` its slowest repeat beat the single thread's fastest: a win clear of
+        the repeats' spread (with a single run each, the medians)."""
+        mine, base = self.points[cores], self.baseline_point
+        if mine.times < 2 or base.times < 2:
+            return (mine.median or math.inf) < self.baseline_seconds
+        return (mine.slowest or math.inf) < (base.fastest or 0.0)
 
     @property
     def cost(self) -> int | None:
         """The fewest cores that beat the single thread; None: unbounded in what was measured."""
-        return next((c for c in sorted(self.seconds) if self.seconds[c] < self.baseline_seconds), None)
+        return next((c for c in sorted(self.points) if self.beats(c)), None)
 
     @property
     def text(self) -> str:
         if self.cost is not None:
             return f"{self.cost} core{'s' if self.cost > 1 else ''}"
-        return f"unbounded (≤ {max(self.seconds)} cores measured)" if self.seconds else "unbounded"
+        even = any((self.seconds[c]) < self.baseline_seconds for c in self.points)
+        spread = ", faster only within the repeats' spread" if even else ""
+        if not self.points:
+            return "unbounded"
+        most = max(self.points)
+        return f"unbounded (≤ {most} core{'s' if most > 1 else ''} measured{spread})"
 
     @property
     def best_ratio(self) -> float:
         """The configuration's best time over the single thread's (below 1: it beats it)."""
-        return min(self.seconds.values()) / self.baseline_seconds if self.seconds else math.inf
+        return min(self.seconds.values()) / self.baseline_seconds if self.points else math.inf
 
 
 def costs(records: list[Record]) -> list[Cost]:
-    """Every distributed configuration, question and size with a single-threaded baseline."""
-    single: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
-    dist: dict[tuple[str, str, int], dict[int, float]] = defaultdict(dict)
-    for r in records:
-        seconds, cores = r.times.compute_median, total_cores(r)
-        if not r.ok or not seconds or cores is None:
-            continue
-        key = (r.case.question_label, r.case.rows)
-        if not r.distributed:
-            if cores == 1:
-                config = r.case.config_label
-                single[key][config] = min(seconds, single[key].get(config, math.inf))
-            continue
-        config = config_label(r.case.engine, r.case.mode, r.case.profile)
-        found = dist[(config, *key)]
-        found[cores] = min(seconds, found.get(cores, math.inf))
+    """Every distributed configuration, question and size with a single-threaded baseline. A
+    chunked question's baseline includes the single-machine engines that choose their own chunks
+    (Polars, DuckDB), as the verdicts' does (``analysis.questions``)."""
+    single: dict[tuple[str, int], dict[str, Point]] = defaultdict(dict)
+    dist: dict[tuple[str, str, int], dict[int, Point]] = defaultdict(dict)
+    for label, question in analysis.questions(records).items():
+        for r in question.records:
+            point, cores = Point.of(r), total_cores(r)
+            if point.median is None or cores is None:
+                continue
+            key = (label, r.case.rows)
+            if not r.distributed:
+                if cores == 1:
+                    _keep_fastest(single[key], r.case.config_label, point)
+                continue
+            _keep_fastest(dist[(config_label(r.case.engine, r.case.mode, r.case.profile), *key)], cores, point)
     out = []
-    for (config, question, rows), seconds in sorted(dist.items()):
+    for (config, question, rows), points in sorted(dist.items()):
         baseline = single.get((question, rows))
         if not baseline:
             continue
-        best = min(baseline, key=baseline.__getitem__)
-        out.append(Cost(config, question, rows, best, baseline[best], dict(sorted(seconds.items()))))
+        best = min(baseline, key=lambda c: baseline[c].median or math.inf)
+        out.append(Cost(config, question, rows, best, baseline[best], dict(sorted(points.items()))))
     return out
+
+
+def _keep_fastest(found: dict[Any, Point], key: Any, point: Point) -> None:
+    if key not in found or (point.median or math.inf) < (found[key].median or math.inf):
+        found[key] = point

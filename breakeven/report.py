@@ -117,7 +117,8 @@ body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
-.helps {{ background: #d9f2d9; }} .hurts {{ background: #f8d7d7; }} .breaks_even {{ background: #fff3c4; }}
+.helps {{ background: #d9f2d9; }} .hurts {{ background: #f8d7d7; }} .even {{ background: #eee; }}
+.breaks_even, .mixed {{ background: #fff3c4; }}
 .failed, .no_baseline {{ background: #eee; }}
 figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; height: auto; }}
 .wide {{ overflow-x: auto; max-width: 100%; }}
@@ -369,8 +370,8 @@ def _front(machine: Machine, folder: Path, claimed: list[claims.Claim]) -> str:
         f"<td>{_seconds(c.single_seconds) if c.single_seconds else '–'}</td>"
         f"<td>{html.escape(short_config(c.distributed or 'did not finish'))}</td>"
         f"<td>{_seconds(c.distributed_seconds) if c.distributed_seconds else '–'}</td>"
-        f'<td class="{"helps" if (c.ratio or 0) < 1 else "hurts"}">{winners.ratio_text(c.ratio)}'
-        f"{'' if c.clear else ' (repeats overlap)'}</td></tr>"
+        f'<td class="{c.state or ""}">{html.escape(winners.ratio_text(c))}'
+        f"{' (baseline from another run)' if c.other_run else ''}</td></tr>"
         for c in found[analysis.BASELINES["best"]]
     )
     claim_rows = "".join(

@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 #    ``engine polars`` for a user's workload that takes an engine's answer as the reference;
 #    ``case.user_data`` and ``data_source``: a user's own tables (``--table``), described
 # 8: ``parquet_codec``, the codec of a written answer (``engines.PARQUET_CODEC``; older records of
-#    Polars wrote zstd, the other engines snappy), and ``cores_used``, the CPU seconds of the timed
-#    runs over their time (derived for older records from ``cpu_seconds``)
+#    Polars wrote zstd, the other engines snappy), ``cores_used``, the CPU seconds of the timed
+#    runs over their time (derived for older records from ``cpu_seconds``), and the case's limits,
+#    ``timeout`` and ``memory_budget`` (for older records, their run's settings when read)
 SCHEMA_VERSION = 8
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
@@ -212,6 +213,8 @@ class Record:
     data_source: dict[str, Any] | None = None  # a user's tables (--table): paths, rows, bytes, columns
     parquet_codec: str | None = None  # the codec of the answer written by the ``parquet`` sink
     cores_used: float | None = None  # CPU seconds of the timed runs over their time (``cores_used``)
+    timeout: float | None = None  # the most the case could take: its cold run, repeats and check
+    memory_budget: int | None = None  # bytes its process tree could hold (None: no budget)
     schema: int = SCHEMA_VERSION
     run_cores: int | None = field(default=None, compare=False)  # from run.json: the cores the run gave each engine
 
@@ -366,11 +369,16 @@ class RunStore:
         write_json_atomic(self.cases_dir / f"{record.case_id}.json", record.to_dict())
 
     def records(self) -> list[Record]:
-        """Every finished case, each with the cores its run gave the engines."""
+        """Every finished case, each with the cores its run gave the engines, and (a record older
+        than schema 8) the limits of its run."""
         if not self.cases_dir.exists():
             return []
-        cores = self.meta().settings.cores
-        return [_record(p, cores) for p in sorted(self.cases_dir.glob("*.json"))]
+        settings = self.meta().settings
+        found = [_record(p, settings.cores) for p in sorted(self.cases_dir.glob("*.json"))]
+        return [
+            r if r.timeout is not None else replace(r, timeout=settings.timeout, memory_budget=settings.memory_budget)
+            for r in found
+        ]
 
     def done_ids(self) -> set[str]:
         return {r.case_id for r in self.records()}

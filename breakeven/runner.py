@@ -168,7 +168,12 @@ class Runner:
         return records
 
     def _record(self, case: Case, status: str, reason: str | None, **found: Any) -> Record:
-        return make_record(case, self.store.run_id, status, reason, **found)
+        limits = {"timeout": self._timeout(case), "memory_budget": self.options.memory_budget}
+        return make_record(case, self.store.run_id, status, reason, **limits, **found)
+
+    def _timeout(self, case: Case) -> float:
+        """The most a case may take (its cold run, repeats and check): the run's timeout, or less."""
+        return min(self.options.timeout, case.wl.timeout or self.options.timeout)
 
     def _run_group(self, group: Group) -> Iterator[Record]:
         try:
@@ -294,7 +299,7 @@ class Runner:
             started = True
             while remaining:
                 case = remaining[0]
-                deadline = time.monotonic() + min(opts.timeout, case.wl.timeout or opts.timeout)
+                deadline = time.monotonic() + self._timeout(case)
                 self.emit("case_start", {"case_id": case.id})
                 session.next_event(CaseStart, deadline, "the case")
                 peak, cpu, runner_used = 0, 0.0, 0.0

@@ -33,11 +33,14 @@ def _vs(scen: analysis.Scenario, config: str, metric: str) -> str:
     """A configuration's time against the scenario's baseline, as every table writes it."""
     if config == scen.baseline(metric):
         return "baseline"
-    ratio = scen.ratio(config, metric)
-    if ratio is None or not scen.cells[config].distributed:
+    ratio, kind = scen.ratio(config, metric), scen.state(config, metric)
+    if ratio is None or kind is None or not scen.cells[config].distributed:
         return ""
-    kind = analysis.direction(ratio)
-    return f"[{'green' if kind == 'helps' else 'red'}]{kind} {analysis.fmt_ratio(ratio)}[/]"
+    return f"[{COLOURS[kind]}]{kind} {analysis.fmt_ratio(ratio)}[/]"
+
+
+COLOURS = {analysis.HELPS: "green", analysis.HURTS: "red", analysis.EVEN: "yellow", "breaks_even": "yellow"}
+COLOURS["mixed"] = "yellow"
 
 
 def show_tables(store: RunStore) -> list[Any]:
@@ -84,18 +87,24 @@ def show_tables(store: RunStore) -> list[Any]:
             )
         table.add_section()
     out.append(table)
-    tally: dict[str, list[int]] = {}
+    tally: dict[str, dict[str, int]] = {}
     for scen in scens:
         for config, r in scen.cells.items():
-            ratio = scen.ratio(config)
-            if r.distributed and ratio is not None:
-                tally.setdefault(config, [0, 0])[0 if analysis.direction(ratio) == "helps" else 1] += 1
-    for config, (helps, hurts) in sorted(tally.items()):
-        out.append(f"{config}: distribution helps in {helps} of {helps + hurts} scenarios, hurts in {hurts}")
+            kind = scen.state(config)
+            if r.distributed and kind is not None:
+                counts = tally.setdefault(config, dict.fromkeys((analysis.HELPS, analysis.HURTS, analysis.EVEN), 0))
+                counts[kind] += 1
+    for config, counts in sorted(tally.items()):
+        total = sum(counts.values())
+        even = f", even in {counts[analysis.EVEN]}" if counts[analysis.EVEN] else ""
+        out.append(
+            f"{config}: distribution helps in {counts[analysis.HELPS]} of {total} scenarios, hurts in "
+            f"{counts[analysis.HURTS]}{even}"
+        )
     out.append(_verdict_table(records))
     out.append(
         "* fastest compute; ~ a spread between repeats above 10%: noisy, rerun before trusting it; "
-        "helps/hurts Nx: N times faster/slower than the baseline"
+        "helps/hurts Nx: N times faster/slower than the baseline beyond the repeats' spread, even Nx: within it"
     )
     return [x for x in out if x is not None]
 
@@ -109,20 +118,20 @@ def _verdict_table(records: list[Record]) -> Table | None:
     sizes = sorted({r.case.rows for r in records})
     table = Table(
         title=escape(
-            f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts,\n"
-            "or helps > N rows [range from the repeats], against the best single-machine engine"
+            f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts, even\n"
+            "(within the repeats' spread), helps > N rows [range from the repeats], or the sizes where it\n"
+            "helps, against the best single-machine engine"
         )
     )
     table.add_column("configuration", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
-    colours = {"helps": "green", "hurts": "red", "breaks_even": "yellow"}
     for question, row in found.items():
         table.add_row(f"[bold]{escape(question)}[/]")
         for config, verdict in sorted(row.items()):
             baseline = short_config(verdict.baseline) if verdict.baseline else ""
             text = escape(verdict.short)
-            colour = colours.get(verdict.kind, "red")
+            colour = COLOURS.get(verdict.kind, "red")
             table.add_row(f"  {short_config(config)}", f"[{colour}]{text}[/]", baseline)
         table.add_section()
     return table

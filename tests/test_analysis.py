@@ -78,7 +78,8 @@ def test_a_points_spread_is_its_repeats_or_with_one_repeat_the_cold_run_too() ->
     assert (Point.of(one).fastest, Point.of(one).slowest, Point.of(one).times) == (50.0, 60.0, 2)
     # end to end: start-up and loading (30 s here) were measured once and shift both extremes
     assert (Point.of(one, "end_to_end").fastest, Point.of(one, "end_to_end").slowest) == (80.0, 90.0)
-    assert Point.of(record("dask", "threads", 10**9, None, status="memory")) == Point(10**9, "memory")
+    failed = Point.of(record("dask", "threads", 10**9, None, status="memory"))
+    assert (failed.status, failed.median, failed.config) == ("memory", None, "dask:threads:default")
 
 
 def test_never_breaking_even_and_always_helping() -> None:
@@ -190,3 +191,64 @@ def test_an_unchunked_scenario_is_left_out_only_where_a_chunked_one_shows_it() -
     assert shown[("transform_udf chunk=1e5", 10**6)].borrowed == {"duckdb:single:default"}
     (q,) = [q for q in analysis.questions(records).values() if q.label == "transform_udf"]
     assert q.lent == {10**6} and q.shown_elsewhere  # the report draws it with the chunked question
+
+
+def _p(rows: int, median: float, spread: float = 0.02, **about: Any) -> Point:
+    """A point with repeats within ``spread`` of the median, either side."""
+    return Point(rows, "ok", median, median * (1 - spread), median * (1 + spread), 3, median * 4, **about)
+
+
+def test_a_verdict_names_every_change_of_direction() -> None:
+    """Ratios 1.45, 0.93, 1.05 (the published dask:threads:default on join_small_inner): not a
+    breakeven point at 7e6 above which it helps, but a help at 1e7 only."""
+    single = {"polars": [_p(10**6, 1.0), _p(10**7, 10.0), _p(10**8, 100.0)]}
+    dist = [_p(10**6, 1.45), _p(10**7, 9.3), _p(10**8, 105.0)]
+    found = verdict(dist, single)
+    assert found.kind == "mixed" and found.short == "helps 1e7 only"
+    assert found.text.startswith("helps at 1e7; hurts at 1e6, 1e8")
+
+
+def test_within_the_repeats_spread_a_size_is_even() -> None:
+    """0.200 s against 0.201 s, with repeats 5% either side: not "helps at every size"."""
+    single = {"duckdb": [_p(10**6, 0.201, 0.05), _p(10**7, 2.0)]}
+    even = verdict([_p(10**6, 0.200, 0.05), _p(10**7, 1.0)], single)
+    assert even.states == ((10**6, "even"), (10**7, "helps"))
+    assert even.kind == "mixed" and even.text.startswith("helps at 1e7; even within the repeats' spread at 1e6")
+    assert verdict([_p(10**6, 0.200, 0.05)], single).kind == "even"
+
+
+def test_a_memory_cliff_is_where_no_single_machine_configuration_finished() -> None:
+    """Polars eager out of memory while Polars streaming finished is no cliff."""
+    single = {"polars:eager": [Point(10**9, "memory")], "polars:streaming": [_p(10**9, 59.0)]}
+    assert verdict([_p(10**9, 116.0)], single).memory_cliff is None
+    single = {"polars:eager": [Point(10**9, "memory")], "polars:streaming": [Point(10**9, "timeout", timeout=2400.0)]}
+    found = verdict([_p(10**9, 116.0)], single)
+    assert found.memory_cliff == 10**9 and found.kind == "helps"
+
+
+def test_a_failure_under_smaller_limits_is_no_win() -> None:
+    """pandas timed out at 300 s where Spark's runs took 4 x 400 s: not comparable, said apart;
+    under the same 2400 s it would have been a win."""
+    spark = [_p(10**9, 400.0, config="spark:local:default", run="outofcore")]
+    short = {"pandas": [Point(10**9, "timeout", timeout=300.0, config="pandas:single:default", run="outofcore")]}
+    found = verdict(spark, short, "pandas")
+    assert found.kind == "no_baseline" and found.ratio is None
+    assert found.notes == ("not comparable at 1e9: pandas had 300 s, spark:local took 1600 s",)
+    same = {"pandas": [Point(10**9, "timeout", timeout=2400.0, config="pandas:single:default", run="outofcore")]}
+    assert verdict(spark, same, "pandas").kind == "helps"
+    budget = {"pandas": [Point(10**9, "memory", budget=2**30, config="pandas:single:default", run="outofcore")]}
+    found = verdict([replace(spark[0], budget=2 * 2**30)], budget, "pandas")
+    assert found.notes == ("not comparable at 1e9: pandas had 1 GiB of memory, spark:local 2 GiB",)
+
+
+def test_the_baseline_comes_from_the_contenders_own_run_where_it_ran_there() -> None:
+    single = {
+        "polars": [_p(10**7, 1.0, config="polars:eager:default", run="quick-1e7")],
+        "duckdb": [_p(10**7, 0.5, config="duckdb:single:default", run="scaleout")],
+    }
+    found = verdict([_p(10**7, 2.0, run="quick-1e7")], single)
+    assert found.baseline == "polars:eager:default" and found.ratio == 2.0 and not found.notes
+    found = verdict([_p(10**7, 2.0, run="elsewhere")], single)
+    assert found.baseline == "duckdb:single:default" and found.notes == (
+        "the best single-machine engine at 1e7 from another run",
+    )

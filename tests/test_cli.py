@@ -234,7 +234,8 @@ def test_show_fits_100_columns_and_names_the_baseline(run_id: str, monkeypatch) 
     text = narrow.export_text()
     assert max(len(line) for line in text.splitlines()) <= SHOW_WIDTH
     if run_id == "budget-2gib":  # one row of each table, whole: nothing wrapped
-        assert "│   dask:threads:tuned                  │ hurts 3.3x, cliff 3e7 │ duckdb:tuned      │" in text
+        # no memory cliff at 3e7: pandas ran out of memory there, DuckDB finished
+        assert "│   dask:threads:tuned                  │ hurts 3.3x │ duckdb:tuned      │" in text
         assert (
             "│   dask:threads:tuned               │  139ms ~ │      3.67s │ 1452 MiB │ hurts 4.1x │  hurts 8.2x │"
             in text
