@@ -181,10 +181,11 @@ def small_merge_on_a_cluster(records: list[Record]) -> Claim:
 
 def spark_by_default(records: list[Record]) -> Claim:
     claim = Claim(
-        "Everyone defaults to Spark.",
-        'Read as advice, "pick Spark when you distribute": on each question at each size, Spark\'s fastest '
-        "configuration against the fastest distributed configuration of any engine: it holds where Spark is "
-        "the fastest (or within 10% of it).",
+        "If you default to Spark, as everyone does, you get the fastest distributed engine.",
+        '"Everyone defaults to Spark" is about popularity, which no timing can test; what it can test is the '
+        "question behind it: if you default to Spark, how often is it the fastest distributed engine here? On "
+        "each question at each size, Spark's fastest configuration against the fastest distributed configuration "
+        "of any engine: it holds where Spark is the fastest (or within 10% of it).",
     )
     for scen in analysis.scenarios(records):
         if scen.shown_elsewhere:

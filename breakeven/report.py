@@ -26,7 +26,7 @@ from breakeven.labels import short_config
 from breakeven.results import Record, RunMeta, RunStore, newest
 from breakeven.workloads import FAMILIES
 
-FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Small-table merges", "transform": "Chunked transforms"}
+FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Merges", "transform": "Chunked transforms"}
 # For a browser (and the site's test) to tell that the page is whole: how many charts loaded, any
 # error the page met (a script error, or a chart or stylesheet that failed to load), and whether
 # the page is wider than the window.

@@ -166,7 +166,7 @@ def ratio_text(cell: Cell) -> str:
     return f"{analysis.direction(ratio)} {analysis.fmt_ratio(ratio)}"
 
 
-FAMILY_NAMES = {"groupby": "group-by aggregates", "join": "small-table merges", "transform": "chunked transforms"}
+FAMILY_NAMES = {"groupby": "group-by aggregates", "join": "merges", "transform": "chunked transforms"}
 
 
 def sentences(found: list[Cell], against: str) -> list[str]:
