@@ -51,6 +51,7 @@ class SessionPlan:
     tables: dict[str, TablePlan]
     cases: list[PlannedCase]
     source: str = "memory"  # "files": no load; each case reads its tables inside the timed part
+    cpus: list[int] | None = None  # the CPUs its processes may use (``breakeven.cpus``); None: all
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))

@@ -260,6 +260,7 @@ class Settings:
     memory_method: str = OLD_MEMORY_METHOD
     memory_method_why: str | None = None
     cluster: dict[str, Any] | None = None  # engine, topologies, address
+    cpus: list[int] | None = None  # the CPUs every session was held to (--cores below the machine's); None: all
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from breakeven.accounting import control_group as make_control_group
 from breakeven.cases import CLUSTER_MODE, Case
 from breakeven.cluster.launcher import ClusterPlan
 from breakeven.cluster.sessions import RunClusters
+from breakeven.cpus import cpu_set
 from breakeven.engines import engine_class, engine_meta
 from breakeven.errors import EngineUnavailable
 from breakeven.labels import session_label
@@ -111,6 +112,7 @@ def run_meta(suite: str, options: Options, cases: list[Case]) -> RunMeta:
         cores=options.cores,
         memory_method=method,
         memory_method_why=why,
+        cpus=cpu_set(options.cores),
         cluster={
             "engine": plan.engine,
             "topologies": list(plan.labels),
@@ -143,7 +145,8 @@ class Runner:
         self.sessions_started = 0
         self._seen_pids: set[int] = set()  # every process of every worker tree, for leak checks
         self._no_reference: dict[tuple[datagen.DataSpec, str], str] = {}  # references that failed, and why
-        self.clusters = RunClusters(options.cluster, store.log_dir, self.emit, self._control_group)
+        self.cpus = cpu_set(options.cores)  # --cores below the machine's, enforced (breakeven.cpus)
+        self.clusters = RunClusters(options.cluster, store.log_dir, self.emit, self._control_group, self.cpus)
         self.memory_method, self.memory_fallback = choose_method(options.memory_method, options.memory_budget)
 
     @property
@@ -249,6 +252,7 @@ class Runner:
                 for c in cases
             ],
             source=group.source,
+            cpus=self.cpus,
         )
 
     def _control_group(self) -> ControlGroup | None:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from breakeven.accounting import CgroupMeter, ControlGroup, Meter, OverBudget, SampledMeter
+from breakeven.cpus import pinned
 from breakeven.logs import log_tail
 from breakeven.processes import ProcessTree
 from breakeven.protocol import ACK, Fatal, M, Message, ProtocolError, SessionPlan, decode
@@ -57,7 +58,8 @@ class WorkerSession:
         self.sock, self.buffer, self.memory_budget = parent, b"", memory_budget
         self.log_path, self.scratch = log_path, Path(plan.scratch_dir)
         self.leaf = f"session-{plan_path.stem}"
-        prefix = group.join(self.leaf) if group else []  # the worker enters its control group before it starts
+        # The worker enters its control group, and takes its CPUs, before it starts.
+        prefix = (group.join(self.leaf) if group else []) + pinned(plan.cpus)
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "breakeven.worker", str(plan_path), str(child.fileno())],

@@ -28,7 +28,10 @@ def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[Record
 
     def run(cases: list[Case], **options: Any) -> tuple[list[Record], Runner]:
         opts = Options(
-            data_dir=options.pop("data_dir", data_dir), cores=2, repeats=options.pop("repeats", 1), **options
+            data_dir=options.pop("data_dir", data_dir),
+            cores=options.pop("cores", 2),
+            repeats=options.pop("repeats", 1),
+            **options,
         )
         store = RunStore.create(tmp_path / "results", "test", run_meta("test", opts, cases))
         runner = Runner(opts, store)

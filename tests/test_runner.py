@@ -219,3 +219,35 @@ def test_a_small_table_merge_loads_only_the_tables_it_reads(run_cases, no_orphan
         ("join_big_inner_agg", "memory"),
     ]
     no_orphans(runner.seen_pids)
+
+
+def test_a_pinned_command_runs_on_the_cpus_it_is_given() -> None:
+    import subprocess
+    import sys
+
+    from breakeven.cpus import cpu_set, pinned
+
+    if cpu_set(1) is None:
+        pytest.skip("one CPU: nothing to pin")
+    code = "import os; print(sorted(os.sched_getaffinity(0)))"
+    out = subprocess.run([*pinned(cpu_set(1)), sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(cpu_set(1))
+    assert pinned(None) == []
+
+
+@pytest.mark.spark
+def test_cores_below_the_machines_are_enforced_and_recorded(run_cases, no_orphans, data_dir) -> None:
+    """--cores 1: Spark local[1] kept 1.46 to 1.91 cores busy (its JVM's other threads); held to
+    one CPU, the whole session uses at most one, and the record says how many it used."""
+    import os
+
+    from breakeven.results import RunStore
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: nothing to enforce")
+    records, runner = run_cases([Case("groupby_q3", "spark", "local", "default", rows=10**6)], cores=1, repeats=3)
+    (record,) = records
+    # at most one core, and a little: the CPU is metered over a window a little longer than the runs
+    assert record.ok and record.cores_used is not None and record.cores_used <= 1.1, record.cores_used
+    assert RunStore(runner.store.root).meta().settings.cpus == [min(os.sched_getaffinity(0))]
+    no_orphans(runner.seen_pids)

@@ -10,6 +10,7 @@ from typing import Any
 
 from breakeven.accounting import ControlGroup
 from breakeven.cluster.launcher import ClusterPlan, LocalCluster
+from breakeven.cpus import pinned
 from breakeven.logs import keep_logs
 from breakeven.network import NONE
 
@@ -25,9 +26,15 @@ class RunClusters:
     cluster stopped, for leak checks."""
 
     def __init__(
-        self, plan: ClusterPlan | None, log_dir: Path, emit: Emit, new_group: Callable[[], ControlGroup | None]
+        self,
+        plan: ClusterPlan | None,
+        log_dir: Path,
+        emit: Emit,
+        new_group: Callable[[], ControlGroup | None],
+        cpus: list[int] | None = None,
     ) -> None:
         self.plan, self.log_dir, self.emit, self.new_group = plan, log_dir, emit, new_group
+        self.cpus = cpus  # the CPUs a local cluster's servers may use (``breakeven.cpus``)
         self.local: LocalCluster | None = None
         self.info: dict[str, Any] | None = None
         self.roots: list[int] = []
@@ -54,7 +61,7 @@ class RunClusters:
             return None
         self.down()
         self.group = self.new_group()
-        prefix = self.group.join("servers") if self.group else []
+        prefix = (self.group.join("servers") if self.group else []) + pinned(self.cpus)
         state_dir = Path(tempfile.mkdtemp(prefix="breakeven-state-"))
         cluster = LocalCluster(plan.engine, plan.topology(topology), state_dir, argv_prefix=prefix)
         self.emit("cluster_start", {"engine": plan.engine, "topology": topology})
