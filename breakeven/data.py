@@ -64,6 +64,7 @@ class DataKind:
     tables: Callable[[int, int], dict[str, int]]  # (rows, dim_rows) -> rows of each table, by role
     keyed: bool = False  # string and integer key columns of cardinality k (G1-like)
     group_keys: tuple[str, ...] = ()  # string columns the questions group by (see string_keys)
+    merge_keys: tuple[str, ...] = ()  # columns the merges join on (see merge_types)
     # Raised when the generator of this kind changes what it writes: a set cached by an older
     # generator is then made again (its marker, ``_COMPLETE``, names the version).
     version: int = 1
@@ -103,8 +104,9 @@ KINDS: dict[str, DataKind] = {
             (),
             lambda n, d: {"x": n, "small": max(n // 10**6, 10), "medium": max(n // 10**3, 10), "big": n},
             version=2,  # 2: db-benchmark's columns (x: id5, id6; medium: id1, id4, id5; big: id1, id2, id4..id6)
+            merge_keys=("id1", "id2", "id3", "id5"),
         ),
-        DataKind("D1", 2, ("dim_rows",), lambda n, d: {"x": n, "dim": d}),
+        DataKind("D1", 2, ("dim_rows",), lambda n, d: {"x": n, "dim": d}, merge_keys=("fk", "key")),
         DataKind("T1", 3, ("k", "nas", "sorted"), lambda n, d: {"x": n}, keyed=True),
         # A user's own Parquet (``--table``, breakeven.user_data): its tables are the user set's.
         DataKind(user_data.KIND, 4, (), lambda n, d: {user_data.BIG: n}),
@@ -395,6 +397,62 @@ def string_keys(path: Path) -> list[str]:
         return []
     schema = pq.read_schema(next(path.glob("*.parquet")))
     return [f.name for f in schema if f.name in kind.group_keys and pa.types.is_string(f.type)]
+
+
+INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class MergeTypes:
+    """What the tuned single-machine profiles store, at load, of a table that the merges read, as
+    an expert types a merge's tables (db-benchmark's join scripts read J1's integer keys as
+    ``int32`` and its strings as ``category``): ``narrow``, the integer merge keys whose values
+    fit in int32 (the narrowest exact type); ``strings``, the string columns (categorical);
+    ``shared``, those of them that are merge keys, whose categories must be the same on both
+    sides of a merge (``shared_categories``)."""
+
+    narrow: list[str]
+    strings: list[str]
+    shared: list[str]
+
+
+def merge_types(path: Path) -> MergeTypes:
+    """The ``MergeTypes`` of the table at ``path`` (``<data>/<set name>/<role>``), from the files'
+    schema and statistics: nothing for a kind without merge keys (or a user's own table)."""
+    kind = KINDS.get(path.parent.name.split("_")[0])
+    if kind is None or not kind.merge_keys:
+        return MergeTypes([], [], [])
+    files = sorted(path.glob("*.parquet"))
+    schema = pq.read_schema(files[0])
+    strings = [f.name for f in schema if pa.types.is_string(f.type)]
+    narrow = []
+    for field in schema:
+        if field.name in kind.merge_keys and pa.types.is_integer(field.type) and _fits(files, field.name, INT32):
+            narrow.append(field.name)
+    return MergeTypes(narrow, strings, [name for name in strings if name in kind.merge_keys])
+
+
+def _fits(files: list[Path], column: str, bounds: tuple[int, int]) -> bool:
+    """Whether every value of ``column`` lies within ``bounds``, by the row groups' statistics."""
+    for file in files:
+        meta = pq.read_metadata(file)
+        index = meta.schema.names.index(column)
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(index).statistics
+            if stats is None or not stats.has_min_max or stats.min < bounds[0] or stats.max > bounds[1]:
+                return False
+    return True
+
+
+def shared_categories(path: Path, column: str) -> pa.Array:
+    """The values of ``column`` in every table of the set at ``path``'s that has it, sorted: the
+    categories both sides of a merge on it share."""
+    found = []
+    for table in sorted(p for p in path.parent.iterdir() if p.is_dir()):
+        files = sorted(table.glob("*.parquet"))
+        if files and column in pq.read_schema(files[0]).names:
+            found.append(pq.read_table(table, columns=[column])[column].unique())
+    return pc.unique(pa.chunked_array(found)).drop_null().sort()
 
 
 def dataset_paths(spec: DataSpec, data_dir: Path) -> dict[str, Path]:

@@ -82,10 +82,42 @@ def test_duckdb_default_top_two_is_the_portable_window(data_dir: Path) -> None:
 
 
 def test_tuned_twins_of_the_default_are_not_planned() -> None:
-    """pandas' and Polars' tuned profiles change only the group-by data (G1): no tuned case is
-    planned elsewhere; DuckDB's (preserve_insertion_order) applies to every kind."""
+    """pandas' and Polars' tuned profiles change the group-by data (G1) and the merges' (J1, D1)
+    loaded in memory: no tuned case is planned elsewhere; DuckDB's (preserve_insertion_order)
+    applies to every kind."""
     cases = get_suite("standard").cases(parse_engines(["pandas", "polars:lazy", "duckdb"]))
     tuned = {(c.engine, c.data_kind) for c in cases if c.profile == "tuned"}
-    assert {kind for engine, kind in tuned if engine in ("pandas", "polars")} == {"G1"}
+    assert {kind for engine, kind in tuned if engine in ("pandas", "polars")} == {"G1", "J1", "D1"}
+    from_files = {(c.engine, c.data_kind) for c in cases if c.profile == "tuned" and c.source == "files"}
+    assert {kind for engine, kind in from_files if engine in ("pandas", "polars")} == {"G1"}
     assert {kind for engine, kind in tuned if engine == "duckdb"} == {"G1", "J1", "D1", "T1"}
     assert {c.data_kind for c in cases if c.engine == "pandas" and c.profile == "default"} == {"G1", "J1", "D1", "T1"}
+
+
+J1 = datagen.DataSpec("J1", 10_000)
+
+
+@pytest.mark.pandas
+def test_pandas_tuned_types_a_merges_tables_as_its_experts_do(data_dir: Path) -> None:
+    """Integer keys int32, strings category; a string key's categories the same on both sides."""
+    paths, _ = datagen.generate(J1, data_dir, 1)
+    for profile in ("default", "tuned"):
+        with engine_session(EngineConfig("pandas", "single", profile)) as eng:
+            x, medium = (eng.load(r, paths[r], 10_000, None) for r in ("x", "medium"))
+            dtypes = {k: str(x[k].dtype) for k in ("id1", "id3", "id4", "id5", "v1")}
+            if profile == "default":
+                assert dtypes == {"id1": "int64", "id3": "int64", "id4": "str", "id5": "str", "v1": "float64"}
+                continue
+            assert dtypes == {"id1": "int32", "id3": "int32", "id4": "category", "id5": "category", "v1": "float64"}
+            assert list(x["id5"].cat.categories) == list(medium["id5"].cat.categories)
+            assert str(eng.scan("x", paths["x"], 10_000, None, None)["id1"].dtype) == "int64"  # from files: as read
+
+
+@pytest.mark.polars
+def test_polars_tuned_types_a_merges_tables_as_its_experts_do(data_dir: Path) -> None:
+    import polars as pl
+
+    paths, _ = datagen.generate(J1, data_dir, 1)
+    with engine_session(EngineConfig("polars", "eager", "tuned")) as eng:
+        x = eng.load("x", paths["x"], 10_000, None)
+        assert (x.schema["id1"], x.schema["id5"], x.schema["v1"]) == (pl.Int32, pl.Categorical, pl.Float64)
