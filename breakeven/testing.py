@@ -229,8 +229,8 @@ class _HangingWriter:
     def __init__(self, frame: Any) -> None:
         self.frame = frame
 
-    def to_parquet(self, path: Any, index: bool = False) -> None:
-        self.frame.to_parquet(path, index=index)
+    def to_parquet(self, path: Any, index: bool = False, **options: Any) -> None:
+        self.frame.to_parquet(path, index=index, **options)
         time.sleep(3600)
 
 
