@@ -102,8 +102,9 @@ class Point:
     """One configuration at one size: the median and the extremes of its timed repeats. With
     fewer than two repeats (the 1e9 slice has one) the cold run counts too, so that the spread
     still says something; ``times`` is how many runs the extremes come from (1: no spread).
-    ``took`` is what the case's runs took (its cold run and repeats: what its deadline covered),
-    ``timeout`` and ``budget`` its limits (None: none), ``config`` and ``run`` whose it is."""
+    ``took`` is what the case took of its timeout (its cold run, repeats and checks: what its
+    deadline covered; None for records older than schema 8), ``timeout`` and ``budget`` its
+    limits (None: none), ``config`` and ``run`` whose it is."""
 
     rows: int
     status: str
@@ -122,6 +123,7 @@ class Point:
         times, rows = record.times, record.case.rows
         median = times.metric(metric)
         about = {
+            "took": record.case_seconds,
             "timeout": record.timeout,
             "budget": record.memory_budget,
             "config": record.case.config_label,
@@ -130,24 +132,25 @@ class Point:
         if not record.ok or median is None or times.compute_median is None:
             return cls(rows, record.status, **about)
         runs = times.repeats or (times.compute_median,)
-        took = sum(runs) + (times.cold or 0.0)
         if len(runs) < 2 and times.cold is not None:
             runs = (*runs, times.cold)
         # end to end: the other phases were measured once, so the spread is the compute phase's
         fixed = median - times.compute_median
-        return cls(rows, "ok", median, fixed + min(runs), fixed + max(runs), len(runs), took, **about)
+        return cls(rows, "ok", median, fixed + min(runs), fixed + max(runs), len(runs), **about)
 
 
 def unmatched(failed: Point, finished: Point) -> str | None:
     """Why ``failed`` not finishing is no loss to ``finished`` (None where it is one): it had less
-    than ``finished`` used (``pandas had 300 s, dask:threads took 400 s``). A timeout counts where
-    it covered what ``finished``'s runs took (the cold run and the repeats, which a case's
-    deadline covers); running out of memory or crashing where its budget was at least
+    than ``finished`` used (``pandas had 300 s, dask:threads 2400 s``). A timeout counts where it
+    was at least ``finished``'s, or covered what ``finished``'s case took of its own (its cold run,
+    repeats and checks); running out of memory or crashing where its budget was at least
     ``finished``'s."""
     who, other = short_config(failed.config) or "the single machine", short_config(finished.config) or "the other"
-    short_of_time = failed.timeout is not None and finished.took is not None and failed.timeout < finished.took
-    if failed.status == "timeout" and short_of_time:
-        return f"{who} had {fmt_seconds(failed.timeout)}, {other} took {fmt_seconds(finished.took)}"
+    mine, theirs_time, took = failed.timeout, finished.timeout, finished.took
+    less = mine is not None and theirs_time is not None and mine < theirs_time
+    if failed.status == "timeout" and less and (took is None or mine < took):
+        said = f", its case took {fmt_seconds(took)}" if took is not None else ""
+        return f"{who} had {fmt_seconds(mine)}, {other} {fmt_seconds(theirs_time)}{said}"
     budget, theirs = failed.budget, finished.budget
     if failed.status in ("memory", "crashed") and budget is not None and (theirs is None or budget < theirs):
         had = f"{theirs / 2**30:.3g} GiB" if theirs is not None else "no budget"

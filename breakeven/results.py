@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 #    ``case.user_data`` and ``data_source``: a user's own tables (``--table``), described
 # 8: ``parquet_codec``, the codec of a written answer (``engines.PARQUET_CODEC``; older records of
 #    Polars wrote zstd, the other engines snappy), ``cores_used``, the CPU seconds of the timed
-#    runs over their time (derived for older records from ``cpu_seconds``), and the case's limits,
-#    ``timeout`` and ``memory_budget`` (for older records, their run's settings when read)
+#    runs over their time (derived for older records from ``cpu_seconds``), the case's limits,
+#    ``timeout`` and ``memory_budget`` (for older records, their run's settings when read), and
+#    ``case_seconds``, what the case took of its timeout (unknown for older records)
 SCHEMA_VERSION = 8
 OLD_MEMORY_METHOD = "pss-50ms"
 STATUSES = ("ok", "wrong_result", "timeout", "memory", "crashed", "unsupported", "unavailable")
@@ -214,6 +215,7 @@ class Record:
     parquet_codec: str | None = None  # the codec of the answer written by the ``parquet`` sink
     cores_used: float | None = None  # CPU seconds of the timed runs over their time (``cores_used``)
     timeout: float | None = None  # the most the case could take: its cold run, repeats and check
+    case_seconds: float | None = None  # what the case took of it, start to end (within its timeout)
     memory_budget: int | None = None  # bytes its process tree could hold (None: no budget)
     schema: int = SCHEMA_VERSION
     run_cores: int | None = field(default=None, compare=False)  # from run.json: the cores the run gave each engine

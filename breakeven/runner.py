@@ -303,7 +303,8 @@ class Runner:
             started = True
             while remaining:
                 case = remaining[0]
-                deadline = time.monotonic() + self._timeout(case)
+                began = time.monotonic()
+                deadline = began + self._timeout(case)
                 self.emit("case_start", {"case_id": case.id})
                 session.next_event(CaseStart, deadline, "the case")
                 peak, cpu, runner_used = 0, 0.0, 0.0
@@ -332,6 +333,7 @@ class Runner:
                     repeats=done.repeats,
                     rows_out=done.rows_out,
                     checksum=done.checksum,
+                    case_seconds=round(time.monotonic() - began, 3),
                     **found,
                 )
                 if done.status == "crashed" and remaining:

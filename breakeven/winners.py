@@ -195,7 +195,8 @@ def sentences(found: list[Cell], against: str) -> list[str]:
         name = FAMILY_NAMES.get(family, family).capitalize()
         said = f"{name}: distribution won {len(won)} of {len(cs)}{_even(cs)}"
         if typical is not None:
-            said += f"; the best distributed engine took a median {_times(typical)} {against}'s time"
+            whose = f"{against}'" if against.endswith("s") else f"{against}'s"
+            said += f"; the best distributed engine took a median {_times(typical)} {whose} time"
         if at_largest:
             said += f" ({_times(statistics.median(at_largest))} at {fmt_num(largest)} rows)"
         if won:

@@ -227,13 +227,16 @@ def test_a_memory_cliff_is_where_no_single_machine_configuration_finished() -> N
 
 
 def test_a_failure_under_smaller_limits_is_no_win() -> None:
-    """pandas timed out at 300 s where Spark's runs took 4 x 400 s: not comparable, said apart;
-    under the same 2400 s it would have been a win."""
-    spark = [_p(10**9, 400.0, config="spark:local:default", run="outofcore")]
+    """pandas timed out at 300 s where Spark had 2400 s and its case took 1600 s: not comparable,
+    said apart; under the same 2400 s, or where Spark's whole case took less than pandas had, it
+    would have been a win."""
+    spark = [_p(10**9, 400.0, config="spark:local:default", run="outofcore", timeout=2400.0)]
     short = {"pandas": [Point(10**9, "timeout", timeout=300.0, config="pandas:single:default", run="outofcore")]}
     found = verdict(spark, short, "pandas")
     assert found.kind == "no_baseline" and found.ratio is None
-    assert found.notes == ("not comparable at 1e9: pandas had 300 s, spark:local took 1600 s",)
+    assert found.notes == ("not comparable at 1e9: pandas had 300 s, spark:local 2400 s, its case took 1600 s",)
+    quick = [replace(spark[0], took=200.0)]
+    assert verdict(quick, short, "pandas").kind == "helps"  # pandas' 300 s covered all Spark took
     same = {"pandas": [Point(10**9, "timeout", timeout=2400.0, config="pandas:single:default", run="outofcore")]}
     assert verdict(spark, same, "pandas").kind == "helps"
     budget = {"pandas": [Point(10**9, "memory", budget=2**30, config="pandas:single:default", run="outofcore")]}
