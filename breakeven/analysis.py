@@ -173,6 +173,19 @@ def fmt_seconds(seconds: float) -> str:
 HELPS, HURTS, EVEN = "helps", "hurts", "even"
 
 
+def bounds(contender: Point, baseline: Point) -> tuple[float, float, float]:
+    """The contender's median over the baseline's, and the optimistic and pessimistic ratios of
+    their repeats' extremes (its fastest over the baseline's slowest, its slowest over the
+    baseline's fastest); the contender has a median."""
+    base = baseline.median or math.inf
+    median = contender.median or math.inf
+    return (
+        median / base,
+        (contender.fastest or median) / (baseline.slowest or base),
+        (contender.slowest or median) / (baseline.fastest or base),
+    )
+
+
 def state(ratio: float, optimistic: float, pessimistic: float) -> str:
     """``even`` where the repeats' extremes straddle 1 (the contender's fastest beats the
     baseline's slowest, its slowest does not beat the baseline's fastest), else the direction."""
@@ -332,9 +345,10 @@ def verdict(dist: list[Point], single: dict[str, list[Point]], against: str = BA
             continue
         best = min(ok, key=lambda p: p.median or math.inf)
         baseline = best.config or next((c for c, points in single.items() if best in points), None)
-        ratios.append(point.median / (best.median or math.inf))
-        pessimistic.append((point.slowest or point.median) / (best.fastest or best.median or math.inf))
-        optimistic.append((point.fastest or point.median) / (best.slowest or best.median or math.inf))
+        ratio, low, high = bounds(point, best)
+        ratios.append(ratio)
+        optimistic.append(low)
+        pessimistic.append(high)
         used.append(n)
     about = {"baseline": baseline, "against": against, "notes": tuple(notes), "memory_cliff": cliff}
     if not used:
@@ -428,8 +442,7 @@ class Scenario:
         a, b = Point.of(self.cells[config], metric), Point.of(self.cells[best], metric)
         if a.median is None or not b.median:
             return None
-        lo, hi = (a.fastest or a.median) / (b.slowest or b.median), (a.slowest or a.median) / (b.fastest or b.median)
-        return state(a.median / b.median, lo, hi)
+        return state(*bounds(a, b))
 
     def ratio(self, config: str, metric: str = "compute_median") -> float | None:
         """``config``'s time over the baseline's; None where either has none."""

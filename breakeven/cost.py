@@ -55,10 +55,7 @@ class Cost:
     def beats(self, cores: int) -> bool:
         """Whether on ``cores`` its slowest repeat beat the single thread's fastest: a win clear of
         the repeats' spread (with a single run each, the medians)."""
-        mine, base = self.points[cores], self.baseline_point
-        if mine.times < 2 or base.times < 2:
-            return (mine.median or math.inf) < self.baseline_seconds
-        return (mine.slowest or math.inf) < (base.fastest or 0.0)
+        return analysis.state(*analysis.bounds(self.points[cores], self.baseline_point)) == analysis.HELPS
 
     @property
     def cost(self) -> int | None:

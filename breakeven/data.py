@@ -447,8 +447,14 @@ def _fits(files: list[Path], column: str, bounds: tuple[int, int]) -> bool:
 def shared_categories(path: Path, column: str) -> pa.Array:
     """The values of ``column`` in every table of the set at ``path``'s that has it, sorted: the
     categories both sides of a merge on it share."""
+    return _set_values(path.parent, column)
+
+
+@cache
+def _set_values(folder: Path, column: str) -> pa.Array:
+    """``shared_categories`` of a data set's folder, read once: each side's load asks for them."""
     found = []
-    for table in sorted(p for p in path.parent.iterdir() if p.is_dir()):
+    for table in sorted(p for p in folder.iterdir() if p.is_dir()):
         files = sorted(table.glob("*.parquet"))
         if files and column in pq.read_schema(files[0]).names:
             found.append(pq.read_table(table, columns=[column])[column].unique())

@@ -266,19 +266,17 @@ def _value_hashes(col: pa.Array | pa.ChunkedArray, name: str, into: DigestBuilde
     its exact sums to ``into``; None for a column that is not exact here (a float column of
     numbers that are not whole, recorded as such)."""
     col = _plain(col)
-    missing = col.is_null().to_numpy(zero_copy_only=False)
+    missing = _missing(col)
     if pa.types.is_string(col.type):
         lengths = pc.fill_null(pc.utf8_length(col), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         values, hashed = lengths, _string_hashes(col) ^ lengths.astype(np.uint64)
     else:
         if pa.types.is_boolean(col.type):
             col = pc.cast(col, pa.int8())
-        found = _as_integers(col, _missing(col) if pa.types.is_floating(col.type) else missing)
+        found = _as_integers(col, missing)
         if isinstance(found, str):
             into.not_whole.add(name)
             return None
-        if pa.types.is_floating(col.type):
-            missing = _missing(col)
         values = hashed = found
     values = np.where(missing, 0, values).astype(np.uint64)
     sums = into.exact.setdefault(name, [0, 0])
