@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from breakeven.data import fmt_num
 from breakeven.labels import short_config
@@ -309,46 +309,84 @@ def crossing(sizes: list[int], ratios: list[float]) -> tuple[int, float] | None:
     return found[0] if found else None
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A contender's point against the fastest of its baseline's at one size: ``ratio`` and the
+    repeats' ``optimistic`` and ``pessimistic`` ratios (``bounds``; all 0 where no baseline
+    configuration finished and each failed under at least the contender's limits), the
+    baseline's configuration, whether it was measured in another run (``same_sitting``), whether
+    the baseline ran out of memory there, and ``apart``: why no comparison is made (the baseline
+    failed under smaller limits, ``unmatched``; the ratios are then None)."""
+
+    rows: int
+    ratio: float | None
+    optimistic: float | None = None
+    pessimistic: float | None = None
+    baseline: str | None = None
+    elsewhere: bool = False
+    out_of_memory: bool = False
+    apart: str | None = None
+
+    def state(self, threshold: float = 1.0) -> str | None:
+        """helps (below ``threshold`` beyond the repeats' spread), hurts (at or above it), even
+        (within the spread: ``state``), or None where no comparison is made."""
+        if self.ratio is None or self.optimistic is None or self.pessimistic is None:
+            return None
+        return state(self.ratio / threshold, self.optimistic / threshold, self.pessimistic / threshold)
+
+
+def compare(point: Point, baseline: list[Point]) -> Comparison | None:
+    """``point`` against the fastest finished point of ``baseline`` at its size, from its own run
+    where that run measured one (``same_sitting``). Where none finished, a win for ``point`` if
+    each failed under at least its limits, else apart (``unmatched``). None where there is
+    nothing to compare: ``point`` did not finish, no baseline ran that size, or some of it
+    neither finished nor failed (skipped)."""
+    if point.status != "ok" or point.median is None:
+        return None
+    here, elsewhere = same_sitting(point, [p for p in baseline if p.rows == point.rows])
+    ok = [p for p in here if p.status == "ok" and p.median is not None]
+    if not ok:
+        if not here or not all(p.status in FAILED_BASELINE for p in here):
+            return None
+        memory = any(p.status == "memory" for p in here)
+        if why := next((w for p in here if (w := unmatched(p, point))), None):
+            return Comparison(point.rows, None, elsewhere=elsewhere, out_of_memory=memory, apart=why)
+        # the single machine could not do it at all: the contender wins
+        return Comparison(point.rows, 0.0, 0.0, 0.0, elsewhere=elsewhere, out_of_memory=memory)
+    best = min(ok, key=lambda p: p.median or math.inf)
+    ratio, low, high = bounds(point, best)
+    return Comparison(point.rows, ratio, low, high, best.config or None, elsewhere)
+
+
 def verdict(dist: list[Point], single: dict[str, list[Point]], against: str = BASELINES["best"]) -> Verdict:
     """The distributed configuration's points against the fastest of the baseline's
-    configurations (``single``) at each size; ``against`` names the baseline in the text.
-
-    A size where no baseline configuration finished counts as a win for the distributed one
-    only where each failed under at least the limits the distributed one had (``unmatched``);
-    else that size is not compared. The baseline comes from the distributed point's own run
-    where that run measured it (``same_sitting``). The memory cliff is the smallest such size where the baseline ran
-    out of memory: the single machine at its best could not finish."""
+    configurations (``single``) at each size (``compare``); ``against`` names the baseline in
+    the text. A size where no baseline configuration finished counts as a win for the
+    distributed one only where each failed under at least its limits; else that size is not
+    compared. The memory cliff is the smallest size won because the baseline ran out of memory:
+    the single machine at its best could not finish."""
     by_size = {p.rows: p for p in dist}
     sizes = sorted(by_size)
     tested = tuple(sizes)
     ratios, pessimistic, optimistic, used = [], [], [], []
     baseline, cliff, notes = None, None, []
+    everyone = [replace(p, config=p.config or c) for c, points in single.items() for p in points]
     for n in sizes:
-        point = by_size[n]
-        if point.status != "ok" or point.median is None:
+        found = compare(by_size[n], everyone)
+        if found is None:
             continue
-        here, elsewhere = same_sitting(point, [p for points in single.values() for p in points if p.rows == n])
-        if elsewhere:
+        if found.elsewhere:
             notes.append(f"{against} at {fmt_num(n)} from another run")
-        ok = [p for p in here if p.status == "ok" and p.median is not None]
-        if not ok:
-            if not here or not all(p.status in FAILED_BASELINE for p in here):
-                continue
-            if why := next((w for p in here if (w := unmatched(p, point))), None):
-                notes.append(f"not comparable at {fmt_num(n)}: {why}")
-                continue
-            if cliff is None and any(p.status == "memory" for p in here):
-                cliff = n
-            for found in (ratios, pessimistic, optimistic):
-                found.append(0.0)  # the single machine could not do it at all: distribution wins
-            used.append(n)
+        if found.apart:
+            notes.append(f"not comparable at {fmt_num(n)}: {found.apart}")
             continue
-        best = min(ok, key=lambda p: p.median or math.inf)
-        baseline = best.config or next((c for c, points in single.items() if best in points), None)
-        ratio, low, high = bounds(point, best)
-        ratios.append(ratio)
-        optimistic.append(low)
-        pessimistic.append(high)
+        if found.ratio == 0 and cliff is None and found.out_of_memory:
+            cliff = n
+        if found.baseline:
+            baseline = found.baseline
+        ratios.append(found.ratio)
+        optimistic.append(found.optimistic)
+        pessimistic.append(found.pessimistic)
         used.append(n)
     about = {"baseline": baseline, "against": against, "notes": tuple(notes), "memory_cliff": cliff}
     if not used:

@@ -2,9 +2,12 @@
 
 Each claim is read as a measurable statement (``Claim.reading``, shown on the site with its
 thresholds), its evidence is every comparison of the records it concerns (question, size,
-configuration, baseline, ratio), and its verdict is ``supports`` (the statement holds in at
-least ``HOLDS`` of the comparisons), ``refutes`` (in at most ``FAILS``), or ``depends``, with
-what it depends on: the groups (engine mode, question) where it holds and where it does not.
+configuration, baseline, ratio), each made by the verdicts' rules (``analysis.compare``): a
+comparison holds or fails only beyond the repeats' spread; one within it is ``even``; one whose
+baseline did not finish under smaller limits is ``apart`` (not comparable); neither counts. The
+verdict is ``supports`` (the statement holds in at least ``HOLDS`` of the comparisons that
+count), ``refutes`` (in at most ``FAILS``), or ``depends``, with what it depends on: the groups
+(engine mode, question) where it holds and where it does not.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from breakeven import analysis
-from breakeven.data import fmt_num
 from breakeven.labels import short_config
 from breakeven.results import Record
 
 HOLDS, FAILS = 0.75, 0.25  # the share of comparisons in which the statement holds
 DISASTER = 10.0  # "a disaster": ten times the best single machine's time
+SPARK_MARGIN = 1.1  # "the fastest": within 10% of the fastest distributed configuration
+
+# What one comparison says of the statement: it holds, it fails, or it does not count.
+HELD, FAILED, EVEN, APART = "holds", "fails", "even", "not comparable"
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,18 @@ class Evidence:
     family: str
     rows: int
     config: str  # what the claim is about (a distributed configuration)
-    baseline: str  # whom it is compared with
-    ratio: float  # config's median compute time over the baseline's
-    holds: bool  # whether this comparison bears the statement out
+    baseline: str  # whom it is compared with (its fastest configuration at this size)
+    ratio: float | None  # config's median compute time over the baseline's (0: only config finished)
+    outcome: str  # HELD, FAILED, EVEN or APART
+    why: str = ""  # for APART: the limits that differed
+
+    @property
+    def holds(self) -> bool:
+        return self.outcome == HELD
+
+    @property
+    def counts(self) -> bool:
+        return self.outcome in (HELD, FAILED)
 
 
 @dataclass
@@ -40,20 +55,42 @@ class Claim:
     claim: str  # as practitioners say it
     reading: str  # the measurable statement tested, with its thresholds
     evidence: list[Evidence] = field(default_factory=list)
-    verdict: str = "no data"  # supports, refutes, depends, no data
+    verdict: str = "no data"  # supports, refutes, depends, undecided (none counts), no data
     summary: str = ""
 
     @property
+    def counted(self) -> list[Evidence]:
+        """The comparisons that count: beyond the repeats' spread, under comparable limits."""
+        return [e for e in self.evidence if e.counts]
+
+    @property
     def share(self) -> float | None:
-        return sum(e.holds for e in self.evidence) / len(self.evidence) if self.evidence else None
+        counted = self.counted
+        return sum(e.holds for e in counted) / len(counted) if counted else None
 
 
-def _best(cells: dict[str, Record], keep: Callable[[str, Record], bool]) -> tuple[str, float] | None:
-    found = {c: r.times.compute_median for c, r in cells.items() if keep(c, r) and r.ok and r.times.compute_median}
-    if not found:
-        return None
-    best = min(found, key=lambda c: found[c] or math.inf)
-    return best, found[best] or math.inf
+def _points(cells: dict[str, Record], keep: Callable[[str, Record], bool]) -> dict[str, analysis.Point]:
+    return {c: analysis.Point.of(r) for c, r in cells.items() if keep(c, r)}
+
+
+def _fastest(points: dict[str, analysis.Point]) -> str | None:
+    ok = {c: p.median for c, p in points.items() if p.status == "ok" and p.median}
+    return min(ok, key=lambda c: ok[c] or math.inf) if ok else None
+
+
+def _evidence(
+    question: str,
+    family: str,
+    config: str,
+    found: analysis.Comparison,
+    threshold: float,
+    holds_when: str,
+) -> Evidence:
+    """One comparison as evidence: it holds where its state against ``threshold`` is
+    ``holds_when`` (helps: below it; hurts: at or above it) beyond the repeats' spread."""
+    said = found.state(threshold)
+    outcome = APART if said is None else EVEN if said == analysis.EVEN else HELD if said == holds_when else FAILED
+    return Evidence(question, family, found.rows, config, found.baseline or "", found.ratio, outcome, found.apart or "")
 
 
 def _comparisons(
@@ -61,39 +98,48 @@ def _comparisons(
     questions: Callable[[Record], bool],
     configs: Callable[[str, Record], bool],
     baseline: Callable[[str, Record], bool],
+    threshold: float,
+    holds_when: str,
     best_only: bool = False,
-) -> list[tuple[str, str, int, str, str, float]]:
-    """(question, family, rows, config, baseline, ratio) for each configuration ``configs``
-    keeps (or only the fastest of them, ``best_only``) against the fastest ``baseline`` keeps."""
+) -> list[Evidence]:
+    """Each configuration ``configs`` keeps (or only the fastest of them, ``best_only``) against
+    the fastest ``baseline`` keeps, at each question and size (``analysis.compare``: a baseline
+    that did not finish is beaten only under the same limits); the statement holds where the
+    ratio is on the ``holds_when`` side of ``threshold`` beyond the repeats' spread."""
     out = []
     for scen in analysis.scenarios(records):
         cells = {c: r for c, r in scen.cells.items() if questions(r)}
         if not cells or scen.shown_elsewhere:
             continue
         family = next(iter(cells.values())).family
-        base = _best(cells, baseline)
-        if base is None:
-            continue
-        chosen = [_best(cells, configs)] if best_only else [_best({c: r}, configs) for c, r in cells.items()]
-        for found in chosen:
-            if found is not None:
-                out.append((scen.question, family, scen.rows, found[0], base[0], found[1] / base[1]))
+        base = list(_points(cells, baseline).values())
+        contenders = _points(cells, configs)
+        if best_only:
+            best = _fastest(contenders)
+            contenders = {best: contenders[best]} if best else {}
+        for config, point in contenders.items():
+            if (found := analysis.compare(point, base)) is not None:
+                out.append(_evidence(scen.question, family, config, found, threshold, holds_when))
     return out
 
 
 def _decide(claim: Claim, groups: Callable[[Evidence], str]) -> Claim:
-    """The verdict from the share of evidence that holds; where it depends, on which groups."""
+    """The verdict from the share of counted evidence that holds; where it depends, on which groups."""
     share = claim.share
+    aside = _aside(claim.evidence)
     if share is None:
-        claim.summary = "No records bear on it yet."
+        if claim.evidence:
+            claim.verdict, claim.summary = "undecided", f"No comparison counts{aside}."
+        else:
+            claim.summary = "No records bear on it yet."
         return claim
-    n = len(claim.evidence)
-    held = sum(e.holds for e in claim.evidence)
+    counted = claim.counted
+    held = sum(e.holds for e in counted)
     claim.verdict = "supports" if share >= HOLDS else "refutes" if share <= FAILS else "depends"
-    claim.summary = f"It holds in {held} of {n} comparisons ({share:.0%})."
+    claim.summary = f"It holds in {held} of {len(counted)} comparisons ({share:.0%}){aside}."
     if claim.verdict == "depends":
         by: dict[str, list[Evidence]] = defaultdict(list)
-        for e in claim.evidence:
+        for e in counted:
             by[groups(e)].append(e)
         yes = [g for g, es in sorted(by.items()) if sum(e.holds for e in es) / len(es) >= HOLDS]
         no = [g for g, es in sorted(by.items()) if sum(e.holds for e in es) / len(es) <= FAILS]
@@ -103,6 +149,13 @@ def _decide(claim: Claim, groups: Callable[[Evidence], str]) -> Claim:
         elif no:
             claim.summary += f" It does not hold for {', '.join(no)}."
     return claim
+
+
+def _aside(evidence: list[Evidence]) -> str:
+    """``; 3 more within the repeats' spread and 1 not comparable (not counted)``, or nothing."""
+    even, apart = (sum(e.outcome == o for e in evidence) for o in (EVEN, APART))
+    said = [f"{even} within the repeats' spread"] * bool(even) + [f"{apart} not comparable"] * bool(apart)
+    return f"; {' and '.join(said)} not counted" if said else ""
 
 
 def _is_pandas(config: str, record: Record) -> bool:
@@ -125,16 +178,17 @@ def chunked_pandas_on_dask(records: list[Record]) -> Claim:
     claim = Claim(
         "A chunked pandas job moved to Dask runs slower than plain pandas.",
         "Every Dask configuration against the faster pandas profile, on each chunked transform (a chunk "
-        f"size given) at each size: it holds where Dask is slower. Supports at {HOLDS:.0%} of the "
-        f"comparisons or more, refutes at {FAILS:.0%} or fewer.",
+        "size given) at each size: it holds where Dask is slower beyond the repeats' spread. Supports at "
+        f"{HOLDS:.0%} of the comparisons that count or more, refutes at {FAILS:.0%} or fewer.",
     )
-    found = _comparisons(
+    claim.evidence = _comparisons(
         records,
         lambda r: r.family == "transform" and r.case.chunk_rows is not None,
         lambda c, r: r.case.engine == "dask",
         _is_pandas,
+        1.0,
+        analysis.HURTS,
     )
-    claim.evidence = [Evidence(q, f, n, c, b, ratio, ratio > 1) for q, f, n, c, b, ratio in found]
     return _decide(claim, lambda e: _mode(e.config))
 
 
@@ -142,11 +196,12 @@ def groupby_on_a_cluster(records: list[Record]) -> Claim:
     claim = Claim(
         "Group-by aggregates work fine on a cluster.",
         "On each group-by question at each size, the fastest distributed configuration against the faster "
-        "pandas profile (the job a cluster would take over): it holds where distribution is at least as "
-        "fast. Its ratio to the best single-machine engine is in the evidence too.",
+        "pandas profile (the job a cluster would take over): it holds where distribution is faster beyond "
+        "the repeats' spread, or pandas did not finish under the same limits.",
     )
-    found = _comparisons(records, lambda r: r.family == "groupby", _is_distributed, _is_pandas, best_only=True)
-    claim.evidence = [Evidence(q, f, n, c, b, ratio, ratio <= 1) for q, f, n, c, b, ratio in found]
+    claim.evidence = _comparisons(
+        records, lambda r: r.family == "groupby", _is_distributed, _is_pandas, 1.0, analysis.HELPS, best_only=True
+    )
     return _decide(claim, lambda e: e.question.split()[0])
 
 
@@ -162,16 +217,16 @@ def small_merge_on_a_cluster(records: list[Record]) -> Claim:
         "Merging a big table with a small one across a cluster is a performance disaster.",
         f"Every distributed configuration against the best single-machine engine on each merge with a small "
         f"table (at most 10,000 rows) at each size: it holds where it takes {DISASTER:.0f} times as long or "
-        "more. The summary compares it with the same configurations on group-by aggregates.",
+        "more, beyond the repeats' spread. The summary compares it with the same configurations on group-by "
+        "aggregates.",
     )
-    found = _comparisons(records, _small_merge, _is_distributed, _is_single)
-    claim.evidence = [Evidence(q, f, n, c, b, ratio, ratio >= DISASTER) for q, f, n, c, b, ratio in found]
+    claim.evidence = _comparisons(records, _small_merge, _is_distributed, _is_single, DISASTER, analysis.HURTS)
     _decide(claim, lambda e: short_config(_mode(e.config)))
-    merges = [e.ratio for e in claim.evidence if 0 < e.ratio < math.inf]
-    groupby = [r for *_, r in _comparisons(records, lambda r: r.family == "groupby", _is_distributed, _is_single)]
-    groupby = [r for r in groupby if 0 < r < math.inf]
-    if merges and groupby:
-        m, g = statistics.median(merges), statistics.median(groupby)
+    merges = [e.ratio for e in claim.evidence if e.ratio and e.ratio < math.inf]
+    groupby = _comparisons(records, lambda r: r.family == "groupby", _is_distributed, _is_single, 1.0, analysis.HURTS)
+    ratios = [e.ratio for e in groupby if e.ratio and e.ratio < math.inf]
+    if merges and ratios:
+        m, g = statistics.median(merges), statistics.median(ratios)
         claim.summary += (
             f" Median ratio to the best single machine: {m:.3g}x on these merges, {g:.3g}x on group-by "
             f"aggregates ({'worse' if m > g else 'no worse'} than group-bys)."
@@ -185,18 +240,19 @@ def spark_by_default(records: list[Record]) -> Claim:
         '"Everyone defaults to Spark" is about popularity, which no timing can test; what it can test is the '
         "question behind it: if you default to Spark, how often is it the fastest distributed engine here? On "
         "each question at each size, Spark's fastest configuration against the fastest distributed configuration "
-        "of any engine: it holds where Spark is the fastest (or within 10% of it).",
+        f"of any other engine: it holds where Spark is faster or less than {SPARK_MARGIN - 1:.0%} slower, beyond "
+        "the repeats' spread.",
     )
     for scen in analysis.scenarios(records):
         if scen.shown_elsewhere:
             continue
-        spark = _best(scen.cells, lambda c, r: r.case.engine == "spark")
-        best = _best(scen.cells, _is_distributed)
-        if spark is None or best is None:
-            continue
         family = next(iter(scen.cells.values())).family
-        ratio = spark[1] / best[1]
-        claim.evidence.append(Evidence(scen.question, family, scen.rows, spark[0], best[0], ratio, ratio <= 1.1))
+        spark = _points(scen.cells, lambda c, r: r.case.engine == "spark")
+        best = _fastest(spark)
+        others = _points(scen.cells, lambda c, r: r.distributed and r.case.engine != "spark")
+        if best is None or (found := analysis.compare(spark[best], list(others.values()))) is None:
+            continue
+        claim.evidence.append(_evidence(scen.question, family, best, found, SPARK_MARGIN, analysis.HELPS))
     return _decide(claim, lambda e: e.family)
 
 
@@ -206,13 +262,3 @@ CLAIMS = (chunked_pandas_on_dask, groupby_on_a_cluster, small_merge_on_a_cluster
 def evaluate(records: list[Record]) -> list[Claim]:
     """Every claim against the records (those a verdict may compare: one number of cores)."""
     return [test(records) for test in CLAIMS]
-
-
-def describe(e: Evidence) -> str:
-    """``dask:threads on transform_udf chunk=1e5 at 1e6 rows: 2.6x slower than pandas``."""
-    faster = "faster" if e.ratio < 1 else "slower"
-    factor = analysis.fmt_ratio(e.ratio) if 0 < e.ratio < math.inf else "only one finished"
-    return (
-        f"{short_config(e.config)} on {e.question} at {fmt_num(e.rows)} rows: {factor} {faster} than "
-        f"{short_config(e.baseline)}"
-    )

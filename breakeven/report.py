@@ -126,6 +126,7 @@ figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; height: auto; }}
 .pair figure {{ flex: 3 1 560px; min-width: 0; }} .pair .numbers {{ flex: 1 1 300px; min-width: 0; }}
 .numbers td {{ white-space: nowrap; }}
 .supports {{ background: #d9f2d9; }} .refutes {{ background: #f8d7d7; }} .depends {{ background: #fff3c4; }}
+.apart {{ color: #666; }}
 .lead {{ font-size: 1.1em; }} nav {{ line-height: 1.8; }}
 td, th {{ overflow-wrap: break-word; }}
 li, p {{ overflow-wrap: anywhere; }}  /* a failure's reason may hold a long path */
@@ -393,19 +394,37 @@ def _front(machine: Machine, folder: Path, claimed: list[claims.Claim]) -> str:
     )
 
 
+_OUTCOME_CLASS = {claims.HELD: "supports", claims.FAILED: "refutes", claims.EVEN: "even", claims.APART: "apart"}
+_OUTCOME_TEXT = {
+    claims.HELD: "yes",
+    claims.FAILED: "no",
+    claims.EVEN: "within the spread",
+    claims.APART: "not comparable",
+}
+
+
+def _claim_ratio(e: claims.Evidence) -> str:
+    if e.ratio is None:
+        return "–"
+    return "only it finished" if e.ratio == 0 else f"{e.ratio:.3g}"
+
+
 def _claims_page(claimed: list[claims.Claim]) -> str:
     parts = [
         "<p>Each claim is read as a statement the records can test; the reading says how, with its thresholds. "
         f"<b>supports</b>: it holds in {claims.HOLDS:.0%} of the comparisons or more; <b>refutes</b>: in "
-        f"{claims.FAILS:.0%} or fewer; <b>depends</b>: in between, with what it depends on. Ratios are median "
-        "compute times on this machine; each comparison links to its chart.</p>"
+        f"{claims.FAILS:.0%} or fewer; <b>depends</b>: in between, with what it depends on. A comparison counts "
+        "where it is clear of the repeats' spread (the faster side's slowest run beat the slower side's fastest) "
+        "and the limits were comparable (a side that did not finish had at least the other's time and memory); "
+        "the others are listed, not counted. Ratios are median compute times on this machine; each comparison "
+        "links to its chart.</p>"
     ]
     for i, c in enumerate(claimed, 1):
         evidence = "".join(
-            f'<tr class="{"supports" if e.holds else "refutes"}"><td>{_link(e.question, e.family)}</td>'
+            f'<tr class="{_OUTCOME_CLASS[e.outcome]}"><td>{_link(e.question, e.family)}</td>'
             f"<td>{fmt_num(e.rows)}</td><td>{html.escape(short_config(e.config))}</td>"
-            f"<td>{html.escape(short_config(e.baseline))}</td><td>{e.ratio:.3g}</td>"
-            f"<td>{'yes' if e.holds else 'no'}</td></tr>"
+            f"<td>{html.escape(short_config(e.baseline) or 'did not finish')}</td><td>{_claim_ratio(e)}</td>"
+            f"<td>{html.escape(_OUTCOME_TEXT[e.outcome] + (f': {e.why}' if e.why else ''))}</td></tr>"
             for e in sorted(c.evidence, key=lambda e: (e.question, e.rows, e.config))
         )
         parts.append(

@@ -71,25 +71,20 @@ class Cell:
             return False
         if ratio == 0 or math.isinf(ratio):
             return True
-        win, lose = (
-            (self.distributed_point, self.single_point) if ratio < 1 else (self.single_point, self.distributed_point)
-        )
-        if win is None or lose is None or win.times < 2 or lose.times < 2:
-            return False
-        return (win.slowest or math.inf) < (lose.fastest or 0.0)
+        points = (self.distributed_point, self.single_point)
+        return all(p is not None and p.times >= 2 for p in points) and self.state != analysis.EVEN
 
     @property
     def state(self) -> str | None:
         """``helps`` or ``hurts`` (distribution, beyond the repeats' spread, or without one: a
-        single run each), ``even`` (the repeats overlap); None where not compared."""
+        single run each), ``even`` (the repeats overlap: ``analysis.state``); None where not
+        compared."""
         ratio = self.ratio
         if ratio is None:
             return None
-        points = (self.distributed_point, self.single_point)
-        spread = all(p is not None and p.times >= 2 for p in points) and 0 < ratio < math.inf
-        if spread and not self.clear:
-            return analysis.EVEN
-        return analysis.direction(ratio)
+        if self.distributed_point is None or self.single_point is None or not 0 < ratio < math.inf:
+            return analysis.direction(ratio)
+        return analysis.state(*analysis.bounds(self.distributed_point, self.single_point))
 
 
 def cells(records: list[Record], baseline: str = "best") -> list[Cell]:

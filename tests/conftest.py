@@ -4,6 +4,7 @@ processes, engines started for real) is in the slow tier: ``-m "not slow"`` leav
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +14,14 @@ import psutil
 import pytest
 
 from breakeven.cases import Case
+from breakeven.cluster.roles import ray_env
 from breakeven.results import Record, RunStore
 from breakeven.runner import Options, Runner, run_meta
+
+# Ray reads its environment once, when first imported, and several test modules import it before
+# starting an engine in this process: set it here, before any of them, as RayEngine.start does,
+# so that Ray binds to 127.0.0.1 only (RayEngine.start refuses otherwise).
+os.environ.update(ray_env(None, loopback=True))
 
 
 @pytest.fixture(scope="session")

@@ -162,6 +162,42 @@ def test_spark_by_default_counts_where_spark_is_the_fastest_distributed_engine()
     assert claim.verdict == "depends" and claim.share == 0.5
 
 
+def test_a_claim_counts_only_comparisons_clear_of_the_spread_and_under_the_same_limits() -> None:
+    """The claims follow the verdicts' rules: a comparison within the repeats' spread, or against
+    a baseline that did not finish under smaller limits, is listed and not counted."""
+    close = [
+        record("pandas", "single", 10**6, [0.95, 1.0, 1.1], workload="transform_udf", chunk_rows=10**5),
+        record("dask", "threads", 10**6, [0.9, 1.02, 1.2], workload="transform_udf", chunk_rows=10**5),
+    ]
+    claim = claims.chunked_pandas_on_dask(close)
+    assert [e.outcome for e in claim.evidence] == [claims.EVEN] and claim.share is None
+    assert claim.verdict == "undecided"
+    assert claim.summary == "No comparison counts; 1 within the repeats' spread not counted."
+    clear = [_chunked("pandas", "single", 1.0, 10**7), _chunked("dask", "threads", 2.0, 10**7)]
+    claim = claims.chunked_pandas_on_dask(close + clear)
+    assert claim.verdict == "supports" and claim.share == 1.0
+    assert claim.summary == "It holds in 1 of 1 comparisons (100%); 1 within the repeats' spread not counted."
+
+    pandas = replace(record("pandas", "single", 10**9, None, status="timeout"), timeout=300.0)
+    dask = replace(record("dask", "threads", 10**9, [116.0]), timeout=2400.0)
+    dask = replace(dask, times=replace(dask.times, cold=232.0))
+    (apart,) = claims.groupby_on_a_cluster([pandas, dask]).evidence
+    assert apart.outcome == claims.APART and apart.ratio is None
+    assert apart.why == "pandas had 300 s, dask:threads 2400 s"
+    (won,) = claims.groupby_on_a_cluster([replace(pandas, timeout=2400.0), dask]).evidence
+    assert won.outcome == claims.HELD and won.ratio == 0
+
+
+def test_a_disaster_is_ten_times_beyond_the_spread() -> None:
+    def merge(engine: str, mode: str, seconds: list[float]) -> Record:
+        return record(engine, mode, 10**6, seconds, workload="join_small_inner")
+
+    straddles = [merge("duckdb", "single", [0.1] * 3), merge("dask", "threads", [0.9, 1.0, 1.1])]
+    assert [e.outcome for e in claims.small_merge_on_a_cluster(straddles).evidence] == [claims.EVEN]
+    beyond = [merge("duckdb", "single", [0.1] * 3), merge("dask", "threads", [1.1, 1.2, 1.3])]
+    assert [e.outcome for e in claims.small_merge_on_a_cluster(beyond).evidence] == [claims.HELD]
+
+
 def test_cost_is_the_fewest_cores_that_beat_the_best_single_thread() -> None:
     records = [
         _cores(record("polars", "eager", 10**7, [1.0] * 3), 1),

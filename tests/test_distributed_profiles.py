@@ -245,3 +245,25 @@ def _counted(persist: Any, calls: list[Any]) -> Any:
         return persist(frame)
 
     return counted
+
+
+@pytest.mark.ray
+def test_ray_in_this_process_listens_on_loopback_only(no_orphans: Any) -> None:
+    """The GCS, the raylet and every worker of an in-process Ray listen on 127.0.0.1 alone, and
+    Ray imported before its environment was set is refused rather than bound to every
+    interface (it reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, at import)."""
+    import psutil
+    from ray._private import ray_constants
+    from test_cluster import outward_listeners
+
+    with engine_session(EngineConfig("ray", "local", "default")) as eng:
+        assert eng.session is not None
+        ray_procs = psutil.Process().children(recursive=True)
+        assert ray_procs and not outward_listeners(ray_procs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", True)  # as if imported with Ray's default
+        with (
+            pytest.raises(RuntimeError, match="would bind beyond 127.0.0.1"),
+            engine_session(EngineConfig("ray", "local", "default")),
+        ):
+            pass

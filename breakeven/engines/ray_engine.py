@@ -71,6 +71,22 @@ class RayPlan:
         return self.partitions or self.default_partitions
 
 
+def _check_bound_as_told() -> None:
+    """Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when it is first imported
+    (``ray._private.ray_constants.ENABLE_RAY_CLUSTER``): where something imported Ray before
+    :meth:`RayEngine.start` set it, Ray would bind to the machine's outward address. Refuse
+    rather than listen beyond what the environment says."""
+    from ray._private import ray_constants
+
+    # read as Ray reads it (ray._common.utils.env_bool, with Ray's default)
+    wanted = ray_constants.env_bool(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, not ray_constants.IS_WINDOWS_OR_OSX)
+    if wanted != ray_constants.ENABLE_RAY_CLUSTER:
+        raise RuntimeError(
+            f"Ray was imported before {ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR} was set for this session, and "
+            "would bind beyond 127.0.0.1: set it (breakeven.cluster.roles.ray_env) before importing ray"
+        )
+
+
 class RayEngine(Engine):
     name = "ray"
     modes = ("local", "cluster")
@@ -101,6 +117,7 @@ class RayEngine(Engine):
         import ray
         import ray.data
 
+        _check_bound_as_told()
         if self.mode == "cluster":
             self._connect()
         else:
