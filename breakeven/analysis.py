@@ -47,11 +47,18 @@ def baseline_of(baseline: str, config: str) -> bool:
 def fmt_ratio(ratio: float) -> str:
     """A time over its baseline's as a factor of at least 1: ``4x``, ``2.5x``, ``140x``; close to
     1, three digits (``1.01x``), never a bare ``1x`` for two different times."""
-    factor = ratio if ratio >= 1 else 1 / ratio
-    if factor >= 10:
-        return f"{factor:.0f}x"
-    two = f"{factor:.2g}"
-    return f"{factor:.3g}x" if two == "1" and factor != 1 else f"{two}x"
+    return fmt_times(ratio if ratio >= 1 else 1 / ratio)
+
+
+def fmt_times(multiple: float) -> str:
+    """``12x``, ``2.5x``, ``0.8x``; close to 1, three digits or more (``0.996x``, ``1.004x``)."""
+    if multiple >= 10:
+        return f"{multiple:.0f}x"
+    two = f"{multiple:.2g}"
+    if two != "1" or multiple == 1:
+        return f"{two}x"
+    three = f"{multiple:.3g}"
+    return f"{three if three != '1' else f'{multiple:.3f}'}x"
 
 
 def direction(ratio: float) -> str:

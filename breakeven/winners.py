@@ -191,9 +191,9 @@ def sentences(found: list[Cell], against: str) -> list[str]:
         said = f"{name}: distribution won {len(won)} of {len(cs)}{_even(cs)}"
         if typical is not None:
             whose = f"{against}'" if against.endswith("s") else f"{against}'s"
-            said += f"; the best distributed engine took a median {_times(typical)} {whose} time"
+            said += f"; the best distributed engine took a median {analysis.fmt_times(typical)} {whose} time"
         if at_largest:
-            said += f" ({_times(statistics.median(at_largest))} at {fmt_num(largest)} rows)"
+            said += f" ({analysis.fmt_times(statistics.median(at_largest))} at {fmt_num(largest)} rows)"
         if won:
             best = min(won, key=lambda c: c.ratio if c.ratio is not None else math.inf)
             how = f"{analysis.fmt_ratio(best.ratio)} faster" if best.ratio else f"where {against} did not finish"
@@ -215,8 +215,3 @@ def _apart(cells: list[Cell], against: str) -> str:
         return ""
     first = cells[0]
     return f"; {len(cells)} more not comparable (such as {first.question} at {fmt_num(first.rows)}: {first.apart})"
-
-
-def _times(ratio: float) -> str:
-    """``12x`` or ``0.8x`` (a median ratio, as a multiple of the baseline's time)."""
-    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"

@@ -239,3 +239,8 @@ def test_cost_of_a_chunked_question_borrows_polars_and_duckdb_and_wants_a_clear_
     (found,) = cost.costs([pandas, udf("dask", "threads", [0.23, 0.235, 0.26], 1, 10**6)])
     assert found.cost is None and found.text == "unbounded (≤ 1 core measured, faster only within the repeats' spread)"
     assert cost.costs([pandas, udf("dask", "threads", [0.2, 0.21, 0.22], 1, 10**6)])[0].cost == 1
+
+
+def test_a_median_ratio_close_to_one_keeps_its_third_digit() -> None:
+    said = [analysis.fmt_times(r) for r in (0.996, 1.0, 1.004, 0.94, 12.4)]
+    assert said == ["0.996x", "1x", "1.004x", "0.94x", "12x"]
