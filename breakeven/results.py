@@ -343,13 +343,22 @@ class RunStore:
 
     @classmethod
     def all(cls, results_dir: Path) -> list[RunStore]:
-        """Every run under ``results_dir``, in the order of their names."""
+        """Every run under ``results_dir``, oldest first by when it started (``created``), never
+        by name: ``network-...`` sorts after ``2026...`` whenever it was made."""
         runs = results_dir / "runs"
-        return [cls(p) for p in sorted(runs.glob("*")) if (p / "run.json").exists()] if runs.exists() else []
+        found = [cls(p) for p in runs.glob("*") if (p / "run.json").exists()] if runs.exists() else []
+        return sorted(found, key=lambda store: (store.started, store.run_id))
+
+    @property
+    def started(self) -> str:
+        """When the run started (ISO 8601, UTC), from its run.json; its file's time if it does not say."""
+        path = self.root / "run.json"
+        created = read_json(path).get("created")
+        return created or datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
 
     @classmethod
     def open(cls, results_dir: Path, run_id: str | None) -> RunStore:
-        """An existing run; ``None`` means the newest."""
+        """An existing run; ``None`` means the newest (the one started last)."""
         runs = results_dir / "runs"
         if run_id is None:
             found = [store.run_id for store in cls.all(results_dir)]

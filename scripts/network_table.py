@@ -28,7 +28,7 @@ def rate_of(record: Record) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_ids", nargs="*", help="runs under --results (default: all)")
-    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--results", type=Path, default=Path("results/network"))
     parser.add_argument("--metric", default="compute_median", choices=("compute_median", "end_to_end"))
     args = parser.parse_args()
     stores = [RunStore.open(args.results, r) for r in args.run_ids] if args.run_ids else RunStore.all(args.results)

@@ -181,3 +181,13 @@ def test_the_top_level_is_the_layout_the_project_names() -> None:
         assert (ROOT / name).exists(), name
     # The catalogue lives at workloads/ and is imported as breakeven.workloads (no copy inside the package).
     assert Path(breakeven.workloads.__file__).parent == WORKLOADS and not (PACKAGE / "workloads").exists()
+
+
+def test_a_clone_ships_no_run_where_a_users_runs_go() -> None:
+    """``results/runs/`` is the user's (the newest run there is theirs): what is published or
+    kept as evidence lives in its own folder (``results/published``, ``results/network``, ...)."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "results/runs"], cwd=ROOT, capture_output=True, text=True, check=False)
+    shipped = tracked.stdout.split() if tracked.returncode == 0 else list((ROOT / "results/runs").glob("*/run.json"))
+    assert not shipped, shipped[:3]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +147,14 @@ def test_schema_7_records_gain_their_codec_and_the_cores_they_used(tmp_path) -> 
     assert a.cores_used == 1.5  # 9 CPU seconds over the cold run's 2 s and the repeats' 4 s
     new = make_record(Case("transform_udf", "polars", "eager", "default", 10_000, sink="parquet"), "r", "ok", None)
     assert new.parquet_codec == PARQUET_CODEC and new.cores_used is None  # no CPU metered
+
+
+def test_the_newest_run_is_the_one_started_last_whatever_its_name(tmp_path: Path) -> None:
+    """A clone may hold runs named after what they measured (``network-spark-none``), which sort
+    after a user's dated run id: "the newest" (show, --resume, advise) is by start time."""
+    RunStore.create(tmp_path, "network-spark-none", RunMeta(created="2026-12-01T10:00:00+00:00"))
+    RunStore.create(tmp_path, "20261207T180000Z", RunMeta(created="2026-12-07T18:00:00+00:00"))
+    old = RunStore.create(tmp_path, "zz-no-date", RunMeta())
+    os.utime(old.root / "run.json", (0, 0))  # a run.json without its start: its file's time, 1970
+    assert [s.run_id for s in RunStore.all(tmp_path)] == ["zz-no-date", "network-spark-none", "20261207T180000Z"]
+    assert RunStore.open(tmp_path, None).run_id == "20261207T180000Z"
