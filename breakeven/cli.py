@@ -1,4 +1,5 @@
-"""The ``breakeven`` command line: run, datagen, list, show, report, cluster."""
+"""breakeven: when a distributed dataframe engine (Dask, Spark, Ray) pays off against a single machine
+(pandas, Polars, DuckDB), measured on your machine."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -313,7 +316,7 @@ def _check_choices(option: str, given: list[str], allowed: tuple[str, ...]) -> N
         raise UsageError(f"unknown {option} {', '.join(unknown)}: use {' or '.join(allowed)}")
 
 
-@app.command("advise")
+@app.command("advise", short_help="What the records say a question takes at a size, on a machine or a cluster.")
 def advise_cmd(
     workload: Annotated[str, typer.Argument(help="the question: a built-in workload, or one of --workload-file")],
     rows: Annotated[str | None, typer.Option("--rows", "-n", help="the data's size in rows, e.g. 1e8")] = None,
@@ -335,7 +338,8 @@ def advise_cmd(
         typer.Option(help="ROLE=PATH: your own Parquet, as given to run (repeatable); its records answer"),
     ] = None,
     data: Annotated[
-        str | None, typer.Option(help="or a set of your own data by its id (data=<set> in the tables), not generated")
+        str | None,
+        typer.Option(metavar="SET", help="or a set of your own data by its id (data=SET in the tables), not generated"),
     ] = None,
     results: Annotated[
         list[Path] | None,
@@ -479,7 +483,7 @@ def show(
     _show(RunStore.open(results, run_id))
 
 
-@app.command()
+@app.command(short_help="Build the static results site: the answer, claims, COST, verdicts and charts.")
 def report(
     run_ids: Annotated[
         list[str] | None, typer.Argument(help="runs to include (default: every readable run under RESULTS/runs)")
@@ -561,10 +565,68 @@ def _show(store: RunStore) -> None:
     console.print(f"Records: {store.root}")
 
 
+# What an option's value is, where its name alone does not say it (``--results DIR``).
+VALUE_NAMES = {
+    "results": "DIR",
+    "data": "DIR",
+    "out": "DIR",
+    "scratch": "DIR",
+    "state_root": "DIR",
+    "rows": "ROWS",
+    "cores": "N",
+    "repeats": "N",
+    "workers": "N",
+    "timeout": "SECONDS",
+    "cores_per_worker": "N",
+    "memory": "SIZE",
+    "memory_budget": "SIZE",
+    "memory_per_worker": "SIZE",
+    "dashboard_port": "PORT",
+    "network_rate": "RATE",
+    "workload_file": "PATH",
+    "cluster_secret_file": "PATH",
+    "cluster_address": "ADDRESS",
+    "memory_method": "METHOD",
+}
+
+
+def command() -> Any:
+    """The command line as click runs it, its help in plain words: each value named
+    (``--engine ENGINE``, ``--results DIR``), flags with none, never a Python type (typer's
+    default, ``<list[str]>``)."""
+    return _plain(typer.main.get_command(app))
+
+
+def _plain(cmd: Any) -> Any:
+    for param in cmd.params:
+        param.display_type_rich = _value_name(param)
+    made = cmd.get_help_option
+
+    def help_option(ctx: typer.Context) -> Any:
+        found = made(ctx)
+        if found is not None:
+            found.display_type_rich = _value_name(found)
+        return found
+
+    cmd.get_help_option = help_option
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain(sub)
+    return cmd
+
+
+def _value_name(param: Any) -> Callable[[Any], str | None]:
+    """What the help's type column shows for ``param`` (typer's ``display_type_rich``): the
+    value's name for an option that takes one, nothing for a flag or an argument (its name is
+    the value's)."""
+    takes = param.param_type_name == "option" and not param.is_flag
+    name = (param.metavar or VALUE_NAMES.get(param.name or "", (param.name or "value").upper())) if takes else None
+    return lambda ctx: name
+
+
 def main() -> None:
     """Entry point: bad input is one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=True)
+        command()(standalone_mode=True)
     except (UsageError, EngineUnavailable, ClusterError) as exc:
         err.print(f"breakeven: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

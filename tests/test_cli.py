@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -316,3 +317,28 @@ def test_compose_run_and_a_bad_engine_without_a_cluster_up_are_one_line(monkeypa
     assert code == 2 and "no compose cluster is up: breakeven cluster compose up ENGINE" in err, err
     code, _, err = invoke(monkeypatch, capsys, "cluster", "compose", "up", "flink")
     assert code == 2 and "unknown cluster engine 'flink'" in err, err
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["advise"], ["report"], ["cluster", "up"], ["cluster", "compose", "up"]])
+def test_help_is_plain_words(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--help`` lists every command on one line each and names what an option takes
+    (``--results DIR``), never a Python type (typer's ``<list[str]>``) nor reStructuredText."""
+    from breakeven import cli
+
+    monkeypatch.setenv("COLUMNS", "120")
+    with pytest.raises(SystemExit) as stop:
+        cli.command().main(args=[*args, "--help"], prog_name="breakeven")
+    assert stop.value.code == 0
+    shown = capsys.readouterr().out
+    assert not re.search(r"<[a-z][\w\[\], |]*>", shown), re.findall(r"<[a-z][\w\[\], |]*>", shown)
+    assert "``" not in shown
+    if not args:
+        commands = shown[shown.index("Commands") :]
+        listed = re.findall(r"│ (\w+) +\S", commands)
+        assert listed == ["run", "advise", "datagen", "list", "show", "report", "cluster"]
+        assert all(len(re.findall(rf"│ {c} ", commands)) == 1 for c in listed)
+        assert len(commands.strip().splitlines()) == len(listed) + 2  # one line each, between the frame's two
+    if args == ["run"]:
+        assert re.search(r"--results +DIR", shown) and re.search(r"--engine +-e +ENGINE", shown)
