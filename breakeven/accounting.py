@@ -11,7 +11,7 @@ runner may write, as in most containers), a sampler reads each process's residen
 ``/proc/PID/statm`` every poll and its proportional set size (PSS, a page-table walk in the
 kernel) only when the total grows.
 
-The two count different things (README, "Memory"): cgroup memory is what a container's limit
+The two count different things (docs/memory.md): cgroup memory is what a container's limit
 counts (anonymous memory, shared memory, and the page cache of files the session wrote or was
 first to read); PSS is the resident memory of the processes, with shared pages split among
 them, and no page cache.

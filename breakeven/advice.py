@@ -357,7 +357,7 @@ def advise(
         case = s.record.case
         if case.mode == "cluster":
             if (s.record.cluster or {}).get("network_rate", NONE) != NONE:
-                continue  # a rate-limited network is another cluster (README: the network experiment)
+                continue  # a rate-limited network is another cluster (docs/clusters.md: the network experiment)
             model_records.append(s.record)
             if machine.is_cluster and case.topology == machine.topology:
                 by_config[case.config_label].append(s)

@@ -45,7 +45,7 @@ def question_chart(
     for r in records:
         by_config[r.case.config_label].append(r)
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
-    # How memory was counted (README, "Memory"): cgroup memory and PSS differ by the page cache.
+    # How memory was counted (docs/memory.md): cgroup memory and PSS differ by the page cache.
     methods = " + ".join(sorted({r.memory_method or "?" for r in records}))
     panels = [
         (axes[0][0], "compute (s), default profiles", "compute_median", lambda r: r.case.profile == "default"),

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -228,8 +229,10 @@ def run(
     method, why_not_cgroup = choose_method(memory_method, budget)
     # So may the network (breakeven.network): the run's own namespace, or the running cluster's.
     with network.joined(plan.network_rate if plan else network.NONE, plan.netns if plan else None):
+        typed = shlex.join(["breakeven", *sys.argv[1:]])  # as the run's record of how it was made
         if resume:
             store = RunStore.open(results, run_id)
+            store.update_meta(commands=(*store.meta().commands, typed))
             store.log_dir.mkdir(exist_ok=True)  # a committed run comes without its logs (.gitignore)
             done = store.done_ids()
             skipped = len([c for c in cases if c.id in done])
@@ -239,7 +242,7 @@ def run(
             run_id = run_id or new_run_id()
             if (results / "runs" / run_id).exists():
                 raise UsageError(f"run {run_id!r} exists already: pass --resume to continue it, or another --run-id")
-            store = RunStore.create(results, run_id, run_meta(suite, options, cases))
+            store = RunStore.create(results, run_id, replace(run_meta(suite, options, cases), commands=(typed,)))
         # Both signals stop the run the same way. SIGINT too is set explicitly: a process started in
         # the background by a non-interactive shell (CI, nohup scripts) inherits SIGINT as ignored.
         signal.signal(signal.SIGTERM, _on_stop)
@@ -301,13 +304,23 @@ def run(
                     if not info.ok:
                         progress.console.print(f"[yellow]{info.case_id}: {info.status}[/] {escape(info.reason or '')}")
 
+            before = store.meta()
+
+            def sat() -> dict[str, float]:
+                """This sitting's time and the runner's CPU, added to the sittings before it."""
+                return {
+                    "wall_seconds": (before.wall_seconds or 0.0) + time.monotonic() - started,
+                    "runner_cpu_seconds": (before.runner_cpu_seconds or 0.0) + runner_cpu(),
+                }
+
             try:
                 Runner(options, store, emit).run(cases)
             except KeyboardInterrupt:
                 progress.stop()
+                store.update_meta(**sat())
                 err.print(f"interrupted: finished cases are kept in {store.root}; continue with --resume")
                 raise typer.Exit(130) from None
-        store.update_meta(finished=now_iso(), wall_seconds=time.monotonic() - started, runner_cpu_seconds=runner_cpu())
+        store.update_meta(finished=now_iso(), **sat())
         _show(store)
 
 
@@ -546,7 +559,7 @@ def publish_asv(html_dir: Path) -> None:
     from breakeven import asv_offline
 
     if asv_results() is None:
-        raise UsageError("--asv: no asv results under ./asv.conf.json's results_dir (run asv first, README 'asv')")
+        raise UsageError("--asv: no asv results under ./asv.conf.json's results_dir (run asv first: docs/asv.md)")
     asv_bin = Path(sys.executable).parent / "asv"
     with console.status("asv publish"):
         done = subprocess.run([str(asv_bin), "publish", "--html-dir", str(html_dir)], capture_output=True, text=True)

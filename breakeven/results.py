@@ -277,8 +277,10 @@ class RunMeta:
     settings: Settings = field(default_factory=Settings)
     planned: tuple[str, ...] = ()
     finished: str | None = None
-    wall_seconds: float | None = None
-    runner_cpu_seconds: float | None = None
+    wall_seconds: float | None = None  # over every sitting (``--resume`` adds its own)
+    runner_cpu_seconds: float | None = None  # the same
+    # Each `breakeven run` that wrote into it, as typed: the first made it, the others resumed it.
+    commands: tuple[str, ...] = ()
     schema: int = SCHEMA_VERSION
 
     @property
@@ -299,6 +301,7 @@ class RunMeta:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["planned"] = list(self.planned)
+        out["commands"] = list(self.commands)
         return out
 
     @classmethod
@@ -307,6 +310,7 @@ class RunMeta:
         settings = raw.get("settings") or {}
         known["settings"] = Settings(**{k: v for k, v in settings.items() if k in _SETTINGS_FIELDS})
         known["planned"] = tuple(raw.get("planned") or ())
+        known["commands"] = tuple(raw.get("commands") or ())
         return cls(**known)
 
 

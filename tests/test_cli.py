@@ -129,6 +129,7 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     # (its tuned profile types a merge's tables at load: from files it would be the default's twin)
     assert len(cases) == 15
     assert "groupby_q1 from=files" in done.stdout
+    first = json.loads((tmp_path / "results/runs/r1/run.json").read_text())
     again = _run_cli(tmp_path, *selection, "--resume")
     assert again.returncode == 0 and "15 cases already finished, 0 to go" in again.stdout
     # a committed run comes without its engine logs (.gitignore): a record taken out is run again
@@ -137,6 +138,12 @@ def test_run_show_resume_and_corrupt_file(tmp_path, monkeypatch, capsys) -> None
     redo = _run_cli(tmp_path, *selection, "--resume")
     assert redo.returncode == 0 and "14 cases already finished, 1 to go" in redo.stdout, redo.stderr
     assert cases[0].exists()
+    # the run says how it was made: each command that wrote into it, and the time of every sitting
+    meta = json.loads((tmp_path / "results/runs/r1/run.json").read_text())
+    typed = [c.split(" --results ")[0] for c in meta["commands"]]
+    assert typed == ["breakeven run"] * 3 and meta["commands"][1].endswith("--run-id r1 --resume")
+    assert "--workload join_small_inner_agg" in meta["commands"][0]
+    assert meta["wall_seconds"] > first["wall_seconds"] and meta["runner_cpu_seconds"] > first["runner_cpu_seconds"]
     clash = _run_cli(tmp_path, "--engine", "pandas", "--run-id", "r1")
     assert clash.returncode == 2 and "exists already" in clash.stderr
 

@@ -37,7 +37,7 @@ SCENARIOS = {  # workload -> case parameters beyond rows
     "transform_udf": {"chunk_rows": 2_000},
 }
 # The single-machine modes; Spark and Ray only in their tuned profile, since their default ones
-# pay seconds of fixed cost per shuffle even on 1e4 rows (README: suites).
+# pay seconds of fixed cost per shuffle even on 1e4 rows (docs/workloads.md: suites).
 CONFIGS = [
     c
     for c in parse_engines(["pandas", "polars", "duckdb", "dask:threads", "spark:local:tuned", "ray:local:tuned"])
