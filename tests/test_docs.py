@@ -89,3 +89,17 @@ def test_a_run_table_names_every_status_and_the_time_over_all_sittings(tmp_path:
     assert (
         runs_table.table(tmp_path).splitlines()[-1].endswith("2026-12-07 19:10 | 1 ok, 1 memory | 1 h 2 min (12 s) |")
     )
+
+
+def test_the_docs_tables_are_made_from_the_records() -> None:
+    """Every docs/generated/ table is what ``python -m breakeven.docs_tables`` makes of the
+    committed records, and some page includes it."""
+    from breakeven import docs_tables
+
+    pages = "".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
+    for name, make in docs_tables.TABLES.items():
+        committed = ROOT / "docs" / "generated" / name
+        assert committed.read_text() == make(ROOT / "results" / "published"), (
+            f"docs/generated/{name} is stale: python -m breakeven.docs_tables"
+        )
+        assert f'--8<-- "{name}"' in pages, f"no page includes {name}"

@@ -1,0 +1,96 @@
+"""The docs' tables of figures, made from the committed records, never typed: each is a
+Markdown file under ``docs/generated/`` that a page includes (``--8<--``, pymdownx.snippets).
+``python -m breakeven.docs_tables`` writes them all; a test holds the committed files to what
+the records make, so a page cannot quote a figure the records do not hold."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from breakeven.data import fmt_num
+from breakeven.results import Record, RunStore
+
+PUBLISHED = Path("results/published")
+OUT = Path("docs/generated")
+
+# The budget suite at its largest size: who runs out of 2 GiB, who spills, who gets through.
+BUDGET_RUN = "budget-2gib"
+BUDGET_QUESTIONS = (
+    ("groupby_q1", "memory", "q1 (sum by 100 keys), in memory"),
+    ("groupby_q1", "files", "q1, from files"),
+    ("join_dim_inner_agg", "memory", "merge with 10,000 rows, then sum, in memory"),
+    ("join_dim_inner_agg", "files", "the merge, from files"),
+)
+BUDGET_ENGINES = (
+    ("pandas", "single", "pandas"),
+    ("polars", "eager", "Polars eager"),
+    ("polars", "lazy", "Polars lazy"),
+    ("polars", "streaming", "Polars streaming"),
+    ("duckdb", "single", "DuckDB"),
+    ("dask", "threads", "Dask threads"),
+    ("dask", "processes", "Dask processes"),
+    ("spark", "local", "Spark local"),
+    ("ray", "local", "Ray local"),
+)
+
+
+def _cell(record: Record | None) -> str:
+    """``0.31 / 0.5 s, 198 MiB`` (compute / end to end, the peak), or how it failed."""
+    if record is None:
+        return "–"
+    if not record.ok:
+        where = " while loading" if record.times.load is None else ""
+        return f"`{record.status}`{where}"
+    t, peak = record.times, (record.peak_memory_bytes or 0) / 2**20
+    return f"{t.compute_median:.2f} / {t.end_to_end:.2g} s, {peak:.0f} MiB"
+
+
+def budget(results: Path) -> str:
+    """The budget run at its largest size: per engine (its tuned profile where it has one for
+    the data, else its default) and question, the cell of ``_cell``."""
+    records = RunStore(results / "runs" / BUDGET_RUN).records()
+    rows = max(r.case.rows for r in records)
+    meta = RunStore(results / "runs" / BUDGET_RUN).meta()
+    found: dict[tuple[str, str, str, str], dict[str, Record]] = {}
+    for r in records:
+        if r.case.rows == rows:
+            key = (r.case.engine, r.case.mode, r.case.workload, r.case.source)
+            found.setdefault(key, {})[r.case.profile] = r
+    budget_gib = (meta.settings.memory_budget or 0) / 2**30
+    head = " | ".join(title for *_, title in BUDGET_QUESTIONS)
+    lines = [
+        f"Run `{BUDGET_RUN}`, {meta.machine.get('cores', '?')} cores, {budget_gib:.0f} GiB enforced by "
+        f"`{meta.settings.memory_method}`; at {fmt_num(rows)} rows, compute / end-to-end seconds and the peak "
+        "memory; the tuned profile where an engine has one for the data.",
+        "",
+        f"| at {fmt_num(rows)} rows | {head} |",
+        "|---" * (len(BUDGET_QUESTIONS) + 1) + "|",
+    ]
+    for engine, mode, name in BUDGET_ENGINES:
+        cells = []
+        for workload, source, _ in BUDGET_QUESTIONS:
+            profiles = found.get((engine, mode, workload, source), {})
+            cells.append(_cell(profiles.get("tuned") or profiles.get("default")))
+        if any(c != "–" for c in cells):
+            lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES: dict[str, Callable[[Path], str]] = {"budget-2gib.md": budget}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=PUBLISHED)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, make in TABLES.items():
+        (args.out / name).write_text(make(args.results))
+        print(args.out / name)
+
+
+if __name__ == "__main__":
+    main()
