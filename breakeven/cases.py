@@ -280,7 +280,7 @@ SUITES: dict[str, Suite] = {
     for s in (
         Suite(
             "quick",
-            "five headline questions at 1e6 rows on every engine: under 10 minutes on 2 cores",
+            "five headline questions at 1e6 rows on every engine: the first run",
             (
                 Grid(("groupby_q1", "groupby_q3"), (10**6,)),
                 Grid(("join_dim_inner",), (10**6,), dim_rows=(10**4,)),
@@ -289,8 +289,7 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "standard",
-            "every workload at 1e6 rows, the headline ones also at 1e7 and read from files: about an hour "
-            "with all engines",
+            "every workload at 1e6 rows, the headline ones also at 1e7 and read from files",
             (
                 Grid(("groupby",), (10**6,)),
                 Grid(("groupby_q1", "groupby_q3"), (10**7,)),
