@@ -1,4 +1,8 @@
-"""Every engine configuration x every workload, through the real runner, against the reference."""
+"""Every engine configuration through the real runner (worker processes, limits, records), once
+per path a case can take: in memory and from files, a merge's two tables, chunks, an answer
+collected and one written as Parquet. That each workload answers its question is the in-process
+tier's check (test_every_workload.py); here it is checked again only where nothing else runs the
+code: Spark's and Ray's default profiles."""
 
 from __future__ import annotations
 
@@ -11,23 +15,24 @@ from breakeven.engines import engine_class, registry
 from breakeven.workloads import CATALOGUE
 
 CONFIGS = [cfg for name in registry() for cfg in parse_engines([name])]
-# Read from files through the runner too (every workload from files: test_every_workload.py)
-FROM_FILES = {"groupby_q1", "join_small_inner", "transform_cumsum"}
+# (workload, source, sink): the paths every configuration takes through the runner.
+PATHS = {
+    ("groupby_q1", "memory", None),
+    ("groupby_q1", "files", None),
+    ("join_small_inner", "memory", "parquet"),  # two tables loaded, the answer written by the engine
+    ("transform_cumsum", "memory", "collect"),  # in chunks, a large answer collected
+    ("transform_cumsum", "files", "parquet"),  # chunks read from files, written
+}
 
-
-# Spark and Ray pay seconds a case even on 1e4 rows (a session per data set; Ray's default
-# profile a 200-partition hash shuffle per question), so through the runner they run less of
-# what is checked elsewhere:
-# - their tuned profiles, whose every question, sink and source test_every_workload.py checks in
-#   the test process, run q1, in memory and from files;
-# - their default profiles, which differ from the tuned ones in settings and in the questions'
-#   default code, run every question in memory, with one sink (the other writes the same answer);
-# - but Ray's default profile, whose every shuffle starts a pool of 200 hash-shuffle aggregators
+# Spark's and Ray's default profiles are not in the in-process tier (they pay seconds of fixed cost
+# per shuffle even on 1e4 rows), so their answers are checked here:
+# - Spark's default profile runs every question in memory, with one sink (the other writes the same answer);
+# - Ray's default profile, whose every shuffle starts a pool of 200 hash-shuffle aggregators
 #   (8 to 50 s a case here on 1e4 rows), runs each of its code paths once: q1 for the aggregates
 #   (q2 to q7 differ from it only in their aggregate functions, which the tuned profile runs), q8
 #   and q9, whose default code is its own (a function per group), q10 (a group per row: the largest
 #   shuffle), Dataset.join once per kind of merge (inner, left, on a dimension), every transform.
-SECONDS_A_CASE = {"spark", "ray"}
+ANSWERS_HERE = {"spark:local:default", "ray:local:default"}
 RAY_DEFAULT_PATHS = {
     "groupby_q1", "groupby_q8", "groupby_q9", "groupby_q10",
     "join_small_inner", "join_medium_left_agg", "join_dim_inner_agg",
@@ -37,37 +42,45 @@ RAY_DEFAULT_PATHS = {
 
 def _smoke(cfg_label: str) -> list[Case]:
     cases = get_suite("smoke").cases(parse_engines([cfg_label]))
-    cases = [c for c in cases if c.source == "memory" or c.workload in FROM_FILES]
     # nulls everywhere they are allowed: the semantics of null keys and values are checked too
     return [Case(**(c.to_dict() | ({"nas": 5} if c.data.kind in ("G1", "T1") else {}))) for c in cases]
 
 
 def _through_the_runner(cfg_label: str) -> list[Case]:
+    """The paths (a tuned profile's where it differs from the default: ``Engine.tunes``), or,
+    for Spark's and Ray's default profiles, the questions nothing else checks."""
     cases = _smoke(cfg_label)
-    if cfg_label.split(":")[0] not in SECONDS_A_CASE:
-        return cases
-    if cfg_label.endswith(":tuned"):
-        return [c for c in cases if c.workload == "groupby_q1"]
-    cases = [c for c in cases if c.source == "memory" and c.sink in (None, "collect")]
+    if cfg_label == "spark:local:default":
+        return [c for c in cases if c.source == "memory" and c.sink in (None, "collect")]
     if cfg_label == "ray:local:default":
-        return [c for c in cases if c.workload in RAY_DEFAULT_PATHS]
-    return cases
+        return [
+            c for c in cases if c.source == "memory" and c.sink in (None, "collect") and c.workload in RAY_DEFAULT_PATHS
+        ]
+    cls = engine_class(cfg_label.split(":")[0])  # an engine that is not installed fails here, loudly
+    tuned = cfg_label.endswith(":tuned")
+    return [
+        c
+        for c in cases
+        if (c.workload, c.source, c.sink) in PATHS
+        and (not tuned or cls.tunes(CATALOGUE[c.workload].data_kind, c.source))
+    ]
 
 
 @pytest.mark.parametrize(
     "label", [pytest.param(c.label, marks=getattr(pytest.mark, c.engine), id=c.label) for c in CONFIGS]
 )
-def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
+def test_every_path_through_the_runner(label: str, run_cases) -> None:
     cls = engine_class(label.split(":")[0])  # an engine that is not installed fails here, loudly
     cases = _through_the_runner(label)
-    covered = {c.workload for c in cases if c.source == "memory"}
-    tuned = label.endswith(":tuned")  # a tuned profile runs the data it changes (Engine.tuned_kinds)
-    wanted = {n for n, w in CATALOGUE.items() if not n.startswith("fault_") and (not tuned or cls.tunes(w.data_kind))}
-    sampled = cls.name in SECONDS_A_CASE
-    if label == "ray:local:default":
-        assert not RAY_DEFAULT_PATHS - wanted, RAY_DEFAULT_PATHS - wanted  # every name is a workload's
-        wanted = RAY_DEFAULT_PATHS
-    assert covered == ({"groupby_q1"} & wanted if tuned and sampled else wanted)
+    ran = {(c.workload, c.source, c.sink) for c in cases}
+    if label in ANSWERS_HERE:
+        wanted = {n for n in CATALOGUE if not n.startswith("fault_")}
+        wanted = wanted & RAY_DEFAULT_PATHS if label.startswith("ray") else wanted
+        assert not RAY_DEFAULT_PATHS - set(CATALOGUE), RAY_DEFAULT_PATHS - set(CATALOGUE)  # each a workload's
+        assert {c.workload for c in cases} == wanted
+    else:
+        tuned = label.endswith(":tuned")
+        assert ran == {p for p in PATHS if not tuned or cls.tunes(CATALOGUE[p[0]].data_kind, p[1])}
     # Ray Data's default profile costs seconds per shuffle even on tiny data: its cases run once
     # (the cold run, verified); every other configuration also has a timed repeat, verified too.
     cold_only = label == "ray:local:default"
@@ -80,11 +93,7 @@ def test_every_workload_matches_the_reference(label: str, run_cases) -> None:
         assert r.peak_memory_bytes > 10 * 2**20 and r.cpu_seconds >= 0
         assert r.rows_out > 0 and r.checksum
         assert r.case.source == "memory" or r.times.load < 0.05  # from files, nothing is loaded
-    if sampled and not tuned:
-        from_files = False
-    else:
-        from_files = not tuned or any(cls.tunes(CATALOGUE[w].data_kind, "files") for w in covered & FROM_FILES)
-    assert {r.case.source for r in records} == ({"memory", "files"} if from_files else {"memory"})
+        assert r.case.sink != "parquet" or r.parquet_codec == "snappy"
 
 
 @pytest.mark.dask

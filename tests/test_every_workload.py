@@ -2,8 +2,9 @@
 the null paths run too), with each of its sinks and sources, checked against the reference: the fast check
 that an implementation answers the question, before any timing. One engine session per configuration, shared by its
 workloads; Spark and Ray in their tuned profile only (the default ones pay seconds of fixed
-cost per shuffle), Ray from files on a sample (test_ray_from_files.py), Dask in its threaded mode
-(its processes and clusters are the runner's tests)."""
+cost per shuffle: test_engines.py checks their answers through the runner), Ray from files on a
+sample (test_ray_from_files.py), Dask with threads and with worker processes (its clusters are the
+runner's tests)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import pytest
 from inprocess import answer_verdict, engine_session
 
 from breakeven import data as datagen
-from breakeven.cases import Case, parse_engines
-from breakeven.engines import Engine
+from breakeven.cases import Case, EngineConfig, parse_engines
+from breakeven.engines import Engine, engine_class
+from breakeven.errors import EngineUnavailable
 from breakeven.verify import compare
 from breakeven.workloads import CATALOGUE, FAMILIES, SOURCES
 
@@ -32,7 +34,9 @@ WORKLOADS = [
 ]
 CONFIGS = [
     c
-    for c in parse_engines(["pandas", "polars", "duckdb", "dask:threads", "spark:local:tuned", "ray:local:tuned"])
+    for c in parse_engines(
+        ["pandas", "polars", "duckdb", "dask:threads", "dask:processes", "spark:local:tuned", "ray:local:tuned"]
+    )
     if c.mode != "cluster"
 ]
 # One session per configuration and source, as the runner's: its tables loaded, or read from files
@@ -40,14 +44,38 @@ CONFIGS = [
 SESSIONS = [(c, source) for c in CONFIGS for source in SOURCES if (c.engine, source) != ("ray", "files")]
 
 
-@pytest.fixture(scope="module", params=SESSIONS, ids=lambda s: f"{s[0].label}-{s[1]}")
+def _tunes(config: EngineConfig, workload: str, source: str) -> bool:
+    """Whether ``config`` answers ``workload`` from ``source`` with other code or settings than
+    its default profile does (``Engine.tunes``): a tuned profile identical to the default is not
+    checked twice. An engine that is not installed keeps its cases (they skip, saying so)."""
+    if config.profile != "tuned":
+        return True
+    try:
+        return engine_class(config.engine).tunes(CATALOGUE[workload.partition("-")[0]].data_kind, source)
+    except EngineUnavailable:
+        return True
+
+
+# Each case with its engine's marker (``-m spark`` is every Spark test), grouped by session:
+# pytest keeps a module-scoped parameter's fixture for all the tests that share it.
+CASES = [
+    pytest.param(
+        (config, source), workload, marks=getattr(pytest.mark, config.engine), id=f"{config.label}-{source}-{workload}"
+    )
+    for config, source in SESSIONS
+    for workload in WORKLOADS
+    if _tunes(config, workload, source)
+]
+
+
+@pytest.fixture(scope="module")
 def session(request: pytest.FixtureRequest) -> Iterator[tuple[Engine, str]]:
     config, source = request.param
     with engine_session(config) as eng:
         yield eng, source
 
 
-@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize(("session", "workload"), CASES, indirect=["session"])
 def test_the_answer_is_the_reference(session: tuple[Engine, str], workload: str, data_dir: Path) -> None:
     check_answer(session, workload, data_dir)
 
