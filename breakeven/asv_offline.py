@@ -61,3 +61,22 @@ def localise(asv_site: Path) -> list[str]:
 
         page.write_text(TAG.sub(swap, text))
     return replaced
+
+
+def pin_build_time(html_dir: Path, results: Path) -> None:
+    """asv writes the time of the build into ``info.json`` and ``regressions.xml``: pinned to
+    the newest result's commit date, so that the same results publish the same bytes."""
+    import json
+    from datetime import UTC, datetime
+
+    dates = [json.loads(p.read_text()).get("date") for p in results.glob("*/*.json") if p.name != "machine.json"]
+    newest = max((d for d in dates if isinstance(d, int)), default=0)
+    info = html_dir / "info.json"
+    if info.is_file():
+        found = json.loads(info.read_text())
+        found["timestamp"] = newest
+        info.write_text(json.dumps(found, indent=4) + "\n")
+    feed = html_dir / "regressions.xml"
+    if feed.is_file():
+        when = datetime.fromtimestamp(newest / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        feed.write_text(re.sub(r"<updated>[^<]*</updated>", f"<updated>{when}</updated>", feed.read_text()))

@@ -28,6 +28,23 @@ def size_labels(sizes: list[int], bytes_per_row: float | None) -> list[str]:
     return [f"{fmt_num(n)}\n{n * bytes_per_row / 1e9:.2g} GB" for n in sizes]
 
 
+def _pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only, and its SVG ids salted with a constant: the
+    same records draw the same bytes (an id is otherwise random at each build)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "breakeven"
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    """The figure in the format of the suffix (SVG for the site), with no build date inside."""
+    fig.savefig(path, metadata={"Date": None})
+
+
 def question_chart(
     records: list[Record], path: Path, budget: int | None = None, bytes_per_row: float | None = None
 ) -> None:
@@ -35,10 +52,7 @@ def question_chart(
     memory budget, when the runs had one of their own, and each configuration's memory cliff:
     the first size at which it ran out of memory); log-log. Each line is labelled at its end, so
     that the chart reads without the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     import matplotlib.ticker
 
     by_config: dict[str, list[Record]] = defaultdict(list)
@@ -114,7 +128,7 @@ def question_chart(
         ax.yaxis.set_minor_formatter(minor)
     handles, labels = axes[1][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=8)
-    fig.savefig(path)  # the format follows the suffix: SVG for the site
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -136,10 +150,7 @@ def scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, floa
     """Per configuration: measured compute time against workers at each size, the model's curve
     through them and on to larger clusters (dotted, shaded: a model), and the best single-machine
     time at that size for comparison."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     import matplotlib.ticker
 
     columns = min(2, len(fits))
@@ -178,7 +189,7 @@ def scaleout_chart(fits: list[scaleout.Fit], baseline: dict[int, tuple[str, floa
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, title="measured (dots), model (lines)", title_fontsize=7)
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -220,10 +231,7 @@ def winners_chart(found: dict[str, list[winners.Cell]], path: Path) -> None:
     panel), each question at each size as a point at the best distributed configuration's time
     over the baseline's (log scale; above 1 the single machine wins by that factor), in the
     winner's engine colour; the median at each size joined by a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     import matplotlib.ticker
     from matplotlib.lines import Line2D
 
@@ -269,5 +277,5 @@ def winners_chart(found: dict[str, list[winners.Cell]], path: Path) -> None:
     handles = [Line2D([], [], marker="o", linestyle="", color=engine_colour(e), label=e) for e in sorted(engines)]
     handles.append(Line2D([], [], color="#222", label="median"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, title="winner")
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)

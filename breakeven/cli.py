@@ -566,6 +566,7 @@ def publish_asv(html_dir: Path) -> None:
     if done.returncode != 0:
         raise UsageError(f"asv publish failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
     replaced = asv_offline.localise(html_dir)
+    asv_offline.pin_build_time(html_dir, asv_results() or Path("results"))
     console.print(f"asv site: {html_dir} ({len(replaced)} scripts and styles served from the site)")
 
 

@@ -118,3 +118,21 @@ def test_engines_that_choose_their_own_chunks_are_drawn_with_every_chunk_size(tm
     assert page.count("<h3") == 1 and 'id="transform-udf-chunk-1e5"' in page  # no section of DuckDB alone
     chart = (tmp_path / "site" / page.split('src="')[1].split('"')[0]).read_text()
     assert "duckdb:single:default" in chart and "pandas:single:default" in chart
+
+
+def test_the_same_records_build_the_same_site(tmp_path: Path) -> None:
+    """A rebuild of unchanged records rewrites nothing: charts carry no build date and their SVG
+    ids are salted with a constant (else every chart differs at every build)."""
+    _run(tmp_path / "results")
+    built = []
+    for out in ("a", "b"):
+        result = CliRunner().invoke(
+            app, ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / out)]
+        )
+        assert result.exit_code == 0, result.output
+        built.append(
+            {p.relative_to(tmp_path / out): p.read_bytes() for p in sorted((tmp_path / out).rglob("*")) if p.is_file()}
+        )
+    assert built[0].keys() == built[1].keys() and any(p.suffix == ".svg" for p in built[0])
+    changed = [str(p) for p in built[0] if built[0][p] != built[1][p]]
+    assert not changed, changed
