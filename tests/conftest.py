@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from breakeven.cases import Case
-from breakeven.cluster.roles import ray_env
+from breakeven.cluster.access import ray_env
 from breakeven.results import Record, RunStore
 from breakeven.runner import Options, Runner, run_meta
 

@@ -18,6 +18,7 @@ import pytest
 
 import breakeven.testing  # noqa: F401  (registers the fault workloads here; workers import it by plugin)
 from breakeven.cases import Case
+from breakeven.cluster.access import LOOPBACK, on_loopback
 from breakeven.cluster.launcher import (
     ClusterError,
     ClusterPlan,
@@ -28,7 +29,6 @@ from breakeven.cluster.launcher import (
     same_resources,
     worker_members,
 )
-from breakeven.cluster.roles import LOOPBACK, on_loopback
 from breakeven.results import RunStore
 from breakeven.testing import KILL_ENV
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from breakeven import network
-from breakeven.cluster import roles
+from breakeven.cluster import access, roles
 from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
 from breakeven.units import parse_size
 
@@ -132,7 +132,7 @@ def down(
 @app.command()
 def secret(path: Annotated[Path, typer.Argument(help="file to write, e.g. cluster/secret")]) -> None:
     """Write a new random secret (Spark's shared secret, Ray's token) to PATH, readable by you only."""
-    roles.write_secret(path)
+    access.write_secret(path)
     console.print(f"wrote a new secret to {path} (mode 0600); it is never printed")
 
 
@@ -144,7 +144,7 @@ def _host(host: str) -> str:
 @app.command(hidden=True)
 def serve(
     role: Annotated[str, typer.Argument(help=", ".join(roles.ROLES))],
-    host: Annotated[str, typer.Option(envvar="BREAKEVEN_HOST")] = roles.LOOPBACK,
+    host: Annotated[str, typer.Option(envvar="BREAKEVEN_HOST")] = access.LOOPBACK,
     port: Annotated[int, typer.Option(envvar="BREAKEVEN_PORT")] = 0,
     dashboard_port: Annotated[int, typer.Option(envvar="BREAKEVEN_DASHBOARD_PORT")] = 0,
     scheduler: Annotated[str | None, typer.Option(envvar="BREAKEVEN_SCHEDULER")] = None,

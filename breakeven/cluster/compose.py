@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from breakeven import network
-from breakeven.cluster import roles
+from breakeven.cluster import access, roles
 from breakeven.errors import UsageError
 
 STATE = Path(os.environ.get("BREAKEVEN_PODMAN_STATE", "~/.cache/breakeven/podman")).expanduser()
@@ -237,7 +237,7 @@ def up(
     )  # fmt: skip
     _state_path().write_text(json.dumps(asdict(state)))
     try:
-        roles.write_secret(secret)
+        access.write_secret(secret)
         os.chown(secret, CONTAINER_UID, CONTAINER_UID)  # readable by the containers' user only
         argv = [*compose_argv(state), "up", "-d", "--no-build", "--scale", f"{engine}-worker={workers}"]
         _run(argv, compose_env(env, state), "podman-compose up", timeout=600)

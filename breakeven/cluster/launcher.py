@@ -25,7 +25,8 @@ from typing import Any
 
 import psutil
 
-from breakeven.cluster.roles import DEFAULT_PORTS, LOOPBACK, probe, ray_env, write_secret
+from breakeven.cluster.access import LOOPBACK, ray_env, write_secret
+from breakeven.cluster.roles import DEFAULT_PORTS, probe
 from breakeven.engines import cluster_engines, registry
 from breakeven.errors import UsageError
 from breakeven.files import read_json, write_json_atomic

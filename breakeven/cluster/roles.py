@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import socket
 import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from breakeven.cluster.access import LOOPBACK, on_loopback, ray_env, read_secret
 from breakeven.engines import cluster_engines
 from breakeven.errors import EngineUnavailable, UsageError
 
@@ -30,7 +29,6 @@ from breakeven.errors import EngineUnavailable, UsageError
 # servers' roles, as its Engine class declares them.
 DEFAULT_PORTS: dict[str, tuple[int, int]] = {name: cls.cluster_kind.ports for name, cls in cluster_engines().items()}
 ROLES = tuple(role for cls in cluster_engines().values() for role in cls.cluster_kind.roles)
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -70,13 +68,6 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def read_secret(path: Path) -> str:
-    secret = path.read_text().strip()
-    if not secret:
-        raise UsageError(f"the secret file {path} is empty")
-    return secret
-
-
 def spark_properties(opts: ServeOptions) -> Path:
     """A properties file (mode 0600, in the work dir) that turns on ``spark.authenticate`` with the
     cluster's secret: Master, Workers and applications must share it
@@ -91,49 +82,10 @@ def spark_properties(opts: ServeOptions) -> Path:
     return path
 
 
-def write_secret(path: Path) -> None:
-    """A new random secret (Spark's shared secret, Ray's token) in ``path``, mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
-
-
-def ray_env(secret_file: Path | None, loopback: bool = False) -> dict[str, str]:
-    """Token authentication on, with the cluster's token file
-    (https://docs.ray.io/en/latest/ray-security/token-auth.html), when there is one; no usage report. On loopback,
-    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` keeps Ray from replacing 127.0.0.1 by the machine's
-    outward address (see raylocal.py), where it has one."""
-    env = {"RAY_USAGE_STATS_ENABLED": "0"}
-    if secret_file:
-        env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(secret_file)}
-    if loopback:
-        # Where loopback is the only interface (a network namespace of its own, as the compose
-        # services share on loopback-only hosts, cluster/compose.loopback.yml), there is no other
-        # address to replace it with, and "1" lets worker nodes join a head on 127.0.0.1.
-        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "1" if only_loopback() else "0"
-    return env
-
-
-def on_loopback(address: str) -> bool:
-    """Whether a cluster's address (HOST:PORT; a name such as the compose services' resolves
-    first) is this machine's loopback."""
-    try:
-        return socket.gethostbyname(address.rsplit(":", 1)[0]).startswith("127.")
-    except OSError:
-        return False
-
-
 def ray_worker_nodes(status: str) -> int:
     """The worker nodes in ``ray status``'s "Active:" list: every node but the head."""
     section = status.split("Active:", 1)[-1].split("Pending:", 1)[0] if "Active:" in status else ""
     return max(0, sum(1 for line in section.splitlines() if "node_" in line) - 1)
-
-
-def only_loopback() -> bool:
-    """Whether this process's network has no interface but loopback."""
-    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def command(role: str, opts: ServeOptions) -> tuple[list[str], dict[str, str]]:

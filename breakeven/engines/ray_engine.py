@@ -83,7 +83,7 @@ def _check_bound_as_told() -> None:
     if wanted != ray_constants.ENABLE_RAY_CLUSTER:
         raise RuntimeError(
             f"Ray was imported before {ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR} was set for this session, and "
-            "would bind beyond 127.0.0.1: set it (breakeven.cluster.roles.ray_env) before importing ray"
+            "would bind beyond 127.0.0.1: set it (breakeven.cluster.access.ray_env) before importing ray"
         )
 
 
@@ -100,7 +100,7 @@ class RayEngine(Engine):
     cluster_kind = ClusterKind("", (6379, 8265), ("ray-head", "ray-worker"), "ray")
 
     def start(self) -> None:
-        from breakeven.cluster.roles import on_loopback, ray_env
+        from breakeven.cluster.access import on_loopback, ray_env
 
         self._told: set[Path] = set()
         # Set before Ray is imported (it reads them once): no usage report

@@ -105,7 +105,7 @@ class SparkEngine(Engine):
 
     def _cluster(self, builder: Any) -> Any:
         """A standalone cluster's client: the shared secret, and executors that fill the workers."""
-        from breakeven.cluster.roles import read_secret
+        from breakeven.cluster.access import read_secret
 
         cluster = self.settings.cluster
         assert cluster is not None
