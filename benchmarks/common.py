@@ -18,7 +18,7 @@ Environment variables (all optional):
   ``-local-cluster``.
 - ``BREAKEVEN_ASV_CLUSTER_ADDRESS``: measure the cluster mode on a running cluster (compose or
   real; ``BREAKEVEN_SECRET_FILE`` for its secret). The machine's name must end in ``-cluster``.
-- ``BREAKEVEN_ASV_TIMEOUT`` (seconds per case, 600), ``BREAKEVEN_ASV_REPEATS`` (3),
+- ``BREAKEVEN_ASV_TIMEOUT`` (seconds per case), ``BREAKEVEN_ASV_REPEATS`` (breakeven run's defaults),
   ``BREAKEVEN_RESULTS`` and ``BREAKEVEN_DATA`` (as for ``breakeven run``).
 """
 
@@ -36,6 +36,7 @@ from pathlib import Path
 import psutil
 
 from breakeven import data as datagen
+from breakeven import runner
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
 from breakeven.engines import registry
@@ -47,10 +48,10 @@ from breakeven.workloads import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = os.environ.get("BREAKEVEN_ASV_GRID", "quick")
-CASE_TIMEOUT = float(os.environ.get("BREAKEVEN_ASV_TIMEOUT", "600"))
-REPEATS = int(os.environ.get("BREAKEVEN_ASV_REPEATS", "3"))
+CASE_TIMEOUT = float(os.environ.get("BREAKEVEN_ASV_TIMEOUT") or runner.TIMEOUT)
+REPEATS = int(os.environ.get("BREAKEVEN_ASV_REPEATS") or runner.REPEATS)
 CORES = os.cpu_count() or 1
-MEMORY_BUDGET = int(psutil.virtual_memory().total * 0.8)  # breakeven run's default
+MEMORY_BUDGET = runner.default_budget()  # breakeven run's default
 # The cluster mode's topologies, named for any core count N so that the parameters (and so the
 # asv graphs) are the same on every machine; resolved to WORKERSxCORES when a case runs.
 TOPOLOGIES = ("1xN", "Nx1", "2xN/2", "external")
@@ -273,8 +274,8 @@ class FamilyBenchmarks(ABC):
 
     param_names = ["engine", "case", "rows"]
     # asv's timeout covers the setup that runs the case: data generation, engine start-up and
-    # load (one runner timeout), the case (another), a local cluster's start and stop.
-    timeout = 3 * CASE_TIMEOUT + 600
+    # load (one runner timeout), the case (another), a local cluster's start and stop (ten minutes).
+    timeout = 3 * CASE_TIMEOUT + 10 * 60
     record: Record
 
     @property

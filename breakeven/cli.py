@@ -32,7 +32,7 @@ from breakeven.engines import engine_class, engine_meta, registry
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
 from breakeven.results import RunStore, check_writable, new_run_id, now_iso
-from breakeven.runner import Options, Runner, run_meta
+from breakeven.runner import BUDGET_SHARE, REPEATS, TIMEOUT, Options, Runner, default_budget, run_meta
 from breakeven.supervision import runner_cpu
 from breakeven.tables import SHOW_WIDTH, cluster_table, show_tables
 from breakeven.units import parse_rows, parse_size
@@ -108,17 +108,19 @@ def run(
         ),
     ] = None,
     repeats: Annotated[
-        int | None, typer.Option(help="timed repeats after the cold run; default: the suite's, else 3")
+        int | None, typer.Option(help=f"timed repeats after the cold run; default: the suite's, else {REPEATS}")
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(help="seconds per case (and for engine start-up plus loading); default: the suite's, else 600"),
+        typer.Option(
+            help=f"seconds per case (and for engine start-up plus loading); default: the suite's, else {TIMEOUT:.0f}"
+        ),
     ] = None,
     memory_budget: Annotated[
         str | None,
         typer.Option(
             help="resident memory of a case's whole process tree, e.g. 8GiB; default: the suite's "
-            "(budget: 2GiB), else 80% of RAM"
+            f"(budget: 2GiB), else {BUDGET_SHARE:.0%} of RAM"
         ),
     ] = None,
     cores: Annotated[int, typer.Option(help="cores each engine may use")] = os.cpu_count() or 1,
@@ -175,11 +177,10 @@ def run(
     ] = None,
 ) -> None:
     """Run a suite; prints the results table and the helps/hurts verdict at the end."""
-    import psutil
 
     chosen = get_suite(suite)
-    repeats = repeats if repeats is not None else chosen.repeats or 3
-    timeout = timeout if timeout is not None else chosen.timeout or 600.0
+    repeats = repeats if repeats is not None else chosen.repeats or REPEATS
+    timeout = timeout if timeout is not None else chosen.timeout or TIMEOUT
     if repeats < 1:
         raise UsageError(f"repeats must be at least 1, got {repeats}")
     if timeout <= 0:
@@ -189,7 +190,7 @@ def run(
     if memory_method not in METHODS:
         raise UsageError(f"unknown --memory-method {memory_method!r}: use one of {', '.join(METHODS)}")
     memory_budget = memory_budget or chosen.memory_budget
-    budget = parse_size(memory_budget) if memory_budget else int(psutil.virtual_memory().total * 0.8)
+    budget = parse_size(memory_budget) if memory_budget else default_budget()
     row_counts = tuple(parse_rows(r) for r in rows) if rows else None
     _check_choices("--sink", sink or [], SINKS)
     sinks = tuple(dict.fromkeys(sink)) if sink else None

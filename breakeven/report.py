@@ -24,6 +24,7 @@ from breakeven import data as datagen
 from breakeven.data import fmt_num
 from breakeven.labels import short_config
 from breakeven.results import Record, RunMeta, RunStore, newest
+from breakeven.runner import default_budget
 from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Merges", "transform": "Chunked transforms"}
@@ -62,9 +63,9 @@ class Machine:
 
 
 def budget_note(meta: RunMeta) -> str:
-    """`` under a 2 GiB memory budget`` for a run with a budget of its own (not the default 80% of RAM)."""
+    """`` under a 2 GiB memory budget`` for a run with a budget of its own (not the default share of RAM)."""
     budget, memory = meta.settings.memory_budget, meta.memory_bytes
-    if not budget or abs(budget - 0.8 * memory) <= 0.01 * memory:
+    if not budget or abs(budget - default_budget(memory)) <= 0.01 * memory:
         return ""
     return f" under a {budget / 2**30:.3g} GiB memory budget"
 

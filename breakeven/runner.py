@@ -46,11 +46,23 @@ from breakeven.protocol import (
 from breakeven.results import Record, RunMeta, RunStore, Settings, make_record, now_iso
 from breakeven.supervision import WorkerFailure, WorkerSession, runner_cpu
 
+# Each default of a run, stated once: the CLI, asv's benchmarks and the tests take them from here.
+REPEATS = 3  # timed repeats after the cold run
+TIMEOUT = 600.0  # seconds a case may take: its cold run, repeats and checks
+BUDGET_SHARE = 0.8  # of the machine's memory, a session's budget where none is given
+
+
+def default_budget(memory_bytes: int | None = None) -> int:
+    """A session's memory budget where none is given: ``BUDGET_SHARE`` of the machine's memory."""
+    import psutil
+
+    return int((memory_bytes or psutil.virtual_memory().total) * BUDGET_SHARE)
+
 
 @dataclass(frozen=True)
 class Options:
-    repeats: int = 3
-    timeout: float = 600.0
+    repeats: int = REPEATS
+    timeout: float = TIMEOUT
     memory_budget: int | None = None  # bytes, for the worker's whole process tree
     cores: int = os.cpu_count() or 1
     data_dir: Path = Path("data")

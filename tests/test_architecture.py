@@ -202,3 +202,19 @@ def test_a_clone_ships_no_run_where_a_users_runs_go() -> None:
     tracked = subprocess.run(["git", "ls-files", "results/runs"], cwd=ROOT, capture_output=True, text=True, check=False)
     shipped = tracked.stdout.split() if tracked.returncode == 0 else list((ROOT / "results/runs").glob("*/run.json"))
     assert not shipped, shipped[:3]
+
+
+def test_each_default_of_a_run_is_stated_once() -> None:
+    """The default repeats, timeout and memory budget live in runner.py (REPEATS, TIMEOUT,
+    default_budget); anywhere else they are imported, never written again."""
+    import re
+
+    literals = re.compile(r"\b600(\.0)?\b|\b0\.8 \*|\* 0\.8\b|\brepeats\b.*\bor 3\b|\"600\"|\"3\"\)")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in [*PACKAGE.rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
+        if path.name != "runner.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if literals.search(line.split("#")[0])
+    ]
+    assert found == []

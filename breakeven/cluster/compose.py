@@ -240,7 +240,7 @@ def up(
         access.write_secret(secret)
         os.chown(secret, CONTAINER_UID, CONTAINER_UID)  # readable by the containers' user only
         argv = [*compose_argv(state), "up", "-d", "--no-build", "--scale", f"{engine}-worker={workers}"]
-        _run(argv, compose_env(env, state), "podman-compose up", timeout=600)
+        _run(argv, compose_env(env, state), "podman-compose up", timeout=10 * 60)
         wait_ready(state, timeout)
     except BaseException:
         down()
