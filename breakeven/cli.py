@@ -177,7 +177,6 @@ def run(
     ] = None,
 ) -> None:
     """Run a suite; prints the results table and the helps/hurts verdict at the end."""
-
     chosen = get_suite(suite)
     repeats = repeats if repeats is not None else chosen.repeats or REPEATS
     timeout = timeout if timeout is not None else chosen.timeout or TIMEOUT
