@@ -36,7 +36,7 @@ from pathlib import Path
 import psutil
 
 from breakeven import data as datagen
-from breakeven import runner
+from breakeven import defaults
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
 from breakeven.engines import registry
@@ -48,10 +48,10 @@ from breakeven.workloads import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = os.environ.get("BREAKEVEN_ASV_GRID", "quick")
-CASE_TIMEOUT = float(os.environ.get("BREAKEVEN_ASV_TIMEOUT") or runner.TIMEOUT)
-REPEATS = int(os.environ.get("BREAKEVEN_ASV_REPEATS") or runner.REPEATS)
+CASE_TIMEOUT = float(os.environ.get("BREAKEVEN_ASV_TIMEOUT") or defaults.TIMEOUT)
+REPEATS = int(os.environ.get("BREAKEVEN_ASV_REPEATS") or defaults.REPEATS)
 CORES = os.cpu_count() or 1
-MEMORY_BUDGET = runner.default_budget()  # breakeven run's default
+MEMORY_BUDGET = defaults.default_budget()  # breakeven run's default
 # The cluster mode's topologies, named for any core count N so that the parameters (and so the
 # asv graphs) are the same on every machine; resolved to WORKERSxCORES when a case runs.
 TOPOLOGIES = ("1xN", "Nx1", "2xN/2", "external")

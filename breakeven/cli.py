@@ -28,11 +28,12 @@ from breakeven.accounting import METHODS, choose_method
 from breakeven.cases import SUITES, get_suite, on_user_data, parse_engines, select_configs
 from breakeven.cluster import cli as cluster_cli
 from breakeven.cluster.launcher import ClusterError, Topology, cluster_plan
+from breakeven.defaults import BUDGET_SHARE, REPEATS, TIMEOUT, default_budget
 from breakeven.engines import engine_class, engine_meta, registry
 from breakeven.errors import EngineUnavailable, UsageError
 from breakeven.java import find_java
 from breakeven.results import RunStore, check_writable, new_run_id, now_iso
-from breakeven.runner import BUDGET_SHARE, REPEATS, TIMEOUT, Options, Runner, default_budget, run_meta
+from breakeven.runner import Options, Runner, run_meta
 from breakeven.supervision import runner_cpu
 from breakeven.tables import SHOW_WIDTH, cluster_table, show_tables
 from breakeven.units import parse_rows, parse_size

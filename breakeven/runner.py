@@ -27,6 +27,7 @@ from breakeven.cases import CLUSTER_MODE, Case
 from breakeven.cluster.launcher import ClusterPlan
 from breakeven.cluster.sessions import RunClusters
 from breakeven.cpus import cpu_set
+from breakeven.defaults import REPEATS, TIMEOUT
 from breakeven.engines import engine_class, engine_meta
 from breakeven.errors import EngineUnavailable
 from breakeven.labels import session_label
@@ -45,18 +46,6 @@ from breakeven.protocol import (
 )
 from breakeven.results import Record, RunMeta, RunStore, Settings, make_record, now_iso
 from breakeven.supervision import WorkerFailure, WorkerSession, runner_cpu
-
-# Each default of a run, stated once: the CLI, asv's benchmarks and the tests take them from here.
-REPEATS = 3  # timed repeats after the cold run
-TIMEOUT = 600.0  # seconds a case may take: its cold run, repeats and checks
-BUDGET_SHARE = 0.8  # of the machine's memory, a session's budget where none is given
-
-
-def default_budget(memory_bytes: int | None = None) -> int:
-    """A session's memory budget where none is given: ``BUDGET_SHARE`` of the machine's memory."""
-    import psutil
-
-    return int((memory_bytes or psutil.virtual_memory().total) * BUDGET_SHARE)
 
 
 @dataclass(frozen=True)

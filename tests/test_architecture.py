@@ -205,7 +205,7 @@ def test_a_clone_ships_no_run_where_a_users_runs_go() -> None:
 
 
 def test_each_default_of_a_run_is_stated_once() -> None:
-    """The default repeats, timeout and memory budget live in runner.py (REPEATS, TIMEOUT,
+    """The default repeats, timeout and memory budget live in defaults.py (REPEATS, TIMEOUT,
     default_budget); anywhere else they are imported, never written again."""
     import re
 
@@ -213,7 +213,7 @@ def test_each_default_of_a_run_is_stated_once() -> None:
     found = [
         f"{path.relative_to(ROOT)}:{n}"
         for path in [*PACKAGE.rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
-        if path.name != "runner.py"
+        if path.name != "defaults.py"
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if literals.search(line.split("#")[0])
     ]
