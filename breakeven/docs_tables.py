@@ -78,7 +78,38 @@ def budget(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES: dict[str, Callable[[Path], str]] = {"budget-2gib.md": budget}
+def _short_question(question: str) -> str:
+    return {"groupby_q1": "q1", "join_dim_inner_agg dim=1e4": "merge"}.get(question, question)
+
+
+def scale_out(results: Path) -> str:
+    """The scale-out model fitted to the published ``scaleout-*`` runs: per cluster configuration
+    and question, its terms, its errors in sample and left out, its best worker count."""
+    from breakeven import scaleout
+
+    records = [r for store in RunStore.all(results) if store.run_id.startswith("scaleout-") for r in store.records()]
+    fits, _ = scaleout.fit(records)
+    workers = ", ".join(map(str, sorted({w for f in fits for w in f.measured_workers})))
+    smallest = min((min(f.measured_rows) for f in fits), default=0)
+    largest = max((max(f.measured_rows) for f in fits), default=0)
+    lines = [
+        f"Runs `scaleout-*`, compute phase, {workers} workers of one core, {fmt_num(smallest)} to "
+        f"{fmt_num(largest)} rows.",
+        "",
+        "| configuration | question | fixed (s) | per row (ns) | per worker (s) | error on the points "
+        f"| leave-one-out | best worker count at {fmt_num(largest)} rows |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in fits:
+        best = f.best_workers(largest)
+        said = "more is always faster" if best == float("inf") else f"{best:.2g}"
+        terms = f"{f.fixed:.3g} | {f.per_row * 1e9:.3g} | {f.per_worker:.3g}"
+        errors = f"{scaleout.summary(f.errors)} | {scaleout.summary(f.loo_errors)}"
+        lines.append(f"| {f.config} | {_short_question(f.question)} | {terms} | {errors} | {said} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES: dict[str, Callable[[Path], str]] = {"budget-2gib.md": budget, "scaleout.md": scale_out}
 
 
 def main() -> None:
