@@ -243,16 +243,15 @@ def spark_by_default(records: list[Record]) -> Claim:
         f"of any other engine: it holds where Spark is faster or less than {SPARK_MARGIN - 1:.0%} slower, beyond "
         "the repeats' spread.",
     )
-    for scen in analysis.scenarios(records):
-        if scen.shown_elsewhere:
-            continue
-        family = next(iter(scen.cells.values())).family
-        spark = _points(scen.cells, lambda c, r: r.case.engine == "spark")
-        best = _fastest(spark)
-        others = _points(scen.cells, lambda c, r: r.distributed and r.case.engine != "spark")
-        if best is None or (found := analysis.compare(spark[best], list(others.values()))) is None:
-            continue
-        claim.evidence.append(_evidence(scen.question, family, best, found, SPARK_MARGIN, analysis.HELPS))
+    claim.evidence = _comparisons(
+        records,
+        lambda r: True,
+        lambda c, r: r.case.engine == "spark",
+        lambda c, r: r.distributed and r.case.engine != "spark",
+        SPARK_MARGIN,
+        analysis.HELPS,
+        best_only=True,
+    )
     return _decide(claim, lambda e: e.family)
 
 

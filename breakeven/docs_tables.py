@@ -50,9 +50,9 @@ def _cell(record: Record | None) -> str:
 def budget(results: Path) -> str:
     """The budget run at its largest size: per engine (its tuned profile where it has one for
     the data, else its default) and question, the cell of ``_cell``."""
-    records = RunStore(results / "runs" / BUDGET_RUN).records()
+    store = RunStore(results / "runs" / BUDGET_RUN)
+    records, meta = store.records(), store.meta()
     rows = max(r.case.rows for r in records)
-    meta = RunStore(results / "runs" / BUDGET_RUN).meta()
     found: dict[tuple[str, str, str, str], dict[str, Record]] = {}
     for r in records:
         if r.case.rows == rows:

@@ -100,4 +100,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped = [i for i in items if (keep := getattr(i.module, "keep", None)) is not None and not keep(i)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [i for i in items if i not in set(dropped)]
+        gone = set(dropped)
+        items[:] = [i for i in items if i not in gone]
