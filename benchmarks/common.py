@@ -1,13 +1,17 @@
 """What the asv benchmarks share: the grid, where they run, and one case through the runner.
 
-Each parameter combination (engine configuration, workload case, rows) is one breakeven case.
-Its ``setup`` runs the case through the runner that ``breakeven run`` uses: a worker process,
-the timeout and memory budget, the answer verified against the reference. The record goes to
-a run folder under ``results/runs/`` (one per benchmark class and ``asv run``, made by
-``setup_cache``), unless this ``asv run`` has measured the case already. The ``track_*``
-methods report that record's phases. asv's own ``time_*`` and ``peakmem_*`` would time and
-measure the benchmark process only, and Dask workers, the JVM and Ray workers are other
-processes (https://asv.readthedocs.io/en/stable/writing_benchmarks.html#peak-memory).
+A benchmark class is one workload family on one engine configuration
+(``GroupBy_pandas_single_default``: ``asv run --bench pandas_single_default``); its one
+parameter, ``case``, names each case of the grid that configuration runs here (``groupby_q1
+1e6``, ``transform_udf chunk=1e5 sink=parquet 1e6``), so every combination asv lists is a real
+case: no ``n/a`` for pairs that cannot exist. A configuration that this target does not measure
+(a cluster mode on the laptop, an engine not installed) has no class. A case's ``setup`` runs
+the case through the runner that ``breakeven run`` uses: a worker process, the timeout and
+memory budget, the answer verified against the reference. The record goes to a run folder
+under ``results/runs/`` (one per ``asv run``, made by ``setup_cache``), unless this ``asv run``
+has measured the case already. The ``track_*`` methods report that record's phases. asv's
+own ``time_*`` and ``peakmem_*`` would time and measure the benchmark process only, and Dask
+workers, the JVM and Ray workers are other processes (https://asv.readthedocs.io/en/stable/writing_benchmarks.html#peak-memory).
 
 Environment variables (all optional):
 
@@ -29,9 +33,11 @@ import inspect
 import json
 import os
 import platform
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -39,7 +45,8 @@ from breakeven import data as datagen
 from breakeven import defaults
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
-from breakeven.engines import registry
+from breakeven.engines import engine_class, registry
+from breakeven.errors import EngineUnavailable
 from breakeven.files import read_json
 from breakeven.labels import question_label
 from breakeven.results import Record, RunStore, new_run_id, upgrade
@@ -153,6 +160,36 @@ def all_configs() -> list[EngineConfig]:
     return configs
 
 
+def measured_here(config: EngineConfig, target: Target, cores: int = CORES) -> bool:
+    """Whether ``target`` measures ``config``: the laptop its single-machine modes, local clusters
+    one engine's cluster mode on each topology these cores make, a running cluster its address."""
+    if config.mode != CLUSTER_MODE:
+        return target.kind == "laptop"
+    if target.kind == "laptop" or target.engine != config.engine:
+        return False
+    if (config.topology == "external") != (target.kind == "cluster"):
+        return False
+    if target.kind == "local-cluster":
+        try:
+            resolve_topology(config.topology or "", cores)
+        except NotImplementedError:
+            return False
+    return True
+
+
+def configs_here(target: Target | None = None) -> list[EngineConfig]:
+    """The configurations this target measures whose engine is installed."""
+    found = []
+    for config in all_configs():
+        try:
+            engine_class(config.engine)
+        except EngineUnavailable:
+            continue
+        if measured_here(config, target or TARGET):
+            found.append(config)
+    return found
+
+
 def fmt_rows(rows: int) -> str:
     return datagen.fmt_num(rows)
 
@@ -164,41 +201,54 @@ def scenario(case: Case) -> str:
 
 
 class Grid:
-    """The parameters of one workload family, and the case behind each combination."""
+    """One workload family's cases on one engine configuration, by the name of the parameter's
+    value: the question and the rows (``groupby_q1 1e6``)."""
 
-    def __init__(self, family: str, suite: str = GRID) -> None:
-        configs = all_configs()
-        cases = [c for c in get_suite(suite).cases(configs) if c.wl.family == family]
-        self.cases = {(c.config.label, scenario(c), fmt_rows(c.rows)): c for c in cases}
-        self.engines = [cfg.label for cfg in configs]
-        self.scenarios = list(dict.fromkeys(scenario(c) for c in cases)) or [NOT_RUN]
-        rows = sorted({c.rows for c in cases})
-        self.rows = [fmt_rows(n) for n in rows] or [NOT_RUN]
+    def __init__(self, family: str, config: EngineConfig, suite: str = GRID) -> None:
+        self.config = config
+        cases = [c for c in get_suite(suite).cases([config]) if c.wl.family == family]
+        self.cases = {f"{scenario(c)} {fmt_rows(c.rows)}": c for c in cases}
         self.workloads = sorted({c.workload for c in cases})
 
     @property
     def params(self) -> list[list[str]]:
-        return [self.engines, self.scenarios, self.rows]
+        return [list(self.cases) or [NOT_RUN]]
 
-    def case(self, engine: str, scenario_: str, rows: str) -> Case:
-        """The case to run here; NotImplementedError (asv: skipped) when the combination does not apply."""
-        case = self.cases.get((engine, scenario_, rows))
+    def case(self, name: str) -> Case:
+        """The case to run here: on local clusters, its topology resolved for these cores."""
+        case = self.cases.get(name)
         if case is None:
-            raise NotImplementedError(f"{engine} has no case {scenario_!r} at {rows} rows in the {GRID} grid")
-        if case.mode != CLUSTER_MODE:
-            if TARGET.kind != "laptop":
-                raise NotImplementedError(f"single-machine configurations run on the laptop target, not {TARGET.kind}")
-            return case
-        if TARGET.kind == "laptop" or TARGET.engine != case.engine:
-            raise NotImplementedError(
-                f"{engine} needs its cluster: set BREAKEVEN_ASV_CLUSTER={case.engine} (local clusters) "
-                "or BREAKEVEN_ASV_CLUSTER_ADDRESS (a running one)"
-            )
-        if (case.topology == "external") != (TARGET.kind == "cluster"):
-            raise NotImplementedError(f"{engine} is not measured on the {TARGET.kind} target")
-        if TARGET.kind == "cluster":
-            return case
-        return _with_topology(case, resolve_topology(case.topology or ""))
+            raise NotImplementedError(f"{self.config.label} has no case {name!r} in the {GRID} grid")
+        if case.mode == CLUSTER_MODE and TARGET.kind == "local-cluster":
+            return _with_topology(case, resolve_topology(case.topology or ""))
+        return case
+
+
+def class_name(family_class: str, config: EngineConfig) -> str:
+    """``GroupBy_pandas_single_default``, ``Merge_dask_cluster_tuned_at_Nx1``: a Python name."""
+    label = config.label.replace("@", "_at_").replace("/", "_")
+    return f"{family_class}_{re.sub(r'[^0-9A-Za-z]+', '_', label)}"
+
+
+def define(family: str, family_class: str, namespace: dict[str, Any]) -> None:
+    """One benchmark class per configuration this target measures, in a module's ``namespace``."""
+    for config in configs_here():
+        grid = Grid(family, config)
+        if not grid.cases:
+            continue
+        name = class_name(family_class, config)
+        namespace[name] = type(
+            name,
+            (FamilyBenchmarks,),
+            {
+                "__module__": namespace["__name__"],
+                "__doc__": f"{namespace['__doc__'].strip()} On {config.label}.",
+                "family": family,
+                "grid": grid,
+                "params": grid.params,
+                "version": definition_version(grid.workloads),
+            },
+        )
 
 
 def resolve_topology(label: str, cores: int = CORES) -> str:
@@ -272,7 +322,7 @@ def measure(run: str, case: Case) -> Record:
 class FamilyBenchmarks(ABC):
     """One workload family's cases as asv benchmarks; subclasses name the family and its grid."""
 
-    param_names = ["engine", "case", "rows"]
+    param_names = ["case"]
     # asv's timeout covers the setup that runs the case: data generation, engine start-up and
     # load (one runner timeout), the case (another), a local cluster's start and stop (ten minutes).
     timeout = 3 * CASE_TIMEOUT + 10 * 60
@@ -289,8 +339,8 @@ class FamilyBenchmarks(ABC):
     def setup_cache(self) -> str:
         return new_run()
 
-    def setup(self, run: str, engine: str, case: str, rows: str) -> None:
-        record = measure(run, self.grid.case(engine, case, rows))
+    def setup(self, run: str, case: str) -> None:
+        record = measure(run, self.grid.case(case))
         if record.status in ("unsupported", "unavailable"):
             raise NotImplementedError(f"{record.status}: {record.reason}")
         self.record = record
@@ -301,31 +351,31 @@ class FamilyBenchmarks(ABC):
             raise RuntimeError(f"{self.record.case_id}: {self.record.status}: {self.record.reason}")
         return value
 
-    def track_compute(self, run: str, engine: str, case: str, rows: str) -> float:
+    def track_compute(self, run: str, case: str) -> float:
         """Median of the timed repeats of the compute phase (the result fully materialised)."""
         return self._value(self.record.times.compute_median)
 
     track_compute.unit = "seconds"  # type: ignore[attr-defined]
 
-    def track_end_to_end(self, run: str, engine: str, case: str, rows: str) -> float:
+    def track_end_to_end(self, run: str, case: str) -> float:
         """Engine start-up + load + median compute."""
         return self._value(self.record.times.end_to_end)
 
     track_end_to_end.unit = "seconds"  # type: ignore[attr-defined]
 
-    def track_startup(self, run: str, engine: str, case: str, rows: str) -> float:
+    def track_startup(self, run: str, case: str) -> float:
         """Engine start-up (a local cluster's own start-up is in the record's ``cluster``)."""
         return self._value(self.record.times.startup)
 
     track_startup.unit = "seconds"  # type: ignore[attr-defined]
 
-    def track_load(self, run: str, engine: str, case: str, rows: str) -> float:
+    def track_load(self, run: str, case: str) -> float:
         """Reading the Parquet data into the engine and persisting it."""
         return self._value(self.record.times.load)
 
     track_load.unit = "seconds"  # type: ignore[attr-defined]
 
-    def track_peak_memory(self, run: str, engine: str, case: str, rows: str) -> int:
+    def track_peak_memory(self, run: str, case: str) -> int:
         """Peak memory of the session during the case (driver, workers, JVM, Ray's processes, a
         local cluster's servers): its control group's peak where the machine allows one, else
         the sampled PSS of its process tree; the record's ``memory_method`` says which."""

@@ -1,10 +1,5 @@
 """Merges: a big table with a small, medium or big one, and the dimension-size sweep."""
 
-from benchmarks.common import FamilyBenchmarks, Grid, definition_version
+from benchmarks.common import define
 
-
-class Merge(FamilyBenchmarks):
-    family = "join"
-    grid = Grid(family)
-    params = grid.params
-    version = definition_version(grid.workloads)
+define("join", "Merge", globals())

@@ -1,10 +1,5 @@
 """Chunked transforms: arithmetic, a string operation, a Python function per chunk, a running total per group."""
 
-from benchmarks.common import FamilyBenchmarks, Grid, definition_version
+from benchmarks.common import define
 
-
-class Transform(FamilyBenchmarks):
-    family = "transform"
-    grid = Grid(family)
-    params = grid.params
-    version = definition_version(grid.workloads)
+define("transform", "Transform", globals())

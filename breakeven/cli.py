@@ -556,9 +556,8 @@ def asv_results() -> Path | None:
 
 
 def publish_asv(html_dir: Path) -> None:
-    """``asv publish`` into ``html_dir``, then its CDN scripts replaced by the site's own copies."""
-    from breakeven import asv_offline
-
+    """``asv publish`` into ``html_dir``: breakeven's asv plugin (asv.conf.json) makes its pages
+    work offline (``breakeven.asv_plugin``)."""
     if asv_results() is None:
         raise UsageError("--asv: no asv results under ./asv.conf.json's results_dir (run asv first: docs/asv.md)")
     asv_bin = Path(sys.executable).parent / "asv"
@@ -566,9 +565,7 @@ def publish_asv(html_dir: Path) -> None:
         done = subprocess.run([str(asv_bin), "publish", "--html-dir", str(html_dir)], capture_output=True, text=True)
     if done.returncode != 0:
         raise UsageError(f"asv publish failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
-    replaced = asv_offline.localise(html_dir)
-    asv_offline.pin_build_time(html_dir, asv_results() or Path("results"))
-    console.print(f"asv site: {html_dir} ({len(replaced)} scripts and styles served from the site)")
+    console.print(f"asv site: {html_dir} (its scripts and styles served from the site)")
 
 
 def _show(store: RunStore) -> None:

@@ -6,13 +6,16 @@ the records make, so a page cannot quote a figure the records do not hold."""
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from breakeven.data import fmt_num
+from breakeven.labels import short_config
+from breakeven.network import NONE, parse_rate
 from breakeven.results import Record, RunStore
 
-PUBLISHED = Path("results/published")
+RESULTS = Path("results")  # published/ (the published runs) and network/ (issue 17's network runs)
 OUT = Path("docs/generated")
 
 # The budget suite at its largest size: who runs out of 2 GiB, who spills, who gets through.
@@ -50,7 +53,7 @@ def _cell(record: Record | None) -> str:
 def budget(results: Path) -> str:
     """The budget run at its largest size: per engine (its tuned profile where it has one for
     the data, else its default) and question, the cell of ``_cell``."""
-    store = RunStore(results / "runs" / BUDGET_RUN)
+    store = RunStore(results / "published" / "runs" / BUDGET_RUN)
     records, meta = store.records(), store.meta()
     rows = max(r.case.rows for r in records)
     found: dict[tuple[str, str, str, str], dict[str, Record]] = {}
@@ -87,7 +90,8 @@ def scale_out(results: Path) -> str:
     and question, its terms, its errors in sample and left out, its best worker count."""
     from breakeven import scaleout
 
-    records = [r for store in RunStore.all(results) if store.run_id.startswith("scaleout-") for r in store.records()]
+    stores = RunStore.all(results / "published")
+    records = [r for store in stores if store.run_id.startswith("scaleout-") for r in store.records()]
     fits, _ = scaleout.fit(records)
     workers = ", ".join(map(str, sorted({w for f in fits for w in f.measured_workers})))
     smallest = min((min(f.measured_rows) for f in fits), default=0)
@@ -109,12 +113,112 @@ def scale_out(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES: dict[str, Callable[[Path], str]] = {"budget-2gib.md": budget, "scaleout.md": scale_out}
+def network(stores: list[RunStore], metric: str = "compute_median") -> str:
+    """The same cluster cases at different network rates (``--network-rate``, the records'
+    ``cluster.network_rate``), side by side: the metric's median at each rate and its ratio to
+    the unlimited loopback."""
+    cells: dict[tuple[str, int, str], dict[str, Record]] = {}
+    for store in stores:
+        for record in store.records():
+            if record.case.mode == "cluster":
+                key = (record.case.question_label, record.case.rows, short_config(record.case.config_label))
+                cells.setdefault(key, {})[(record.cluster or {}).get("network_rate") or NONE] = record
+    rates = sorted({r for row in cells.values() for r in row}, key=lambda r: -(parse_rate(r) or float("inf")))
+    lines = [
+        f"{metric}, seconds (ratio to `{NONE}`, the unlimited loopback)",
+        "",
+        "| question | rows | configuration | " + " | ".join(rates) + " |",
+        "|---" * (3 + len(rates)) + "|",
+    ]
+    for (question, rows, config), row in sorted(cells.items()):
+        base = row.get(NONE)
+        base_t = base.times.metric(metric) if base and base.ok else None
+        out = []
+        for rate in rates:
+            rec = row.get(rate)
+            t = rec.times.metric(metric) if rec and rec.ok else None
+            if rec is None:
+                out.append("")
+            elif t is None:
+                out.append(rec.status)
+            else:
+                ratio = f" ({t / base_t:.1f}x)" if base_t and rate != NONE else ""
+                out.append(f"{t:.2f}{ratio}")
+        lines.append(f"| {question} | {fmt_num(rows)} | {config} | " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _natural(text: str) -> str:
+    """``groupby_q2`` before ``groupby_q10``."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(4), text)
+
+
+# Where each tuned profile is put against its default: the published runs whose sizes cover the
+# most questions, and the experiment runs made for it (results/experiments/runs/).
+PROFILE_RUNS = (("published", "standard"), ("published", "large"), ("experiments", "dask-1e7"))
+
+
+MARKS = {"helps": "", "even": " even", "hurts": " slower"}  # analysis.state: tuned against default
+
+
+def profiles(results: Path) -> str:
+    """Each tuned profile against its default on the same case of the same run: per question
+    and size, tuned / default compute medians, marked where the repeats' spread holds the
+    difference (``even``) or tuned is the slower; then per configuration the geometric mean."""
+    from dataclasses import replace
+    from statistics import geometric_mean
+
+    from breakeven import analysis
+
+    lines = [
+        "Tuned / default compute medians of the same case in the same run (below 1: tuned is faster); "
+        "`even`: within the repeats' spread; `slower`: tuned is slower beyond it.",
+    ]
+    for folder, run_id in PROFILE_RUNS:
+        path = results / folder / "runs" / run_id
+        if not path.is_dir():
+            continue
+        records = [r for r in RunStore(path).records() if r.ok]
+        default = {r.case: r for r in records if r.case.profile == "default"}
+        cells: dict[tuple[str, int], dict[str, str]] = {}
+        ratios: dict[str, list[float]] = {}
+        for r in records:
+            base = default.get(replace(r.case, profile="default")) if r.case.profile == "tuned" else None
+            if base is None:
+                continue
+            config = f"{r.case.engine}:{r.case.mode}"
+            ratio, low, high = analysis.bounds(analysis.Point.of(r), analysis.Point.of(base))
+            said = {analysis.HELPS: "", analysis.EVEN: " even", analysis.HURTS: " slower"}[
+                analysis.state(ratio, low, high)
+            ]
+            cells.setdefault((r.case.question_label, r.case.rows), {})[config] = f"{ratio:.2f}{said}"
+            ratios.setdefault(config, []).append(ratio)
+        configs = sorted(ratios)
+        lines += [
+            "",
+            f"Run `{run_id}` (`results/{folder}/runs/{run_id}`):",
+            "",
+            "| question | rows | " + " | ".join(configs) + " |",
+            "|---" * (2 + len(configs)) + "|",
+        ]
+        for (question, rows), row in sorted(cells.items(), key=lambda item: (_natural(item[0][0]), item[0][1])):
+            lines.append(f"| {question} | {fmt_num(rows)} | " + " | ".join(row.get(c, "") for c in configs) + " |")
+        means = " | ".join(f"{geometric_mean(ratios[c]):.2f} ({len(ratios[c])})" for c in configs)
+        lines.append(f"| geometric mean (cases) | | {means} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES: dict[str, Callable[[Path], str]] = {
+    "profiles.md": profiles,
+    "budget-2gib.md": budget,
+    "scaleout.md": scale_out,
+    "network.md": lambda results: network(RunStore.all(results / "network")),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", type=Path, default=PUBLISHED)
+    parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

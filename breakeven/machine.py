@@ -6,7 +6,10 @@ import contextlib
 import importlib.metadata
 import os
 import platform
+import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,28 @@ def versions() -> dict[str, str]:
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         found["breakeven"] = importlib.metadata.version("breakeven")
     return found
+
+
+def _commit() -> str:
+    """The checkout's commit, ``+changes`` where its tracked files differ from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def provenance(argv: list[str] | None = None) -> str:
+    """The lines an experiment's output starts with, so that a committed copy says what made it:
+    the command, when, the commit, the machine and the engines' versions."""
+    info = machine_info()
+    command = shlex.join(["python", *(argv if argv is not None else sys.argv)])
+    found = ", ".join(f"{k} {v}" for k, v in versions().items() if k != "breakeven")
+    return (
+        f"# {command}\n"
+        f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {_commit()}, {info['cores']} cores "
+        f"({info['cpu']}), {info['memory_bytes'] / 2**30:.0f} GiB\n"
+        f"# {found}\n"
+    )

@@ -1,7 +1,7 @@
 """Benchmark two (or more) releases of one engine side by side with asv.
 
-    python scripts/asv_versions.py dask 2026.6.0 2026.8.0 -- --bench "'dask:threads"
-    python scripts/asv_versions.py pandas 3.0.6 3.1.1 -- --bench "'pandas:"
+    python scripts/asv_versions.py dask 2026.6.0 2026.8.0 -- --bench _dask_threads_
+    python scripts/asv_versions.py pandas 3.0.6 3.1.1 -- --bench _pandas_
 
 Writes ``.asv/asv.versions.<package>.json``: the project's ``asv.conf.json`` with one asv
 environment per release (the package, and the packages released with it, pinned to that

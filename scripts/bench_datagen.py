@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from breakeven.data import DataSpec, generate
+from breakeven.machine import provenance
 
 TARGET_ROWS_PER_SECOND = 3e6
 
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--kind", default="G1", help="table set: G1, J1, D1 or T1")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temporary folder)")
     args = parser.parse_args()
+    print(provenance(), flush=True)
     spec = DataSpec(args.kind, int(float(args.rows)), dim_rows=1000 if args.kind == "D1" else 0)
     target = args.dir or Path(tempfile.mkdtemp(prefix="breakeven-datagen-"))
     try:

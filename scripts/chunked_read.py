@@ -30,6 +30,7 @@ from typing import Any
 from breakeven import data as datagen
 from breakeven import reference
 from breakeven.engines import Engine, Settings, chunk_count, engine_class
+from breakeven.machine import provenance
 from breakeven.units import parse_rows
 from breakeven.worker import checks, produce
 from breakeven.workloads import CATALOGUE
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("-w", "--workload", default="transform_udf")
     parser.add_argument("-e", "--engine", action="append", choices=sorted(MODES), help="default: spark, ray, dask")
     args = parser.parse_args()
+    print(provenance(), flush=True)
     rows, chunk_rows = parse_rows(args.rows), parse_rows(args.chunk_rows)
     spec = datagen.DataSpec("T1", rows)
     datagen.generate(spec, args.data)

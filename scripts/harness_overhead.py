@@ -33,6 +33,7 @@ from pathlib import Path
 from breakeven.cases import Case
 from breakeven.data import dataset_paths, generate
 from breakeven.engines import Settings, engine_class
+from breakeven.machine import provenance
 from breakeven.results import Record, RunMeta, RunStore
 from breakeven.runner import Options, Runner
 from breakeven.workloads import get_workload
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--bare", help=argparse.SUPPRESS)  # the child: time one bare session, print JSON
     args = parser.parse_args()
+    if not args.bare:
+        print(provenance(), flush=True)
     cores, budget = 2, 16 * 2**30
     if args.bare:
         engine, mode, profile = args.bare.split(":")

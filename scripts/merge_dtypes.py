@@ -27,6 +27,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from breakeven.data import DataSpec, dataset_paths, generate
+from breakeven.machine import provenance
 from breakeven.units import parse_rows
 
 MERGES = {  # name: (data kind, right table, key, how)
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--engine", action="append", choices=list(ENGINES))
     parser.add_argument("--merge", action="append", choices=list(MERGES))
     args = parser.parse_args()
+    print(provenance(), flush=True)
     rows = parse_rows(args.rows)
     specs = {"J1": DataSpec("J1", rows), "D1": DataSpec("D1", rows, dim_rows=10**4)}
     for spec in specs.values():

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from breakeven.data import DataSpec, dataset_paths, string_keys
+from breakeven.machine import provenance
 from breakeven.units import parse_rows
 
 QUESTIONS = {  # name: (columns read, group-by keys)
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("data"))
     args = parser.parse_args()
+    print(provenance(), flush=True)
     path = dataset_paths(DataSpec("G1", parse_rows(args.rows)), args.data)["x"]
     if not path.is_dir():
         raise SystemExit(f"no data at {path}: run breakeven datagen --kind G1 --rows {args.rows}")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from breakeven import data as datagen
 from breakeven.engines import Settings, engine_class
+from breakeven.machine import provenance
 from breakeven.units import parse_rows
 from breakeven.workloads import CATALOGUE
 
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("-w", "--workload", action="append", help="group-by questions (default: q1..q10)")
     args = parser.parse_args()
+    print(provenance(), flush=True)
     questions = args.workload or QUESTIONS
     spec = datagen.DataSpec("G1", parse_rows(args.rows))
     datagen.generate(spec, args.data)

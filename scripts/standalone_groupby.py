@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from breakeven.machine import provenance
+
 QUESTIONS = [f"groupby_q{i}" for i in range(1, 11)]
 CONFIGS = ("pandas:single:tuned", "polars:lazy:tuned", "duckdb:single:tuned")
 CORES = 2
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--standalone", help=argparse.SUPPRESS)  # the child: one engine's script, prints JSON
     args = parser.parse_args()
+    if not args.standalone:
+        print(provenance(), flush=True)
     rows = int(float(args.rows))
     from breakeven import data as datagen
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         gone = set(dropped)
         items[:] = [i for i in items if i not in gone]
+
+
+# Each test's time budget (tests/durations.toml): a test whose run (its call, not the fixtures
+# it shares) grows past its budget fails, so that the suite's time cannot creep up unseen.
+BUDGETS = tomllib.loads((Path(__file__).parent / "durations.toml").read_text())
+BUDGET_SCALE = float(os.environ.get("BREAKEVEN_TEST_BUDGET_SCALE", "1"))
+
+
+def budget(nodeid: str, slow: bool) -> float:
+    """The budget of the longest entry of ``[tests]`` that starts ``nodeid``, else its tier's."""
+    named = [(len(k), v) for k, v in BUDGETS["tests"].items() if nodeid.startswith(k)]
+    return float(max(named)[1] if named else BUDGETS["tier"]["slow" if slow else "fast"])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "call" and report.passed and BUDGET_SCALE > 0:
+        allowed = budget(item.nodeid, item.get_closest_marker("slow") is not None) * BUDGET_SCALE
+        if report.duration > allowed:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"took {report.duration:.1f} s, past its budget of {allowed:.0f} s (tests/durations.toml; "
+                "BREAKEVEN_TEST_BUDGET_SCALE=2 on a machine twice as slow, 0 for none)"
+            )

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -28,7 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 ASV = [sys.executable, "-m", "asv"]
 
 
-UDF = "transform_udf chunk=1e5 sink=parquet"  # a question of the quick grid
+UDF = "transform_udf chunk=1e5 sink=parquet 1e6"  # a case of the quick grid
+LAPTOP, LOCAL_DASK = Target("laptop"), Target("local-cluster", "dask")
+EXTERNAL_DASK = Target("cluster", "dask", "tcp://127.0.0.1:8786")
+PANDAS_GROUPBY = "groupby.GroupBy_pandas_single_default"  # an asv benchmark class
 
 
 def test_asv_check_passes() -> None:
@@ -40,39 +44,41 @@ def test_asv_check_passes() -> None:
 
 
 @pytest.mark.parametrize("suite", ["quick", "standard", "cluster"])
-def test_every_case_of_the_grid_is_one_combination(suite: str) -> None:
-    grids = [Grid(family, suite) for family in ("groupby", "join", "transform")]
-    mapped = [c for g in grids for c in g.cases.values()]
-    configs = common.all_configs()
-    expected = get_suite(suite).cases(configs)
-    assert sorted(c.id for c in mapped) == sorted(c.id for c in expected)
+@pytest.mark.parametrize("target", [LAPTOP, LOCAL_DASK, EXTERNAL_DASK], ids=["laptop", "local-cluster", "cluster"])
+def test_every_combination_is_a_case_and_every_case_a_combination(suite: str, target: Target) -> None:
+    """A class per family and configuration, its one parameter the cases: nothing that cannot exist."""
+    configs = common.configs_here(target)
+    grids = [Grid(family, config, suite) for family in ("groupby", "join", "transform") for config in configs]
+    assert sorted(c.id for g in grids for c in g.cases.values()) == sorted(
+        c.id for c in get_suite(suite).cases(configs)
+    )
     for grid in grids:
-        combos = list(itertools.product(*grid.params))
-        assert len(grid.cases) <= len(combos)
-        assert all(key in combos for key in grid.cases)
+        assert all(case.engine == grid.config.engine and case.mode == grid.config.mode for case in grid.cases.values())
 
 
-def test_combinations_that_do_not_apply_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    grid = Grid("transform", "quick")
-    monkeypatch.setattr(common, "TARGET", Target("laptop"))
-    assert grid.case("pandas:single:default", UDF, "1e6").chunk_rows == 10**5
+def test_a_target_measures_its_own_configurations() -> None:
+    laptop = {c.label for c in common.configs_here(LAPTOP)}
+    assert "pandas:single:default" in laptop and not any(":cluster" in c for c in laptop)
+    local = {c.label for c in common.configs_here(LOCAL_DASK)}
+    assert {"dask:cluster:tuned@Nx1", "dask:cluster:tuned@1xN"} <= local
+    assert not any(c.startswith(("spark", "ray")) or c.endswith("@external") for c in local)
+    assert ("dask:cluster:tuned@2xN/2" in local) == (common.CORES >= 4)  # 2x1 is Nx1 on 2 cores
+    assert {c.label for c in common.configs_here(EXTERNAL_DASK)} == {
+        "dask:cluster:default@external",
+        "dask:cluster:tuned@external",
+    }
+
+
+def test_a_case_is_named_by_its_question_and_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    [pandas] = [c for c in common.configs_here(LAPTOP) if c.label == "pandas:single:default"]
+    assert Grid("transform", pandas, "quick").case(UDF).chunk_rows == 10**5
+    [polars] = [c for c in common.configs_here(LAPTOP) if c.label == "polars:eager:default"]
     with pytest.raises(NotImplementedError, match="no case"):
-        grid.case("polars:eager:default", UDF, "1e6")  # Polars picks its own chunks
-    with pytest.raises(NotImplementedError, match="BREAKEVEN_ASV_CLUSTER=dask"):
-        grid.case("dask:cluster:tuned@Nx1", UDF, "1e6")
-    monkeypatch.setattr(common, "TARGET", Target("local-cluster", "dask"))
-    with pytest.raises(NotImplementedError, match="laptop target"):
-        grid.case("pandas:single:default", UDF, "1e6")
-    with pytest.raises(NotImplementedError, match="BREAKEVEN_ASV_CLUSTER=spark"):
-        grid.case("spark:cluster:tuned@Nx1", UDF, "1e6")
-    with pytest.raises(NotImplementedError, match="not measured on the local-cluster"):
-        grid.case("dask:cluster:tuned@external", UDF, "1e6")
-    case = grid.case("dask:cluster:tuned@Nx1", UDF, "1e6")
-    assert case.topology == f"{common.CORES}x1"
-    monkeypatch.setattr(common, "TARGET", Target("cluster", "dask", "tcp://127.0.0.1:8786"))
-    assert grid.case("dask:cluster:tuned@external", UDF, "1e6").topology == "external"
-    with pytest.raises(NotImplementedError):
-        grid.case("dask:cluster:tuned@Nx1", UDF, "1e6")
+        Grid("transform", polars, "quick").case(UDF)  # Polars picks its own chunks: no chunk size in its names
+    [dask] = [c for c in common.configs_here(LOCAL_DASK) if c.label == "dask:cluster:tuned@Nx1"]
+    monkeypatch.setattr(common, "TARGET", LOCAL_DASK)
+    assert Grid("transform", dask, "quick").case(UDF).topology == f"{common.CORES}x1"
+    assert common.class_name("Merge", dask) == "Merge_dask_cluster_tuned_at_Nx1"
 
 
 def test_a_cluster_address_names_its_engine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,9 +168,13 @@ def test_asv_run_measures_cases_through_the_runner_and_publishes(tmp_path: Path,
         return done
 
     asv("machine", "--yes", "--machine", "testbox")
-    chosen = r"GroupBy\.track_(compute|peak_memory)\('(pandas:single:default|dask:cluster:tuned@Nx1)', 'groupby_q1'"
+    chosen = r"GroupBy_(pandas_single_default|dask_cluster_tuned_at_Nx1)\.track_(compute|peak_memory)"
     here = ["-E", f"existing:{sys.executable}", "--set-commit-hash", commit, "--machine", "testbox"]
-    asv("run", *here, "--bench", chosen)
+    done = asv("run", *here, "--bench", chosen)
+    # one line per case of the smoke grid's group-bys on pandas (10 questions, from memory and
+    # files), for each of the two benchmarks; none for a combination that cannot exist
+    lines = [line for line in done.stdout.splitlines() if "groupby_q" in line]
+    assert len(lines) == 2 * 20 and not [line for line in lines if "n/a" in line], done.stdout[-3000:]
     [result_file] = [p for p in (tmp_path / "asv" / "testbox").glob("*.json") if p.name != "machine.json"]
     saved = json.loads(result_file.read_text())
     values = {}
@@ -173,19 +183,22 @@ def test_asv_run_measures_cases_through_the_runner_and_publishes(tmp_path: Path,
         for combo, value in zip(itertools.product(*row["params"]), row["result"], strict=True):
             if value is not None and not math.isnan(value):
                 values[(name, combo[0])] = value
-    assert set(values) == {
-        ("groupby.GroupBy.track_compute", "'pandas:single:default'"),
-        ("groupby.GroupBy.track_peak_memory", "'pandas:single:default'"),
-    }  # the cluster mode is skipped on the laptop target, and every other combination was not selected
     [run] = list((tmp_path / "records" / "runs").iterdir())
-    [record] = RunStore(run).records()
-    assert record.status == "ok" and record.case.rows == 10**4
-    assert values[("groupby.GroupBy.track_compute", "'pandas:single:default'")] == record.times.compute_median
-    assert values[("groupby.GroupBy.track_peak_memory", "'pandas:single:default'")] == record.peak_memory_bytes
+    records = {f"'{r.case.question_label} 1e4'": r for r in RunStore(run).records()}
+    assert len(records) == 20 and all(r.ok and r.case.rows == 10**4 for r in records.values())
+    compute, memory = (
+        "groupby.GroupBy_pandas_single_default.track_compute",
+        "groupby.GroupBy_pandas_single_default.track_peak_memory",
+    )
+    # the cluster mode has no class on the laptop target
+    assert set(values) == {(name, case) for name in (compute, memory) for case in records}
+    for case, record in records.items():
+        assert values[(compute, case)] == record.times.compute_median
+        assert values[(memory, case)] == record.peak_memory_bytes
 
     # results of another target must not go to this machine: refused before anything runs or is saved
     cluster_env = {"BREAKEVEN_ASV_CLUSTER": "dask"}
-    refused = _run([*ASV, "run", *here, "--bench", "GroupBy.track_compute"], tmp_path, env | cluster_env, 300)
+    refused = _run([*ASV, "run", *here, "--bench", "GroupBy_dask"], tmp_path, env | cluster_env, 300)
     assert refused.returncode != 0
     assert "testbox-local-cluster" in refused.stdout + refused.stderr
     assert json.loads(result_file.read_text()) == saved
@@ -198,7 +211,9 @@ def test_asv_run_measures_cases_through_the_runner_and_publishes(tmp_path: Path,
 
     asv("publish")
     index = tmp_path / "html" / "index.json"
-    assert "groupby.GroupBy.track_compute" in json.loads(index.read_text())["benchmarks"]
+    assert compute in json.loads(index.read_text())["benchmarks"]
+    # the pages load nothing from elsewhere: breakeven's asv plugin made asv publish's site offline
+    assert not re.search(r'(src|href)="https?://', (tmp_path / "html" / "index.html").read_text())
     _check_preview(tmp_path, env)
 
 
@@ -214,7 +229,9 @@ def _check_preview(conf_dir: Path, env: dict[str, str]) -> None:
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.json", timeout=5) as page:
-                    assert "groupby.GroupBy.track_compute" in json.loads(page.read())["benchmarks"]
+                    assert (
+                        "groupby.GroupBy_pandas_single_default.track_compute" in json.loads(page.read())["benchmarks"]
+                    )
                 break
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "asv preview did not serve"

@@ -101,7 +101,101 @@ def test_the_docs_tables_are_made_from_the_records() -> None:
     pages = "".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
     for name, make in docs_tables.TABLES.items():
         committed = ROOT / "docs" / "generated" / name
-        assert committed.read_text() == make(ROOT / "results" / "published"), (
+        assert committed.read_text() == make(ROOT / "results"), (
             f"docs/generated/{name} is stale: python -m breakeven.docs_tables"
         )
         assert f'--8<-- "{name}"' in pages, f"no page includes {name}"
+
+
+# A figure a page quotes: a time (``0.69 s``, ``18 ms``, ``2 h``), a ratio (``1.9x``) or a share
+# (``38%``), outside code.
+FIGURE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s?(?:ms|s|seconds?|min|minutes?|h|hours?)\b|x\b|%)")
+QUOTES = re.compile(r"<!-- quotes: (.+?) -->")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+
+
+def _source_text(name: str) -> str:
+    """A quoted source: a generated table (``docs/generated/NAME``) or a committed file named
+    from the repository's root (a record, an experiment's output, a published page, the code
+    that holds a setting)."""
+    path = ROOT / "docs" / "generated" / name if "/" not in name else ROOT / name
+    assert path.exists(), f"quoted source {name} does not exist"
+    text = path.read_text()
+    return html.unescape(re.sub(r"<[^>]+>", " ", text)) if path.suffix == ".html" else text
+
+
+def _held(number: str, unit: str, text: str) -> bool:
+    """``number`` is in ``text`` as a number of its own; a share or milliseconds also as the
+    fraction a setting in code spells (80% as 0.8, 50 ms as 0.05)."""
+    spellings = [number]
+    if unit.strip() in ("%", "ms"):
+        spellings.append(repr(round(float(number) / (100 if unit == "%" else 1000), 6)))
+    return any(re.search(rf"(?<![\d.]){re.escape(n)}{'0*' if '.' in n else ''}(?!\d)", text) for n in spellings)
+
+
+def unsourced_figures(page: str) -> list[str]:
+    """The figures of a page that nothing it names holds. A page's prose may quote a figure only
+    from a source named by a ``<!-- quotes: SOURCE ... -->`` comment above it (it covers the
+    text down to the next heading or comment), or a setting that the page's own commands
+    (its code blocks) spell out, like the ``--timeout 300`` of a command quoted as 300 s."""
+    commands = " ".join(FENCE.findall(page))
+    prose = FENCE.sub("", page)
+    missing = []
+    for region in re.split(r"(?m)^(?=#|<!-- quotes:)", prose):
+        marker = QUOTES.match(region)
+        sources = commands + " ".join(_source_text(n) for n in (marker.group(1).split() if marker else ()))
+        text = re.sub(r"`[^`]*`", "", region)  # inline code: flags, identifiers, notation examples
+        for found in FIGURE.finditer(text):
+            if not _held(found.group(1), found.group(2), sources):
+                line = text[: found.start()].count("\n")
+                missing.append(f"{found.group(0)!r} in {region.splitlines()[0][:60]!r} (+{line} lines)")
+    return missing
+
+
+def test_the_docs_quote_only_figures_their_sources_hold() -> None:
+    """Every timing, ratio and share in the README and the docs comes from a generated table, a
+    record, a committed experiment's output or the code of a setting, named above it: never
+    typed by hand."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    generated = {ROOT / "docs" / "published-runs.md"}  # made whole from the records: its own test
+    missing = {p.name: m for p in pages if p not in generated and (m := unsourced_figures(p.read_text()))}
+    assert not missing, missing
+
+
+def test_a_figure_typed_by_hand_is_found(tmp_path: Path) -> None:
+    page = "# T\n\n```bash\nbreakeven run --timeout 300\n```\n\nwithin 300 s, 80% of it, 0.69 s (was 1.98 s)\n"
+    assert [m.split("'")[1] for m in unsourced_figures(page)] == ["80%", "0.69 s", "1.98 s"]
+    quoted = page.replace("within", "<!-- quotes: breakeven/defaults.py -->\nwithin")
+    assert "BUDGET_SHARE = 0.8" in (ROOT / "breakeven" / "defaults.py").read_text()
+    assert [m.split("'")[1] for m in unsourced_figures(quoted)] == ["0.69 s", "1.98 s"]
+
+
+def test_an_experiments_output_says_what_made_it() -> None:
+    from breakeven.machine import provenance
+
+    lines = provenance(["scripts/merge_dtypes.py", "--rows", "1e7"]).splitlines()
+    assert lines[0] == "# python scripts/merge_dtypes.py --rows 1e7"
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    assert re.fullmatch(rf"# {when}, commit [0-9a-f]{{7,}}(\+changes)?, \d+ cores \(.+\), \d+ GiB", lines[1])
+    assert lines[2].startswith("# python 3.") and "pyarrow " in lines[2]
+
+
+def test_tuned_is_put_against_its_default_of_the_same_run(tmp_path: Path) -> None:
+    """The profiles table pairs each tuned case with the default of the same case and run, and
+    says where the repeats' spread holds the difference."""
+    from test_analysis import record
+
+    from breakeven import docs_tables
+    from breakeven.results import RunMeta, RunStore
+
+    store = RunStore.create(tmp_path / "published", "standard", RunMeta(created="2026-12-07T00:00:00+00:00"))
+    for question, profile, repeats in (
+        ("groupby_q1", "default", [2.0, 2.1, 2.2]),
+        ("groupby_q1", "tuned", [1.0, 1.1, 1.2]),
+        ("groupby_q3", "default", [1.0, 1.5, 2.0]),
+        ("groupby_q3", "tuned", [0.9, 1.4, 1.9]),
+    ):
+        store.write(record("dask", "threads", 10**7, repeats, profile=profile, workload=question))
+    rows = docs_tables.profiles(tmp_path).splitlines()
+    assert "| groupby_q1 | 1e7 | 0.52 |" in rows and "| groupby_q3 | 1e7 | 0.93 even |" in rows
+    assert rows[-1] == "| geometric mean (cases) | | 0.70 (2) |"
