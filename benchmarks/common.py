@@ -41,8 +41,8 @@ from typing import Any
 
 import psutil
 
+from breakeven import api, defaults
 from breakeven import data as datagen
-from breakeven import defaults
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
 from breakeven.cluster.launcher import ENGINES, same_resources
 from breakeven.engines import engine_class, registry
@@ -50,14 +50,14 @@ from breakeven.errors import EngineUnavailable
 from breakeven.files import read_json
 from breakeven.labels import question_label
 from breakeven.results import Record, RunStore, new_run_id, upgrade
-from breakeven.runner import Options, Runner, run_meta
+from breakeven.runner import Options
 from breakeven.workloads import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = os.environ.get("BREAKEVEN_ASV_GRID", "quick")
 CASE_TIMEOUT = float(os.environ.get("BREAKEVEN_ASV_TIMEOUT") or defaults.TIMEOUT)
 REPEATS = int(os.environ.get("BREAKEVEN_ASV_REPEATS") or defaults.REPEATS)
-CORES = os.cpu_count() or 1
+CORES = defaults.CORES
 MEMORY_BUDGET = defaults.default_budget()  # breakeven run's default
 # The cluster mode's topologies, named for any core count N so that the parameters (and so the
 # asv graphs) are the same on every machine; resolved to WORKERSxCORES when a case runs.
@@ -282,7 +282,7 @@ def definition_version(workloads: list[str]) -> str:
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("BREAKEVEN_RESULTS", REPO / "results"))
+    return Path(os.environ.get("BREAKEVEN_RESULTS", REPO / defaults.RESULTS_DIR))
 
 
 def options() -> Options:
@@ -297,7 +297,7 @@ def options() -> Options:
         timeout=CASE_TIMEOUT,
         memory_budget=MEMORY_BUDGET,
         cores=CORES,
-        data_dir=Path(os.environ.get("BREAKEVEN_DATA", REPO / "data")),
+        data_dir=Path(os.environ.get("BREAKEVEN_DATA", REPO / defaults.DATA_DIR)),
         cluster=plan,
     )
 
@@ -307,7 +307,8 @@ def new_run() -> str:
     ``setup_cache`` defined once among the classes that inherit it: one folder for all.)"""
     commit = os.environ.get("ASV_COMMIT", "")[:8]
     run_id = "-".join(filter(None, ("asv", new_run_id(), commit)))
-    return str(RunStore.create(results_dir(), run_id, run_meta(f"asv:{GRID}", options(), [])).root)
+    store, _ = api.open_run([], options(), results=results_dir(), run_id=run_id, suite=f"asv:{GRID}")
+    return str(store.root)
 
 
 def measure(run: str, case: Case) -> Record:
@@ -315,7 +316,7 @@ def measure(run: str, case: Case) -> Record:
     store = RunStore(Path(run))
     path = store.cases_dir / f"{case.id}.json"
     if not path.exists():
-        return Runner(options(), store).run([case])[0]
+        return api.run_cases(store, [case], options()).records[0]
     return Record.from_dict(upgrade(read_json(path), path))
 
 

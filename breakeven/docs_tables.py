@@ -155,7 +155,12 @@ def _natural(text: str) -> str:
 
 # Where each tuned profile is put against its default: the published runs whose sizes cover the
 # most questions, and the experiment runs made for it (results/experiments/runs/).
-PROFILE_RUNS = (("published", "standard"), ("published", "large"), ("experiments", "dask-1e7"))
+PROFILE_RUNS = (
+    ("published", "standard"),
+    ("published", "large"),
+    ("experiments", "dask-1e7"),
+    ("experiments", "merges-1e7"),
+)
 
 
 MARKS = {"helps": "", "even": " even", "hurts": " slower"}  # analysis.state: tuned against default

@@ -11,10 +11,9 @@ recorded with its status and reason, and the remaining cases go on in a fresh se
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,19 @@ from breakeven.cases import CLUSTER_MODE, Case
 from breakeven.cluster.launcher import ClusterPlan
 from breakeven.cluster.sessions import RunClusters
 from breakeven.cpus import cpu_set
-from breakeven.defaults import REPEATS, TIMEOUT
+from breakeven.defaults import CORES, DATA_DIR, REPEATS, TIMEOUT, default_budget
 from breakeven.engines import engine_class, engine_meta
 from breakeven.errors import EngineUnavailable
+from breakeven.events import (
+    CaseFinished,
+    CaseStarted,
+    DataGenerated,
+    DataGenerating,
+    Listener,
+    MakingReferences,
+    MemoryMethodChanged,
+    ignore,
+)
 from breakeven.labels import session_label
 from breakeven.logs import keep_logs
 from breakeven.machine import machine_info, versions
@@ -52,9 +61,10 @@ from breakeven.supervision import WorkerFailure, WorkerSession, runner_cpu
 class Options:
     repeats: int = REPEATS
     timeout: float = TIMEOUT
-    memory_budget: int | None = None  # bytes, for the worker's whole process tree
-    cores: int = os.cpu_count() or 1
-    data_dir: Path = Path("data")
+    # bytes, for the worker's whole process tree (None: no budget)
+    memory_budget: int | None = field(default_factory=default_budget)
+    cores: int = CORES
+    data_dir: Path = DATA_DIR
     plugins: tuple[str, ...] = ()  # modules the workers import first (extra workloads, e.g. breakeven.testing)
     cluster: ClusterPlan | None = None  # for the cases in the cluster mode
     memory_method: str = "auto"  # auto (a control group where possible, else sampled), cgroup, sampled
@@ -133,15 +143,12 @@ def run_meta(suite: str, options: Options, cases: list[Case]) -> RunMeta:
     )
 
 
-Emit = Callable[[str, Any], None]  # ("case", a Record), or an event name and a dict
-
-
 class Runner:
-    """Runs cases, writes each record as it finishes, and reports progress through ``emit``."""
+    """Runs cases, writes each record as it finishes, and tells ``emit`` what it does."""
 
-    def __init__(self, options: Options, store: RunStore, emit: Emit | None = None) -> None:
+    def __init__(self, options: Options, store: RunStore, emit: Listener = ignore) -> None:
         self.options, self.store = options, store
-        self.emit: Emit = emit or (lambda kind, info: None)
+        self.emit = emit
         self.session: WorkerSession | None = None
         self.sessions_started = 0
         self._seen_pids: set[int] = set()  # every process of every worker tree, for leak checks
@@ -162,7 +169,7 @@ class Runner:
                 for record in self._run_group(group):
                     self.store.write(record)
                     records.append(record)
-                    self.emit("case", record)
+                    self.emit(CaseFinished(record))
         finally:
             if self.session is not None:  # interrupted: leave nothing running
                 self.session.stop()
@@ -213,14 +220,14 @@ class Runner:
         without one. A reference that failed is not tried again in the run: each engine's
         cases of it are recorded with the reason (at 1e8 rows a try costs minutes)."""
         if not datagen.is_generated(spec, self.options.data_dir):
-            self.emit("data", {"name": spec.name, "rows": spec.rows})
+            self.emit(DataGenerating(spec.name, spec.rows))
             _, seconds = datagen.generate(spec, self.options.data_dir, self.options.cores)
-            self.emit("data_done", {"name": spec.name, "seconds": seconds})
+            self.emit(DataGenerated(spec.name, seconds))
         wanted = sorted(set(workloads))
         known = {w: self._no_reference[spec, w] for w in wanted if (spec, w) in self._no_reference}
         missing = [w for w in wanted if w not in known and reference.found(spec, w, self.options.data_dir) is None]
         if missing:
-            self.emit("reference", {"name": spec.name, "workloads": missing})
+            self.emit(MakingReferences(spec.name, tuple(missing)))
         failed = reference.ensure(spec, missing, self.options.data_dir, self.options.timeout * 4, self.options.plugins)
         self._no_reference.update({(spec, w): why for w, why in failed.items()})
         return known | failed
@@ -263,7 +270,7 @@ class Runner:
         group = make_control_group(self.options.memory_budget)
         if isinstance(group, str):  # worked at the start of the run, not now: say so, go on sampling
             self.memory_method, self.memory_fallback = SAMPLED, group
-            self.emit("memory_method", {"method": SAMPLED, "why": group})
+            self.emit(MemoryMethodChanged(SAMPLED, group))
             return None
         return group
 
@@ -306,7 +313,7 @@ class Runner:
                 case = remaining[0]
                 began = time.monotonic()
                 deadline = began + self._timeout(case)
-                self.emit("case_start", {"case_id": case.id})
+                self.emit(CaseStarted(case.id))
                 session.next_event(CaseStart, deadline, "the case")
                 peak, cpu, runner_used = 0, 0.0, 0.0
                 while True:  # a window per part metered: the cold run, then the repeats

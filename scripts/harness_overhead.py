@@ -30,12 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from breakeven import api
 from breakeven.cases import Case
 from breakeven.data import dataset_paths, generate
 from breakeven.engines import Settings, engine_class
 from breakeven.machine import provenance
-from breakeven.results import Record, RunMeta, RunStore
-from breakeven.runner import Options, Runner
+from breakeven.results import Record
+from breakeven.runner import Options
 from breakeven.workloads import get_workload
 
 RATIO_TARGET = 1.05
@@ -75,10 +76,9 @@ def bare_in_child(spec: str, args: argparse.Namespace) -> list[float]:
 def through_runner(case: Case, options: Options) -> tuple[Record, float, float]:
     """The record, and the runner's CPU seconds and the wall seconds of the whole session."""
     with tempfile.TemporaryDirectory() as results:
-        store = RunStore.create(Path(results), "overhead", RunMeta())
-        runner = Runner(options, store)
+        store, cases = api.open_run([case], options, results=Path(results), run_id="overhead", suite="overhead")
         start, cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
-        record = runner.run([case])[0]
+        record = api.run_cases(store, cases, options).records[0]
         end = resource.getrusage(resource.RUSAGE_SELF)
         wall = time.monotonic() - start
     if not record.ok:

@@ -147,15 +147,15 @@ def standalone(engine: str, path: Path, repeats: int) -> dict[str, float]:
 
 
 def through_breakeven(spec: str, rows: int, repeats: int, data: Path) -> dict[str, float]:
+    from breakeven import api
     from breakeven.cases import Case
-    from breakeven.results import RunMeta, RunStore
-    from breakeven.runner import Options, Runner
+    from breakeven.runner import Options
 
     engine, mode, profile = spec.split(":")
     cases = [Case(q, engine, mode, profile, rows) for q in QUESTIONS]
     with tempfile.TemporaryDirectory() as results:
-        store = RunStore.create(Path(results), "standalone", RunMeta())
-        records = Runner(Options(repeats=repeats, data_dir=data, cores=CORES, timeout=1800), store).run(cases)
+        options = Options(repeats=repeats, data_dir=data, cores=CORES, timeout=1800)
+        records = api.run(cases, options, results=Path(results), run_id="standalone", suite="standalone").records
     failed = [f"{r.case.workload}: {r.status} {r.reason}" for r in records if not r.ok]
     if failed:
         raise SystemExit(f"{spec}: " + "; ".join(failed))

@@ -14,10 +14,11 @@ from typing import Any
 import psutil
 import pytest
 
+from breakeven import api
 from breakeven.cases import Case
 from breakeven.cluster.access import ray_env
-from breakeven.results import Record, RunStore
-from breakeven.runner import Options, Runner, run_meta
+from breakeven.results import Record
+from breakeven.runner import Options, Runner
 
 # Ray reads its environment once, when first imported, and several test modules import it before
 # starting an engine in this process: set it here, before any of them, as RayEngine.start does,
@@ -41,9 +42,8 @@ def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[Record
             repeats=options.pop("repeats", 1),
             **options,
         )
-        store = RunStore.create(tmp_path / "results", "test", run_meta("test", opts, cases))
-        runner = Runner(opts, store)
-        return runner.run(cases), runner
+        done = api.run(cases, opts, results=tmp_path / "results", run_id="test", suite="test")
+        return done.records, done.runner
 
     return run
 

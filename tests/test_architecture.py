@@ -82,12 +82,23 @@ def test_the_cycle_check_sees_imports_inside_functions_and_through_importlib() -
 
 
 def test_the_cli_is_imported_by_no_library_module_and_no_benchmark() -> None:
-    cli = {"breakeven.cli", "breakeven.cluster.cli"}
+    """The command line (``cli``, ``cluster.cli``, ``commands``) is on top: nothing else imports it."""
+    cli = {m for m in graph() if m in ("breakeven.cli", "breakeven.cluster.cli") or m.startswith("breakeven.commands")}
+    assert {"breakeven.commands.run", "breakeven.commands.report"} <= cli
     users = {m for m, deps in graph().items() if deps & cli and m not in cli}
     assert users == set()
     known = set(graph())
     for path in (ROOT / "benchmarks").glob("*.py"):
         assert not imports(path, known) & cli, path.name
+
+
+def test_a_command_is_a_module_of_its_own_and_a_short_one() -> None:
+    """One module per command (the cluster's commands are one), none over about 250 lines."""
+    modules = [ROOT / "breakeven" / "cli.py", ROOT / "breakeven" / "cluster" / "cli.py"]
+    modules += sorted((ROOT / "breakeven" / "commands").glob("*.py"))
+    long = {p.name: n for p in modules if (n := len(p.read_text().splitlines())) > 270}
+    assert not long
+    assert {p.stem for p in modules} >= {"run", "advise", "datagen", "listing", "show", "report"}
 
 
 def test_every_workload_is_implemented_or_declared_unsupported_on_every_engine() -> None:

@@ -20,6 +20,7 @@ import pytest
 from breakeven import cli
 from breakeven.cases import select_configs
 from breakeven.cluster.launcher import ClusterPlan, Topology
+from breakeven.commands import common
 from breakeven.engines import installed_engines
 from breakeven.tables import SHOW_WIDTH, show_tables
 
@@ -238,8 +239,8 @@ def test_show_fits_100_columns_and_names_the_baseline(run_id: str, monkeypatch) 
         if isinstance(item, Table):  # laid out at its natural width, not squeezed into the terminal
             assert wide.measure(item).maximum <= SHOW_WIDTH
     narrow = Console(width=SHOW_WIDTH, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
-    monkeypatch.setattr(cli, "console", narrow)
-    cli._show(store)
+    monkeypatch.setattr(common, "console", narrow)
+    common.show_run(store)
     text = narrow.export_text()
     assert max(len(line) for line in text.splitlines()) <= SHOW_WIDTH
     if run_id == "budget-2gib":  # a row of each table, whole (nothing wrapped), whatever its figures

@@ -22,18 +22,19 @@ def case(workload: str, engine: str = "pandas", mode: str = "single", profile: s
 
 def test_the_progress_says_when_reference_answers_are_being_made(tmp_path: Path) -> None:
     """At 1e8 rows a merge's reference takes minutes: the progress line says so, once."""
-    from breakeven.results import RunStore
-    from breakeven.runner import Options, Runner, run_meta
+    from breakeven import api
+    from breakeven.events import DataGenerated, DataGenerating, MakingReferences
+    from breakeven.runner import Options, Runner
 
-    events: list[tuple[str, Any]] = []
+    seen: list[object] = []
     opts = Options(data_dir=tmp_path / "data", cores=1)
-    store = RunStore.create(tmp_path / "results", "test", run_meta("test", opts, [case("groupby_q1")]))
-    runner = Runner(opts, store, lambda kind, info: events.append((kind, info)))
+    store, _ = api.open_run([case("groupby_q1")], opts, results=tmp_path / "results", run_id="test")
+    runner = Runner(opts, store, seen.append)
     spec = case("groupby_q1").data
     assert runner._prepare(spec, ["groupby_q1"]) == {}
     assert runner._prepare(spec, ["groupby_q1"]) == {}  # made once, then found
-    assert [kind for kind, _ in events] == ["data", "data_done", "reference"]
-    assert events[-1][1] == {"name": spec.name, "workloads": ["groupby_q1"]}
+    assert [type(e) for e in seen] == [DataGenerating, DataGenerated, MakingReferences]
+    assert seen[-1] == MakingReferences(spec.name, ("groupby_q1",))
 
 
 @pytest.mark.pandas

@@ -18,10 +18,10 @@ import pytest
 from test_report import _run
 
 from breakeven import report
-from breakeven.cli import publish_asv
+from breakeven.commands.report import publish_asv
 from breakeven.results import RunStore
 
-pytestmark = pytest.mark.slow  # a headless browser
+pytestmark = [pytest.mark.slow, pytest.mark.browser]  # a headless browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]

@@ -17,6 +17,7 @@ from rich.table import Table
 from breakeven import network
 from breakeven.cluster import access, roles
 from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
+from breakeven.defaults import DATA_DIR, RESULTS_DIR
 from breakeven.units import parse_size
 
 app = typer.Typer(no_args_is_help=True, help="Local clusters of separate processes on 127.0.0.1.")
@@ -221,10 +222,10 @@ def compose_up(
     network_rate: Annotated[
         str, typer.Option(help="the services' loopback rate (tc's units: 1gbit, 10gbit; none: unlimited)")
     ] = network.NONE,
-    data: Annotated[Path, typer.Option(help="data folder, mounted at /data", envvar="BREAKEVEN_DATA")] = Path("data"),
+    data: Annotated[Path, typer.Option(help="data folder, mounted at /data", envvar="BREAKEVEN_DATA")] = DATA_DIR,
     results: Annotated[
         Path, typer.Option(help="results folder, mounted at /results where drivers run", envvar="BREAKEVEN_RESULTS")
-    ] = Path("results"),
+    ] = RESULTS_DIR,
 ) -> None:
     """Build the image (cached), start ENGINE's services in a namespace of their own, and return
     when every worker has joined; then `compose run breakeven run ...`, and `compose down`."""

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from breakeven import network
 from breakeven.cluster import access, roles
+from breakeven.defaults import DATA_DIR, RESULTS_DIR
 from breakeven.errors import UsageError
 
 STATE = Path(os.environ.get("BREAKEVEN_PODMAN_STATE", "~/.cache/breakeven/podman")).expanduser()
@@ -214,8 +215,8 @@ def up(
     worker_cores: int = 1,
     worker_memory: str = "2g",
     rate: str = network.NONE,
-    data_dir: Path = Path("data"),
-    results_dir: Path = Path("results"),
+    data_dir: Path = DATA_DIR,
+    results_dir: Path = RESULTS_DIR,
     timeout: float = 180,
 ) -> ComposeState:
     """Build what is missing, start ``engine``'s profile with ``workers`` workers in a namespace

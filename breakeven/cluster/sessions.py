@@ -11,10 +11,9 @@ from typing import Any
 from breakeven.accounting import ControlGroup
 from breakeven.cluster.launcher import ClusterPlan, LocalCluster
 from breakeven.cpus import pinned
+from breakeven.events import ClusterStarting, ClusterUp, Listener
 from breakeven.logs import keep_logs
 from breakeven.network import NONE
-
-Emit = Callable[[str, dict[str, Any]], None]
 
 
 class RunClusters:
@@ -29,7 +28,7 @@ class RunClusters:
         self,
         plan: ClusterPlan | None,
         log_dir: Path,
-        emit: Emit,
+        emit: Listener,
         new_group: Callable[[], ControlGroup | None],
         cpus: list[int] | None = None,
     ) -> None:
@@ -64,7 +63,7 @@ class RunClusters:
         prefix = (self.group.join("servers") if self.group else []) + pinned(self.cpus)
         state_dir = Path(tempfile.mkdtemp(prefix="breakeven-state-"))
         cluster = LocalCluster(plan.engine, plan.topology(topology), state_dir, argv_prefix=prefix)
-        self.emit("cluster_start", {"engine": plan.engine, "topology": topology})
+        self.emit(ClusterStarting(plan.engine, topology))
         try:
             state = cluster.up()
         except Exception as exc:  # recorded on every case that needed it (ClusterError: one line)
@@ -85,10 +84,7 @@ class RunClusters:
             "network_rate": plan.network_rate,  # its loopback's, in the run's namespace (breakeven.network)
         }
         rate = plan.network_rate if plan.network_rate != NONE else None
-        self.emit(
-            "cluster_up",
-            {"engine": plan.engine, "topology": topology, "seconds": state.startup_seconds, "network_rate": rate},
-        )
+        self.emit(ClusterUp(plan.engine, topology, state.startup_seconds, rate))
         return None
 
     def down(self) -> None:

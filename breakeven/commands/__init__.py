@@ -1,0 +1,1 @@
+"""The command line's commands, a module each; ``breakeven.cli`` puts them together."""
