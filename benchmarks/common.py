@@ -200,7 +200,7 @@ def scenario(case: Case) -> str:
     return question_label(case)
 
 
-class Grid:
+class FamilyCases:
     """One workload family's cases on one engine configuration, by the name of the parameter's
     value: the question and the rows (``groupby_q1 1e6``)."""
 
@@ -233,7 +233,7 @@ def class_name(family_class: str, config: EngineConfig) -> str:
 def define(family: str, family_class: str, namespace: dict[str, Any]) -> None:
     """One benchmark class per configuration this target measures, in a module's ``namespace``."""
     for config in configs_here():
-        grid = Grid(family, config)
+        grid = FamilyCases(family, config)
         if not grid.cases:
             continue
         name = class_name(family_class, config)
@@ -335,7 +335,7 @@ class FamilyBenchmarks(ABC):
 
     @property
     @abstractmethod
-    def grid(self) -> Grid: ...
+    def grid(self) -> FamilyCases: ...
 
     def setup_cache(self) -> str:
         return new_run()

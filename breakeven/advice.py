@@ -58,7 +58,7 @@ MEMORY_CLASS = 2.0
 
 
 @dataclass(frozen=True)
-class Machine:
+class Hardware:
     """What the answer is for: one machine (``workers`` 1), or a cluster of workers."""
 
     cores: int  # per worker
@@ -98,7 +98,7 @@ class Prices:
 
 
 @dataclass(frozen=True)
-class Figure:
+class Estimate:
     """A value, its band, and how it was obtained."""
 
     value: float | None
@@ -117,10 +117,10 @@ class Advice:
 
     config: str
     distributed: bool
-    time: Figure
-    end_to_end: Figure
-    memory: Figure
-    machine: Machine  # what it is for: the memory it may use, and the cores and memory it holds
+    time: Estimate
+    end_to_end: Estimate
+    memory: Estimate
+    machine: Hardware  # what it is for: the memory it may use, and the cores and memory it holds
     cliff: int | None = None  # smallest size at which it ran out of memory, or is predicted to
     records: list[str] = field(default_factory=list)  # run/case ids it rests on
     why: str | None = None  # why it is not covered
@@ -170,41 +170,41 @@ def forward_misses(points: list[tuple[int, float]]) -> list[tuple[float, float]]
     return out
 
 
-def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tuple[Figure, str | None]:
+def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tuple[Estimate, str | None]:
     """A value at ``rows`` from (size, median, low, high) measured at other sizes; or why not."""
     points = sorted(points)
     sizes = [p[0] for p in points]
     if not points:
-        return Figure(None), "no finished record"
+        return Estimate(None), "no finished record"
     exact = [p for p in points if p[0] == rows]
     if exact:
         _, median, low, high = exact[0]
-        return Figure(median, low, high, "measured"), None
+        return Estimate(median, low, high, "measured"), None
     below = [p for p in points if p[0] < rows]
     above = [p for p in points if p[0] > rows]
     if below and above:
         (x0, m0, l0, h0), (x1, m1, l1, h1) = below[-1], above[0]
         value = _loglog(x0, m0, x1, m1, rows)
-        return Figure(value, _loglog(x0, l0, x1, l1, rows), _loglog(x0, h0, x1, h1, rows), "interpolated"), None
+        return Estimate(value, _loglog(x0, l0, x1, l1, rows), _loglog(x0, h0, x1, h1, rows), "interpolated"), None
     nearest = sizes[-1] if above == [] else sizes[0]
     stretch = rows / nearest if rows > nearest else nearest / rows
     if stretch > MAX_STRETCH:
-        return Figure(None), f"measured at {_sizes(sizes)}: {fmt_num(rows)} is more than {MAX_STRETCH:.0f}x beyond"
+        return Estimate(None), f"measured at {_sizes(sizes)}: {fmt_num(rows)} is more than {MAX_STRETCH:.0f}x beyond"
     if len(points) < MIN_FIT_SIZES:
-        return Figure(None), f"measured at {_sizes(sizes)} only: too few sizes to extrapolate with a known error"
+        return Estimate(None), f"measured at {_sizes(sizes)} only: too few sizes to extrapolate with a known error"
     pairs = [(p[0], p[1]) for p in points]
     toward = pairs if not above else pairs[::-1]  # in the direction of extrapolation, the nearest last
     misses = forward_misses(toward)
     miss = max(m for m, _ in misses)
     if miss > MAX_MISS:
         side = "below" if not above else "above"
-        return Figure(None), (
+        return Estimate(None), (
             f"a measured size predicted from the two {side} it was missed by {miss:.0%} (the limit is {MAX_MISS:.0%})"
         )
     (x0, y0), (x1, y1) = toward[-2], toward[-1]
     slope = math.log(y1 / y0) / math.log(x1 / x0) if y0 > 0 and y1 > 0 else 0.0
     if not above and slope < MIN_SLOPE:
-        return Figure(None), (
+        return Estimate(None), (
             f"its time grew as rows^{slope:.2f} from {fmt_num(x0)} to {fmt_num(x1)}: fixed costs dominate, and "
             f"where the work takes over is not in the data (extrapolating up needs rows^{MIN_SLOPE:g} or more)"
         )
@@ -215,29 +215,29 @@ def size_model(points: list[tuple[int, float, float, float]], rows: int) -> tupl
         (xp, yp) = toward[-3]
         steepening = slope - math.log(y0 / yp) / math.log(x0 / xp) if yp > 0 else 0.0
         high = max(high, y1 * (rows / x1) ** (slope + max(0.0, steepening)))
-    return Figure(value, value * (1 - widen), high, "extrapolated"), None
+    return Estimate(value, value * (1 - widen), high, "extrapolated"), None
 
 
 def _sizes(sizes: list[int]) -> str:
     return ", ".join(fmt_num(s) for s in sizes)
 
 
-def _linear(points: list[tuple[int, float]], rows: int) -> Figure:
+def _linear(points: list[tuple[int, float]], rows: int) -> Estimate:
     """Peak memory at ``rows``: measured, or the straight line through the two nearest sizes."""
     points = sorted(points)
     exact = [m for x, m in points if x == rows]
     if exact:
-        return Figure(exact[0], how="measured")
+        return Estimate(exact[0], how="measured")
     if len(points) < 2:
-        return Figure(None)
+        return Estimate(None)
     nearest = sorted(points, key=lambda p: abs(math.log(p[0] / rows)))[:2]
     (x0, m0), (x1, m1) = sorted(nearest)
     stretch = max(rows / x1, x0 / rows, 1.0)
     if stretch > MAX_STRETCH:
-        return Figure(None)
+        return Estimate(None)
     value = max(m0 + (m1 - m0) * (rows - x0) / (x1 - x0), 0.0) if x1 != x0 else m0
     how = "interpolated" if x0 < rows < x1 else "extrapolated"
-    return Figure(value, how=how)
+    return Estimate(value, how=how)
 
 
 def newest_by_size(samples: list[Sample]) -> dict[int, Sample]:
@@ -252,7 +252,7 @@ def advise_config(
     config: str,
     samples: list[Sample],
     rows: int,
-    machine: Machine,
+    machine: Hardware,
     command: str,
 ) -> Advice:
     """One configuration's answer from its records on the question."""
@@ -277,7 +277,7 @@ def advise_config(
     if memory.value is not None and memory.value > machine.total_memory and (cliff is None or rows < cliff):
         cliff = rows
     if cliff is not None and rows >= cliff and time.how != "measured":
-        time, why = Figure(None), f"ran out of memory at {fmt_num(failed[0])} rows" if failed else "over memory"
+        time, why = Estimate(None), f"ran out of memory at {fmt_num(failed[0])} rows" if failed else "over memory"
     runs: dict[str, list[int]] = defaultdict(list)
     for n, s in sorted(by_size.items()):
         runs[s.record.run_id].append(n)
@@ -297,7 +297,7 @@ def advise_config(
     )
 
 
-def from_model(config: str, records: list[Record], rows: int, machine: Machine, command: str) -> Advice | None:
+def from_model(config: str, records: list[Record], rows: int, machine: Hardware, command: str) -> Advice | None:
     """A cluster configuration at an unmeasured worker count, from the scale-out model."""
     fits, _ = fit_scaleout(records)
     engine, mode, profile = config.split("@")[0].split(":")
@@ -313,9 +313,9 @@ def from_model(config: str, records: list[Record], rows: int, machine: Machine, 
         return Advice(
             config=f"{config.split('@')[0]}@{machine.topology}",
             distributed=True,
-            time=Figure(value, value * (1 - error), value * (1 + error), "model"),
-            end_to_end=Figure(None),
-            memory=Figure(None),
+            time=Estimate(value, value * (1 - error), value * (1 + error), "model"),
+            end_to_end=Estimate(None),
+            memory=Estimate(None),
             machine=machine,
             records=[f"scale-out model of {model.label} on {len(model.points)} points"],
             command=command,
@@ -323,13 +323,13 @@ def from_model(config: str, records: list[Record], rows: int, machine: Machine, 
     return None
 
 
-def same_memory(meta: RunMeta, machine: Machine) -> bool:
+def same_memory(meta: RunMeta, machine: Hardware) -> bool:
     """Whether a run's engines had about the machine's memory (``MEMORY_CLASS``)."""
     had = meta.settings.memory_budget or meta.memory_bytes
     return bool(had) and machine.memory_bytes / MEMORY_CLASS <= had <= machine.memory_bytes * MEMORY_CLASS
 
 
-def run_command(workload: str, config: str, rows: int, machine: Machine, extra: list[str]) -> str:
+def run_command(workload: str, config: str, rows: int, machine: Hardware, extra: list[str]) -> str:
     """The ``breakeven run`` that would measure ``config`` at ``rows``."""
     engine = config.split("@")[0]
     args = ["breakeven", "run", "-w", workload, "-e", engine, "--rows", fmt_num(rows), *extra]
@@ -342,7 +342,7 @@ def advise(
     samples: list[Sample],
     workload: str,
     rows: int,
-    machine: Machine,
+    machine: Hardware,
     extra: list[str] | None = None,
 ) -> list[Advice]:
     """Every configuration's answer for ``workload`` at ``rows`` on ``machine``, fastest first.
@@ -435,7 +435,7 @@ def parse_prices(text: str) -> Prices:
     return Prices(given["core-hour"], given["gib-hour"])
 
 
-def suggest(workload: str, rows: int, machine: Machine, extra: list[str]) -> str:
+def suggest(workload: str, rows: int, machine: Hardware, extra: list[str]) -> str:
     """The run that would measure the question at ``rows`` on every installed engine here."""
     return shlex.join(["breakeven", "run", "-w", workload, "--rows", fmt_num(rows), *extra])
 
@@ -485,6 +485,6 @@ def _always_faster(a: Advice, b: Advice) -> bool:
     return bool(both) and all(a.measured[n] < b.measured[n] for n in both)
 
 
-def _seconds(f: Figure) -> str:
+def _seconds(f: Estimate) -> str:
     band = f" [{f.low:.3g}, {f.high:.3g}]" if f.how != "measured" and f.low is not None else ""
     return f"{f.value:.3g} s{band}"

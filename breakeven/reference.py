@@ -257,14 +257,14 @@ def compute(spec: DataSpec, workloads: list[str], data_dir: Path) -> None:
 def engine_answer(wl: Workload, spec: DataSpec, data_dir: Path) -> pa.Table:
     """The answer of the workload's reference engine (a single-machine one: its first mode, the
     default profile, every core of this process), as the worker makes an answer, untimed."""
-    from breakeven.engines import Settings, engine_class
+    from breakeven.engines import SessionSettings, engine_class
     from breakeven.worker import Tables, answer_table, produce
 
     assert wl.reference_by is not None
     cls = engine_class(wl.reference_by)
     paths, rows = dataset_paths(spec, data_dir), spec.table_rows()
     with tempfile.TemporaryDirectory(prefix="breakeven-reference-") as scratch:
-        engine = cls(cls.modes[0], "default", Settings(os.cpu_count() or 1, None, Path(scratch), Path(scratch)))
+        engine = cls(cls.modes[0], "default", SessionSettings(os.cpu_count() or 1, None, Path(scratch), Path(scratch)))
         engine.start()
         try:
             tables = Tables("memory", {r: paths[r] for r in wl.tables}, {r: rows[r] for r in wl.tables})

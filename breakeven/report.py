@@ -52,7 +52,7 @@ window.addEventListener("load", () => {
 
 
 @dataclass
-class Machine:
+class MachineRuns:
     """The records of one machine, with what every page says about it."""
 
     label: str
@@ -70,7 +70,7 @@ def budget_note(meta: RunMeta) -> str:
     return f" under a {budget / 2**30:.3g} GiB memory budget"
 
 
-def collect(stores: list[RunStore]) -> list[Machine]:
+def collect(stores: list[RunStore]) -> list[MachineRuns]:
     """Records of the runs by machine, versions and memory budget (verdicts never compare across
     them); a case measured in several runs counts once, its newest. Runs with other engine
     versions than most runs of their machine (an engine-version comparison) are a group of their
@@ -94,11 +94,11 @@ def collect(stores: list[RunStore]) -> list[Machine]:
         differ = [f"{k} {v}" for k, v in sorted(versions.items()) if usual[key[0]].get(k) != v]
         label = key[0] + (f" with {', '.join(differ)}" if differ else "") + key[2]
         budget = meta.settings.memory_budget if key[2] else None
-        machines.append(Machine(label, meta.machine_description, meta.versions, newest(records), budget))
+        machines.append(MachineRuns(label, meta.machine_description, meta.versions, newest(records), budget))
     return sorted(machines, key=lambda m: (" with " in m.label, " under " in m.label, m.label))
 
 
-def _page(title: str, body: str, machines: list[Machine], asv: bool) -> str:
+def _page(title: str, body: str, machines: list[MachineRuns], asv: bool) -> str:
     footer = "".join(
         f"<p><b>{html.escape(m.label)}</b>: {html.escape(m.description)}; "
         + ", ".join(f"{html.escape(k)} {html.escape(v)}" for k, v in sorted(m.versions.items()))
@@ -200,7 +200,7 @@ def _anchor(question: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in question)
 
 
-def _family_page(family: str, machine: Machine, folder: Path, prefix: str) -> str:
+def _family_page(family: str, machine: MachineRuns, folder: Path, prefix: str) -> str:
     records = [r for r in machine.records if r.family == family]
     if not records:
         return ""
@@ -341,7 +341,7 @@ READERS = {
 }
 
 
-def _verdicts(machine: Machine) -> str:
+def _verdicts(machine: MachineRuns) -> str:
     """The verdict matrices against both baselines, compute and end to end."""
     out = [INTRO]
     for baseline, against in analysis.BASELINES.items():
@@ -358,7 +358,7 @@ def _link(question: str, family: str) -> str:
     return f'<a href="{family}.html#{_anchor(question)}">{html.escape(question)}</a>'
 
 
-def _front(machine: Machine, folder: Path, claimed: list[claims.Claim]) -> str:
+def _front(machine: MachineRuns, folder: Path, claimed: list[claims.Claim]) -> str:
     """The answer: generated sentences, the picture of who wins, its numbers, the claims."""
     records = comparable(machine.records)[0]
     found = {against: winners.cells(records, baseline) for baseline, against in analysis.BASELINES.items()}
@@ -487,7 +487,7 @@ def build(stores: list[RunStore], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     machines = collect(stores)
     asv = (out / "asv" / "index.html").exists()
-    main = machines[0] if machines else Machine("no runs", "", {}, [])
+    main = machines[0] if machines else MachineRuns("no runs", "", {}, [])
     claimed = claims.evaluate(comparable(main.records)[0])
     sections = [f"<p>Measured on {html.escape(main.label)}.</p>", _front(main, out, claimed)]
     bodies: dict[str, list[str]] = {family: [] for family in FAMILIES}

@@ -252,7 +252,7 @@ _TIMES_FIELDS = {f.name for f in fields(Times)}
 
 
 @dataclass(frozen=True)
-class Settings:
+class RunSettings:
     """What a run was given."""
 
     repeats: int | None = None
@@ -274,7 +274,7 @@ class RunMeta:
     machine: dict[str, Any] = field(default_factory=dict)  # hostname, cpu, cores, memory_bytes, os
     versions: dict[str, str] = field(default_factory=dict)
     suite: str | None = None
-    settings: Settings = field(default_factory=Settings)
+    settings: RunSettings = field(default_factory=RunSettings)
     planned: tuple[str, ...] = ()
     finished: str | None = None
     wall_seconds: float | None = None  # over every sitting (``--resume`` adds its own)
@@ -308,14 +308,14 @@ class RunMeta:
     def from_dict(cls, raw: dict[str, Any]) -> RunMeta:
         known = {k: v for k, v in raw.items() if k in _META_FIELDS}
         settings = raw.get("settings") or {}
-        known["settings"] = Settings(**{k: v for k, v in settings.items() if k in _SETTINGS_FIELDS})
+        known["settings"] = RunSettings(**{k: v for k, v in settings.items() if k in _SETTINGS_FIELDS})
         known["planned"] = tuple(raw.get("planned") or ())
         known["commands"] = tuple(raw.get("commands") or ())
         return cls(**known)
 
 
 _META_FIELDS = {f.name for f in fields(RunMeta)}
-_SETTINGS_FIELDS = {f.name for f in fields(Settings)}
+_SETTINGS_FIELDS = {f.name for f in fields(RunSettings)}
 
 
 @dataclass

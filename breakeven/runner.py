@@ -53,7 +53,7 @@ from breakeven.protocol import (
     TablePlan,
     TimedEnd,
 )
-from breakeven.results import Record, RunMeta, RunStore, Settings, make_record, now_iso
+from breakeven.results import Record, RunMeta, RunSettings, RunStore, make_record, now_iso
 from breakeven.supervision import WorkerFailure, WorkerSession, runner_cpu
 
 
@@ -116,7 +116,7 @@ def run_meta(suite: str, options: Options, cases: list[Case]) -> RunMeta:
     """What a run's ``run.json`` says: the machine, every version, the settings and the planned cases."""
     plan = options.cluster
     method, why = choose_method(options.memory_method, options.memory_budget)
-    settings = Settings(
+    settings = RunSettings(
         repeats=options.repeats,
         timeout=options.timeout,
         memory_budget=options.memory_budget,

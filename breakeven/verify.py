@@ -38,7 +38,9 @@ ATOL = 1e-9
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Match:
+    """Whether an answer matches its reference, and where not, the first difference."""
+
     ok: bool
     reason: str | None = None
 
@@ -104,32 +106,32 @@ def _column_diff(a: pa.Array, b: pa.Array) -> tuple[np.ndarray, None] | tuple[No
     return (a_miss != b_miss) | (~a_miss & ~b_miss & ~same), None
 
 
-def compare(answer: pa.Table, reference: pa.Table, keys: list[str]) -> Verdict:
+def compare(answer: pa.Table, reference: pa.Table, keys: list[str]) -> Match:
     """Whether ``answer`` equals ``reference``; the reason names the first difference."""
     want = reference.column_names
     missing = [c for c in want if c not in answer.column_names]
     if missing:
-        return Verdict(False, f"columns {missing} missing (answer has {answer.column_names})")
+        return Match(False, f"columns {missing} missing (answer has {answer.column_names})")
     extra = [c for c in answer.column_names if c not in want]
     if extra:
-        return Verdict(False, f"extra columns {extra} (reference has {want})")
+        return Match(False, f"extra columns {extra} (reference has {want})")
     if answer.num_rows != reference.num_rows:
-        return Verdict(False, f"{answer.num_rows} rows, reference has {reference.num_rows}")
+        return Match(False, f"{answer.num_rows} rows, reference has {reference.num_rows}")
     got = _sorted(answer.select(want), keys)
     ref = _sorted(reference, keys)
     for name in want:
         bad, why = _column_diff(got[name].combine_chunks(), ref[name].combine_chunks())
         if bad is None:
-            return Verdict(False, f"column {name}: {why}")
+            return Match(False, f"column {name}: {why}")
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             row = {k: got[k][i].as_py() for k in keys}
-            return Verdict(
+            return Match(
                 False,
                 f"column {name}: {int(bad.sum())} of {len(bad)} values differ; first at {row}: "
                 f"{got[name][i].as_py()!r} != reference {ref[name][i].as_py()!r}",
             )
-    return Verdict(True)
+    return Match(True)
 
 
 def checksum(table: pa.Table) -> dict[str, float]:
@@ -318,37 +320,37 @@ def _digestible(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray |
     return pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
 
 
-def compare_digests(answer: Digest, reference: Digest) -> Verdict:
+def compare_digests(answer: Digest, reference: Digest) -> Match:
     """Whether two digests are of the same answer: the same columns, rows and counts, the exact
     columns' sums and the row hash equal, the other sums within ``RTOL`` (``ATOL`` near zero)."""
     want, got = set(reference.columns), set(answer.columns)
     if want - got:
-        return Verdict(False, f"columns {sorted(want - got)} missing (answer has {sorted(got)})")
+        return Match(False, f"columns {sorted(want - got)} missing (answer has {sorted(got)})")
     if got - want:
-        return Verdict(False, f"extra columns {sorted(got - want)} (reference has {sorted(want)})")
+        return Match(False, f"extra columns {sorted(got - want)} (reference has {sorted(want)})")
     if answer.rows != reference.rows:
-        return Verdict(False, f"{answer.rows} rows, reference has {reference.rows}")
+        return Match(False, f"{answer.rows} rows, reference has {reference.rows}")
     if answer.not_whole:
         why = f"columns {list(answer.not_whole)}: values that are not whole numbers, reference is integer"
-        return Verdict(False, why)
+        return Match(False, why)
     by_digest = "(compared by digest: the rows are too many)"
     for name in sorted(want):
         (n, s, q), (rn, rs, rq) = answer.columns[name], reference.columns[name]
         if n != rn:
-            return Verdict(False, f"column {name}: {n} values, reference has {rn}")
+            return Match(False, f"column {name}: {n} values, reference has {rn}")
         if name in reference.exact:
             if answer.exact.get(name) != reference.exact[name]:
                 why = f"column {name}: its sums in integer arithmetic differ from the reference's {by_digest}"
-                return Verdict(False, why)
+                return Match(False, why)
             continue
         for what, a, b in (("sum", s, rs), ("sum of squares", q, rq)):
             if abs(a - b) > max(ATOL, RTOL * max(abs(a), abs(b))):
-                return Verdict(False, f"column {name}: {what} {a!r} != reference {b!r} {by_digest}")
+                return Match(False, f"column {name}: {what} {a!r} != reference {b!r} {by_digest}")
     if answer.row_hash != reference.row_hash:
         exact = ", ".join(sorted(reference.exact))
-        return Verdict(
+        return Match(
             False,
             f"the same counts and sums, but not the same rows: a row dropped and another repeated, or values moved "
             f"between rows (the hash of each row's {exact}) {by_digest}",
         )
-    return Verdict(True)
+    return Match(True)

@@ -27,7 +27,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from breakeven import workload_file
-from breakeven.engines import PARQUET_CODEC, Engine, Settings, engine_class
+from breakeven.engines import PARQUET_CODEC, Engine, SessionSettings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
 from breakeven.files import read_json
 from breakeven.protocol import (
@@ -42,7 +42,7 @@ from breakeven.protocol import (
     Startup,
     TimedEnd,
 )
-from breakeven.verify import Digest, DigestBuilder, checksum, compare, compare_digests, is_digest
+from breakeven.verify import Digest, DigestBuilder, Match, checksum, compare, compare_digests, is_digest
 from breakeven.workloads import Ctx, Workload, get_workload
 
 
@@ -149,17 +149,17 @@ def _verify(
     engine: Engine, wl: Workload, case: PlannedCase, answer: Any
 ) -> tuple[str, str | None, int | None, dict[str, float] | None]:
     """The answer checked against the case's reference: status, reason, rows and checksums."""
-    read, verify = checks(engine, wl, case.reference, case.sink)
+    check = AnswerCheck(engine, wl, Path(case.reference), case.sink)
+    expected = check.expected()
     try:
         if case.sink == "parquet" and (why := other_codec(answer)):
             return "wrong_result", why, None, None
-        found = read(answer)
+        checked = check(answer, expected)
     except (OSError, pa.ArrowInvalid) as exc:  # nothing written, or not Parquet
         return "wrong_result", f"the written answer cannot be read: {describe(exc)}", None, None
-    verdict, rows_out, sums = verify(found)
-    if not verdict.ok:
-        return "wrong_result", verdict.reason, None, None
-    return "ok", None, rows_out, sums
+    if not checked.match.ok:
+        return "wrong_result", checked.match.reason, None, None
+    return "ok", None, checked.rows, checked.sums
 
 
 @dataclass
@@ -200,22 +200,39 @@ def answer_table(engine: Engine, answer: Any, sink: str | None) -> pa.Table:
     return read_written(answer) if sink == "parquet" else engine.to_arrow(answer)
 
 
-def checks(engine: Engine, wl: Workload, reference: str, sink: str | None) -> tuple[Any, Any]:
-    """How an answer is read and compared with its reference (``reference.found``): whole
-    against the answer, or a batch at a time against its digest (a reference too large to hold)."""
-    if is_digest(Path(reference)):
-        expected = Digest.from_dict(read_json(Path(reference)))
+@dataclass(frozen=True)
+class Checked:
+    """An answer against its reference: whether it matches, its rows and its columns' checksums."""
 
-        def by_digest(found: Digest) -> tuple[Any, int, dict[str, float]]:
-            return compare_digests(found, expected), found.rows, {k: v[1] for k, v in found.columns.items() if v[0]}
+    match: Match
+    rows: int
+    sums: dict[str, float]
 
-        return (lambda answer: answer_digest(engine, answer, sink, expected.exact)), by_digest
-    whole_reference = pq.read_table(reference)
 
-    def whole(table: pa.Table) -> tuple[Any, int, dict[str, float]]:
-        return compare(table, whole_reference, list(wl.keys)), table.num_rows, checksum(table)
+@dataclass(frozen=True)
+class AnswerCheck:
+    """How a case's answer is compared with its reference (``reference.found``): read whole and
+    compared with the whole reference, or, where the reference is a digest (too large to hold),
+    digested a batch at a time and compared with it."""
 
-    return (lambda answer: answer_table(engine, answer, sink)), whole
+    engine: Engine
+    wl: Workload
+    reference: Path
+    sink: str | None
+
+    def expected(self) -> Digest | pa.Table:
+        """The reference: its digest, or the whole table."""
+        if is_digest(self.reference):
+            return Digest.from_dict(read_json(self.reference))
+        return pq.read_table(self.reference)
+
+    def __call__(self, answer: Any, expected: Digest | pa.Table) -> Checked:
+        if isinstance(expected, Digest):
+            found = answer_digest(self.engine, answer, self.sink, expected.exact)
+            sums = {k: v[1] for k, v in found.columns.items() if v[0]}
+            return Checked(compare_digests(found, expected), found.rows, sums)
+        table = answer_table(self.engine, answer, self.sink)
+        return Checked(compare(table, expected, list(self.wl.keys)), table.num_rows, checksum(table))
 
 
 def answer_digest(engine: Engine, answer: Any, sink: str | None, exact: Iterable[str]) -> Digest:
@@ -257,7 +274,7 @@ def main(plan_path: str, fd: str) -> None:
     plan = SessionPlan.read(Path(plan_path))
     chan = Channel(int(fd))
     workload_file.load_plugins(plan.plugins)
-    settings = Settings(
+    settings = SessionSettings(
         plan.cores, plan.memory_budget, Path(plan.log_dir), Path(plan.scratch_dir), plan.cluster, plan.chunk_rows
     )
     start = time.perf_counter()

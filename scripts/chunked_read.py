@@ -29,10 +29,10 @@ from typing import Any
 
 from breakeven import data as datagen
 from breakeven import reference
-from breakeven.engines import Engine, Settings, chunk_count, engine_class
+from breakeven.engines import Engine, SessionSettings, chunk_count, engine_class
 from breakeven.machine import provenance
 from breakeven.units import parse_rows
-from breakeven.worker import checks, produce
+from breakeven.worker import AnswerCheck, produce
 from breakeven.workloads import CATALOGUE
 
 MODES = {"spark": "local", "ray": "local", "dask": "threads"}
@@ -66,7 +66,7 @@ def main() -> None:
     print(f"{args.workload}, T1 {args.rows} rows in {files} files, chunks of {args.chunk_rows}", flush=True)
     for name in args.engine or ["spark", "ray", "dask"]:
         with tempfile.TemporaryDirectory(prefix="breakeven-chunked-") as scratch:
-            settings = Settings(args.cores, None, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
+            settings = SessionSettings(args.cores, None, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
             eng = engine_class(name)(MODES[name], args.profile, settings)
             eng.start()
             try:
@@ -94,7 +94,8 @@ def _measure(
 ) -> dict[str, list[float]]:
     """Each variant run ``repeats + 1`` times, alternating; the first (cold) run of each left out,
     its answer checked."""
-    read, verify = checks(eng, wl, ref, "parquet")
+    check = AnswerCheck(eng, wl, Path(ref), "parquet")
+    expected = check.expected()
     times: dict[str, list[float]] = {v: [] for v in variants}
     for i in range(repeats + 1):
         for variant, partitions in variants.items():
@@ -105,8 +106,8 @@ def _measure(
                 x = _repartition(eng.name, x, partitions)
             produce(eng, wl, eng.context({"x": x}, {"x": rows}, chunk_rows), "parquet", out)
             seconds = time.perf_counter() - start
-            if not i and not (verdict := verify(read(out))[0]).ok:
-                raise SystemExit(f"{eng.name} {variant}: wrong answer: {verdict.reason}")
+            if not i and not (match := check(out, expected).match).ok:
+                raise SystemExit(f"{eng.name} {variant}: wrong answer: {match.reason}")
             shutil.rmtree(out)
             if i:
                 times[variant].append(seconds)

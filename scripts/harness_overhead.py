@@ -33,7 +33,7 @@ from pathlib import Path
 from breakeven import api
 from breakeven.cases import Case
 from breakeven.data import dataset_paths, generate
-from breakeven.engines import Settings, engine_class
+from breakeven.engines import SessionSettings, engine_class
 from breakeven.machine import provenance
 from breakeven.results import Record
 from breakeven.runner import Options
@@ -47,7 +47,7 @@ CONFIGS = ("pandas:single:default", "dask:processes:tuned", "spark:local:tuned",
 def bare(case: Case, data_dir: Path, repeats: int, cores: int, budget: int) -> list[float]:
     """The same session as the worker's, opened here, and a plain loop: the repeats' times."""
     scratch = Path(tempfile.mkdtemp(prefix="breakeven-bare-"))
-    settings = Settings(cores, budget, scratch / "logs", scratch)
+    settings = SessionSettings(cores, budget, scratch / "logs", scratch)
     engine = engine_class(case.engine)(case.mode, case.profile, settings)
     engine.start()
     try:

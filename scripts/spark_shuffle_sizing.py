@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from breakeven import data as datagen
-from breakeven.engines import Settings, engine_class
+from breakeven.engines import SessionSettings, engine_class
 from breakeven.machine import provenance
 from breakeven.units import parse_rows
 from breakeven.workloads import CATALOGUE
@@ -64,7 +64,7 @@ def main() -> None:
     datagen.generate(spec, args.data)
     x_path = datagen.dataset_paths(spec, args.data)["x"]
     with tempfile.TemporaryDirectory(prefix="breakeven-sizing-") as scratch:
-        eng = engine_class("spark")("local", "tuned", Settings(args.cores, None, Path(scratch), Path(scratch)))
+        eng = engine_class("spark")("local", "tuned", SessionSettings(args.cores, None, Path(scratch), Path(scratch)))
         eng.start()
         try:
             x = eng.load("x", x_path, spec.rows, None)

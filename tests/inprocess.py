@@ -15,9 +15,9 @@ import pytest
 from breakeven import data as datagen
 from breakeven import reference
 from breakeven.cases import Case, EngineConfig
-from breakeven.engines import Engine, Settings, engine_class
+from breakeven.engines import Engine, SessionSettings, engine_class
 from breakeven.errors import EngineUnavailable, Unsupported
-from breakeven.verify import Verdict, compare
+from breakeven.verify import Match, compare
 from breakeven.worker import Tables, answer_table, other_codec, produce
 from breakeven.workloads import CATALOGUE, Ctx
 
@@ -35,7 +35,7 @@ def engine_session(
         pytest.skip(str(exc))
     saved = dict(os.environ)  # engines set variables for their own servers (Ray, Spark)
     with tempfile.TemporaryDirectory(prefix="breakeven-inprocess-") as scratch:
-        settings = Settings(cores, memory_budget, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
+        settings = SessionSettings(cores, memory_budget, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
         eng = cls(config.mode, config.profile, settings)
         eng.start()
         try:
@@ -76,7 +76,7 @@ class ProfileBlind(Ctx):
         pass
 
 
-def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None:
+def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Match | None:
     """The case's workload run by a started engine on the case's data (generated and its
     reference computed on first use), read as the case's source says, its answer collected or
     written as its sink says and compared with the reference; None for a declared gap."""
@@ -97,7 +97,7 @@ def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Verdict | None
         with tempfile.TemporaryDirectory(prefix="breakeven-sink-") as out:  # as the worker does
             answer = produce(engine, wl, ctx, case.sink, Path(out) / "answer")
             if case.sink == "parquet" and (why := other_codec(answer)):
-                return Verdict(False, why)
+                return Match(False, why)
             table = answer_table(engine, answer, case.sink)
     except Unsupported as exc:
         assert engine.name in wl.unsupported, f"undeclared gap: {exc}"

@@ -16,11 +16,11 @@ import pytest
 from breakeven import advice
 from breakeven.cases import Case
 from breakeven.errors import UsageError
-from breakeven.results import RunMeta, RunStore, Settings, make_record
+from breakeven.results import RunMeta, RunSettings, RunStore, make_record
 from breakeven.tables import SHOW_WIDTH
 
 GIB = 2**30
-MACHINE = advice.Machine(cores=2, memory_bytes=16 * GIB)
+MACHINE = advice.Hardware(cores=2, memory_bytes=16 * GIB)
 
 
 def _sample(engine: str, mode: str, rows: int, seconds: float | None, memory: float = 1.0, status: str = "ok",
@@ -31,7 +31,7 @@ def _sample(engine: str, mode: str, rows: int, seconds: float | None, memory: fl
         found = {"startup": 1.0, "load": 0.5, "cold": seconds, "repeats": [seconds * 0.95, seconds, seconds * 1.05]}
     record = make_record(case, run, status, None if status == "ok" else status, peak_memory_bytes=int(memory * GIB),
                          **found)  # fmt: skip
-    meta = RunMeta(run_id=run, machine={"memory_bytes": 24 * GIB}, settings=Settings(cores=2, memory_budget=budget))
+    meta = RunMeta(run_id=run, machine={"memory_bytes": 24 * GIB}, settings=RunSettings(cores=2, memory_budget=budget))
     return advice.Sample(replace(record, run_cores=2), meta)
 
 
@@ -124,7 +124,7 @@ def test_memory_headroom_and_the_cliff() -> None:
 
 
 def test_cheapest_and_fastest_differ_when_a_cluster_holds_more() -> None:
-    big = advice.Machine(cores=1, memory_bytes=4 * GIB, workers=8)
+    big = advice.Hardware(cores=1, memory_bytes=4 * GIB, workers=8)
     samples = _power("dask", "cluster", SIZES, 2e-7, 1.0, topology="8x1")
     samples += _power("dask", "cluster", SIZES, 3e-7, 1.0, topology="2x1")
     found = advice.advise(samples, "groupby_q1", 10**7, big)
@@ -132,7 +132,7 @@ def test_cheapest_and_fastest_differ_when_a_cluster_holds_more() -> None:
     prices = advice.Prices(core_hour=0.05, gib_hour=0.005)
     (eight,) = found
     assert eight.cost(prices) == pytest.approx((8 * 0.05 + 32 * 0.005) * (1.5 + 2.0) / 3600)
-    small = advice.advise(samples, "groupby_q1", 10**7, advice.Machine(cores=1, memory_bytes=4 * GIB, workers=2))
+    small = advice.advise(samples, "groupby_q1", 10**7, advice.Hardware(cores=1, memory_bytes=4 * GIB, workers=2))
     assert small[0].cost(prices) < eight.cost(prices) and small[0].time.value > eight.time.value
     lines = advice.summary(found + small, prices)
     (cheapest,) = [line for line in lines if line.startswith("cheapest:")]
@@ -151,7 +151,7 @@ def _scaling() -> list[advice.Sample]:
 
 def test_an_unmeasured_worker_count_comes_from_the_scale_out_model() -> None:
     samples = _scaling()
-    (model,) = advice.advise(samples, "groupby_q1", 10**7, advice.Machine(1, 4 * GIB, workers=3))
+    (model,) = advice.advise(samples, "groupby_q1", 10**7, advice.Hardware(1, 4 * GIB, workers=3))
     assert model.config == "dask:cluster:default@3x1" and model.time.how == "model"
     assert model.time.value == pytest.approx(0.5 + 1e-7 * 1e7 / 3 + 0.3, rel=1e-3)
     assert model.records == ["scale-out model of dask:cluster:default (workers of 1 core) on 6 points"]
@@ -161,7 +161,7 @@ def test_the_scale_out_model_takes_the_newest_record_of_a_point_measured_twice()
     samples = _scaling()
     old = replace(samples[2], record=replace(samples[2].record, finished_at="2020-01-01T00:00:00Z"))
     old = replace(old, record=replace(old.record, times=replace(old.record.times, compute_median=9.0)))
-    (model,) = advice.advise([old, *samples], "groupby_q1", 10**7, advice.Machine(1, 4 * GIB, workers=3))
+    (model,) = advice.advise([old, *samples], "groupby_q1", 10**7, advice.Hardware(1, 4 * GIB, workers=3))
     assert model.time.value == pytest.approx(0.5 + 1e-7 * 1e7 / 3 + 0.3, rel=1e-3)
     assert model.records == ["scale-out model of dask:cluster:default (workers of 1 core) on 6 points"]
 
@@ -170,7 +170,7 @@ def test_records_of_a_rate_limited_network_are_another_cluster() -> None:
     samples = _power("dask", "cluster", SIZES, 2e-7, 1.0, topology="2x1")
     slow = _power("dask", "cluster", SIZES, 9e-7, 1.0, topology="2x1", run="slow")
     slow = [replace(s, record=replace(s.record, cluster={"network_rate": "1gbit"})) for s in slow]
-    machine = advice.Machine(cores=1, memory_bytes=4 * GIB, workers=2)
+    machine = advice.Hardware(cores=1, memory_bytes=4 * GIB, workers=2)
     (found,) = advice.advise(samples + slow, "groupby_q1", 10**7, machine)
     assert found.time.value == pytest.approx(2.0) and found.records == ["r (1e6, 1e7, 1e8)"]
 
@@ -189,7 +189,7 @@ def _advise(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_advise_from_the_command_line(tmp_path) -> None:
-    store = RunStore.create(tmp_path / "results", "r", RunMeta(settings=Settings(cores=2, memory_budget=16 * GIB)))
+    store = RunStore.create(tmp_path / "results", "r", RunMeta(settings=RunSettings(cores=2, memory_budget=16 * GIB)))
     for s in _power("pandas", "single", SIZES, 1e-7, 1.0):
         store.write(s.record)
     done = _advise(tmp_path, "groupby_q1", "--rows", "3e7", "--cores", "2", "--memory", "16GiB")

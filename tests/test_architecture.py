@@ -162,7 +162,7 @@ def test_a_sql_engine_is_one_module(tmp_path, monkeypatch, data_dir) -> None:
     from breakeven import data as datagen
     from breakeven import reference
     from breakeven.cases import Case, parse_engines
-    from breakeven.engines import Settings, engine_class, registry
+    from breakeven.engines import SessionSettings, engine_class, registry
     from breakeven.machine import packages
     from breakeven.verify import compare
     from breakeven.workloads import get_workload
@@ -183,7 +183,7 @@ def test_a_sql_engine_is_one_module(tmp_path, monkeypatch, data_dir) -> None:
         case = Case("groupby_q1", "sqlcopy", "single", "default", 1_000)
         datagen.generate(case.data, data_dir, 1)
         reference.compute(case.data, ["groupby_q1"], data_dir)
-        eng = cls("single", "default", Settings(1))
+        eng = cls("single", "default", SessionSettings(1))
         eng.start()
         wl = case.wl
         tables = {"x": eng.load("x", datagen.dataset_paths(case.data, data_dir)["x"], 1_000, None)}

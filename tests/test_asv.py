@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from benchmarks import common
-from benchmarks.common import Grid, Target, resolve_topology
+from benchmarks.common import FamilyCases, Target, resolve_topology
 from breakeven.cases import get_suite
 from breakeven.results import RunStore
 
@@ -48,7 +48,7 @@ def test_asv_check_passes() -> None:
 def test_every_combination_is_a_case_and_every_case_a_combination(suite: str, target: Target) -> None:
     """A class per family and configuration, its one parameter the cases: nothing that cannot exist."""
     configs = common.configs_here(target)
-    grids = [Grid(family, config, suite) for family in ("groupby", "join", "transform") for config in configs]
+    grids = [FamilyCases(family, config, suite) for family in ("groupby", "join", "transform") for config in configs]
     assert sorted(c.id for g in grids for c in g.cases.values()) == sorted(
         c.id for c in get_suite(suite).cases(configs)
     )
@@ -71,13 +71,13 @@ def test_a_target_measures_its_own_configurations() -> None:
 
 def test_a_case_is_named_by_its_question_and_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     [pandas] = [c for c in common.configs_here(LAPTOP) if c.label == "pandas:single:default"]
-    assert Grid("transform", pandas, "quick").case(UDF).chunk_rows == 10**5
+    assert FamilyCases("transform", pandas, "quick").case(UDF).chunk_rows == 10**5
     [polars] = [c for c in common.configs_here(LAPTOP) if c.label == "polars:eager:default"]
     with pytest.raises(NotImplementedError, match="no case"):
-        Grid("transform", polars, "quick").case(UDF)  # Polars picks its own chunks: no chunk size in its names
+        FamilyCases("transform", polars, "quick").case(UDF)  # Polars picks its own chunks: no chunk size in its names
     [dask] = [c for c in common.configs_here(LOCAL_DASK) if c.label == "dask:cluster:tuned@Nx1"]
     monkeypatch.setattr(common, "TARGET", LOCAL_DASK)
-    assert Grid("transform", dask, "quick").case(UDF).topology == f"{common.CORES}x1"
+    assert FamilyCases("transform", dask, "quick").case(UDF).topology == f"{common.CORES}x1"
     assert common.class_name("Merge", dask) == "Merge_dask_cluster_tuned_at_Nx1"
 
 

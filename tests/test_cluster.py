@@ -307,12 +307,12 @@ def test_run_with_a_cluster_starts_and_stops_it(tmp_path, no_orphans) -> None:
 @pytest.mark.ray
 def test_a_ray_driver_where_no_ray_node_runs_says_where_to_run(monkeypatch, tmp_path) -> None:
     """ray.init(address=...) needs a raylet on its own machine, one that outlives the driver."""
-    from breakeven.engines import Settings, ray_engine
+    from breakeven.engines import SessionSettings, ray_engine
 
     monkeypatch.setattr(os, "environ", dict(os.environ))  # start() sets Ray's variables
     monkeypatch.setattr(ray_engine, "_raylet_here", lambda: False)
     engine = ray_engine.RayEngine(
-        "cluster", "default", Settings(2, None, tmp_path, tmp_path, {"address": "ray-head:6379"})
+        "cluster", "default", SessionSettings(2, None, tmp_path, tmp_path, {"address": "ray-head:6379"})
     )
     with pytest.raises(RuntimeError, match="a Ray driver runs on a node of its cluster: run breakeven on the head"):
         engine.start()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from breakeven import report
 from breakeven.cli import app
-from breakeven.results import RunMeta, RunStore, Settings
+from breakeven.results import RunMeta, RunSettings, RunStore
 
 
 def _run(results: Path) -> RunStore:
@@ -78,8 +78,8 @@ def test_report_skips_unreadable_runs_and_names_them(tmp_path: Path) -> None:
 def test_workload_pages_carry_the_scale_out_model_marked_as_a_model(tmp_path: Path) -> None:
     results = tmp_path / "results"
     machine = {"hostname": "box", "memory_bytes": 2**34}
-    one = RunStore.create(results, "w1", RunMeta(machine=machine, settings=Settings(cores=1)))
-    two = RunStore.create(results, "w2", RunMeta(machine=machine, settings=Settings(cores=2)))
+    one = RunStore.create(results, "w1", RunMeta(machine=machine, settings=RunSettings(cores=1)))
+    two = RunStore.create(results, "w2", RunMeta(machine=machine, settings=RunSettings(cores=2)))
     cluster = [
         record("dask", "cluster", n, [0.5 + 2e-7 * n / w + 0.1 * w], topology=f"{w}x1", profile="tuned")
         for n in (10**6, 10**7)

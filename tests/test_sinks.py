@@ -89,7 +89,7 @@ def test_a_chunked_pandas_job_writes_each_chunk_before_it_reads_the_next(tmp_pat
     """The chunked pandas job people move to Dask reads a chunk, transforms it and writes it."""
     import pandas as pd
 
-    from breakeven.engines import Settings
+    from breakeven.engines import SessionSettings
     from breakeven.engines.pandas_engine import PandasEngine
     from breakeven.workloads import Chunks, Ctx
     from breakeven.workloads.transform import in_chunks
@@ -104,7 +104,7 @@ def test_a_chunked_pandas_job_writes_each_chunk_before_it_reads_the_next(tmp_pat
     frame = pd.DataFrame({"rid": range(1000), "v": range(1000)})
     answer = in_chunks(frame, Ctx({}, chunk_rows=100), transform)
     assert isinstance(answer, Chunks) and written_before == []  # nothing read or made yet
-    PandasEngine("single", "default", Settings(1)).write(answer, folder)
+    PandasEngine("single", "default", SessionSettings(1)).write(answer, folder)
     assert written_before == list(range(10))  # chunk i was made once the i chunks before it were written
     assert pd.read_parquet(folder)["w"].sum() == 2 * sum(range(1000))
 

@@ -77,7 +77,7 @@ def advise(
     if cluster is not None:
         shape = Topology.parse(cluster, 0)  # the shape only: --memory is each worker's
         workers, cores = shape.workers, shape.cores
-    machine = advice.Machine(cores, parse_size(memory) if memory else psutil.virtual_memory().total, workers)
+    machine = advice.Hardware(cores, parse_size(memory) if memory else psutil.virtual_memory().total, workers)
     prices = advice.parse_prices(price) if price else None
     n = parse_rows(rows) if rows else max(1, round(parse_size(size or "") / datagen.arrow_bytes_per_row(wl.data_kind)))
     folders = results or [f for f in (RESULTS_DIR, RESULTS_DIR / "published") if f.is_dir()]

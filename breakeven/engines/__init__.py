@@ -56,7 +56,7 @@ class ClusterKind:
 
 
 @dataclass(frozen=True)
-class Settings:
+class SessionSettings:
     """Resources an engine session may use."""
 
     cores: int
@@ -98,7 +98,7 @@ class Engine(ABC):
     # (``breakeven.workload_file.ship``).
     pickler: ClassVar[str | None] = None
 
-    def __init__(self, mode: str, profile: str, settings: Settings) -> None:
+    def __init__(self, mode: str, profile: str, settings: SessionSettings) -> None:
         self.mode, self.profile, self.settings = mode, profile, settings
         self.session: Any = None  # the engine's handle that implementations need (connection, SparkSession)
 
