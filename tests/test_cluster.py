@@ -284,11 +284,11 @@ def test_compose_ray_head_command_runs_on_loopback(tmp_path, no_orphans) -> None
 
 @pytest.mark.slow
 @pytest.mark.dask
-def test_run_with_a_cluster_starts_and_stops_it(tmp_path, no_orphans) -> None:
+def test_run_with_a_cluster_starts_and_stops_it(tmp_path, data_dir, no_orphans) -> None:
     before = set(Path(tempfile.gettempdir()).glob("breakeven-*"))
     done = _cli("run", "--cluster", "dask", "--topology", "2x1", "--cores", "2", "--engine", "pandas",
                 "--workload", "groupby_q1", "--rows", "1e4", "--repeats", "1", "--run-id", "r",
-                "--results", str(tmp_path / "results"), "--data", str(tmp_path / "data"))  # fmt: skip
+                "--results", str(tmp_path / "results"), "--data", str(data_dir))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "dask cluster 2x1 up in" in done.stdout
     run = tmp_path / "results" / "runs" / "r"

@@ -109,12 +109,12 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.mark.slow
 @pytest.mark.dask
-def test_a_run_with_a_network_rate_runs_its_cluster_and_drivers_behind_it(tmp_path, no_orphans) -> None:
+def test_a_run_with_a_network_rate_runs_its_cluster_and_drivers_behind_it(tmp_path, data_dir, no_orphans) -> None:
     before = _namespaces()
     done = _cli("run", "--cluster", "dask", "--topology", "2x1", "--cores", "2", "--network-rate", "1gbit",
                 "--engine", "dask:cluster:tuned", "--workload", "groupby_q1", "--workload", "join_small_inner",
                 "--rows", "1e4", "--repeats", "1", "--run-id", "r",
-                "--results", str(tmp_path / "results"), "--data", str(tmp_path / "data"))  # fmt: skip
+                "--results", str(tmp_path / "results"), "--data", str(data_dir))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "dask cluster 2x1 up in" in done.stdout and "loopback limited to 1gbit" in done.stdout
     store = RunStore(tmp_path / "results" / "runs" / "r")
@@ -127,7 +127,9 @@ def test_a_run_with_a_network_rate_runs_its_cluster_and_drivers_behind_it(tmp_pa
 
 @pytest.mark.slow
 @pytest.mark.dask
-def test_a_cluster_up_behind_a_rate_is_joined_by_runs_and_taken_down_with_its_network(tmp_path, no_orphans) -> None:
+def test_a_cluster_up_behind_a_rate_is_joined_by_runs_and_taken_down_with_its_network(
+    tmp_path, data_dir, no_orphans
+) -> None:
     from breakeven.cluster.launcher import load_state, members
 
     before = _namespaces()
@@ -147,7 +149,7 @@ def test_a_cluster_up_behind_a_rate_is_joined_by_runs_and_taken_down_with_its_ne
     assert "2 workers, 2 threads" in status.stdout and f"500mbit ({state.netns})" in status.stdout
     done = _cli("run", "--cluster-address", state.url, "--engine", "dask:cluster:default", "--workload", "groupby_q1",
                 "--rows", "1e4", "--repeats", "1", "--run-id", "r", "--results", str(tmp_path / "results"),
-                "--data", str(tmp_path / "data"), env=env)  # fmt: skip
+                "--data", str(data_dir), env=env)  # fmt: skip
     down = _cli("cluster", "down", env=env)
     assert down.returncode == 0 and "dask cluster down" in down.stdout
     no_orphans(pids)
