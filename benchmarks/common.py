@@ -44,7 +44,7 @@ import psutil
 from breakeven import api, defaults
 from breakeven import data as datagen
 from breakeven.cases import CLUSTER_MODE, Case, EngineConfig, get_suite, parse_engines
-from breakeven.cluster.launcher import ENGINES, same_resources
+from breakeven.cluster.plan import ENGINES, same_resources
 from breakeven.engines import engine_class, registry
 from breakeven.errors import EngineUnavailable
 from breakeven.files import read_json
@@ -81,7 +81,7 @@ class Target:
         if engine and engine not in ENGINES:
             raise ValueError(f"BREAKEVEN_ASV_CLUSTER={engine!r}: use one of {', '.join(ENGINES)}")
         if address:
-            from breakeven.cluster.launcher import SCHEMES
+            from breakeven.cluster.plan import SCHEMES
 
             engine = engine or SCHEMES.get(address.split("://")[0] if "://" in address else "")
             if engine is None:
@@ -288,7 +288,7 @@ def results_dir() -> Path:
 def options() -> Options:
     plan = None
     if TARGET.kind != "laptop":
-        from breakeven.cluster.launcher import cluster_plan
+        from breakeven.cluster.plan import cluster_plan
 
         secret = os.environ.get("BREAKEVEN_SECRET_FILE")
         plan = cluster_plan(TARGET.engine, TARGET.address, Path(secret) if secret else None, None, CORES, MEMORY_BUDGET)

@@ -13,7 +13,7 @@ from breakeven.labels import CaseParams, config_label, session_label, workload_l
 from breakeven.workloads import SINKS, SOURCES, Workload, get_workload, select_workloads
 
 if TYPE_CHECKING:
-    from breakeven.cluster.launcher import ClusterPlan
+    from breakeven.cluster.plan import ClusterPlan
 
 
 CLUSTER_MODE = "cluster"  # a distributed engine's client on a cluster of separate processes

@@ -11,7 +11,7 @@ import typer
 import typer.main
 
 from breakeven.cluster import cli as cluster_cli
-from breakeven.cluster.launcher import ClusterError
+from breakeven.cluster.plan import ClusterError
 from breakeven.commands import advise, datagen, listing, report, run, show
 from breakeven.commands.common import err
 from breakeven.errors import EngineUnavailable, UsageError

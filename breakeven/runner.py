@@ -23,7 +23,7 @@ from breakeven import reference
 from breakeven.accounting import SAMPLED, ControlGroup, choose_method
 from breakeven.accounting import control_group as make_control_group
 from breakeven.cases import CLUSTER_MODE, Case
-from breakeven.cluster.launcher import ClusterPlan
+from breakeven.cluster.plan import ClusterPlan
 from breakeven.cluster.sessions import RunClusters
 from breakeven.cpus import cpu_set
 from breakeven.defaults import CORES, DATA_DIR, REPEATS, TIMEOUT, default_budget

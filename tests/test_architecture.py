@@ -133,7 +133,7 @@ def test_a_gap_is_declared_with_its_reason_never_beside_an_implementation() -> N
 
 
 def test_every_engine_is_declared_completely_once() -> None:
-    from breakeven.cluster import launcher, roles
+    from breakeven.cluster import plan, roles
     from breakeven.engines import Engine, registry
     from breakeven.machine import packages
 
@@ -146,10 +146,10 @@ def test_every_engine_is_declared_completely_once() -> None:
         assert set(cls.packages) <= set(packages())  # its versions go into run.json
         if cls.cluster_kind:
             assert cls.distributed and "cluster" in cls.modes
-            assert name in launcher.ENGINES and name in roles.DEFAULT_PORTS
+            assert name in plan.ENGINES and name in roles.DEFAULT_PORTS
             assert set(cls.cluster_kind.roles) <= set(roles.ROLES)
             if cls.cluster_kind.scheme:
-                assert launcher.SCHEMES[cls.cluster_kind.scheme.split(":")[0]] == name
+                assert plan.SCHEMES[cls.cluster_kind.scheme.split(":")[0]] == name
 
 
 def test_a_sql_engine_is_one_module(tmp_path, monkeypatch, data_dir) -> None:

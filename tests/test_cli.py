@@ -19,7 +19,7 @@ import pytest
 
 from breakeven import cli
 from breakeven.cases import select_configs
-from breakeven.cluster.launcher import ClusterPlan, Topology
+from breakeven.cluster.plan import ClusterPlan, Topology
 from breakeven.commands import common
 from breakeven.engines import installed_engines
 from breakeven.tables import SHOW_WIDTH, show_tables

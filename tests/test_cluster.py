@@ -19,16 +19,8 @@ import pytest
 import breakeven.testing  # noqa: F401  (registers the fault workloads here; workers import it by plugin)
 from breakeven.cases import Case
 from breakeven.cluster.access import LOOPBACK, on_loopback
-from breakeven.cluster.launcher import (
-    ClusterError,
-    ClusterPlan,
-    LocalCluster,
-    Topology,
-    check_port,
-    members,
-    same_resources,
-    worker_members,
-)
+from breakeven.cluster.launcher import LocalCluster, check_port, members, worker_members
+from breakeven.cluster.plan import ClusterError, ClusterPlan, Topology, same_resources
 from breakeven.results import RunStore
 from breakeven.testing import KILL_ENV
 
@@ -196,7 +188,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 @pytest.mark.dask
 def test_cluster_up_status_down_from_the_command_line(tmp_path, no_orphans) -> None:
-    from breakeven.cluster.launcher import free_port, load_state
+    from breakeven.cluster.launcher import free_port
+    from breakeven.cluster.plan import load_state
 
     root = ["--state-root", str(tmp_path)]
     port, dash = free_port(), free_port()

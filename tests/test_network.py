@@ -130,7 +130,8 @@ def test_a_run_with_a_network_rate_runs_its_cluster_and_drivers_behind_it(tmp_pa
 def test_a_cluster_up_behind_a_rate_is_joined_by_runs_and_taken_down_with_its_network(
     tmp_path, data_dir, no_orphans
 ) -> None:
-    from breakeven.cluster.launcher import load_state, members
+    from breakeven.cluster.launcher import members
+    from breakeven.cluster.plan import load_state
 
     before = _namespaces()
     # breakeven run finds a cluster's state (its secret, its namespace) under XDG_STATE_HOME

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from breakeven import network
 from breakeven.cluster import access, roles
-from breakeven.cluster.launcher import ENGINES, LocalCluster, Topology, default_state_root, load_state, members
+from breakeven.cluster.launcher import LocalCluster, members
+from breakeven.cluster.plan import ENGINES, Topology, default_state_root, load_state
 from breakeven.defaults import DATA_DIR, RESULTS_DIR
 from breakeven.units import parse_size
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from breakeven.accounting import ControlGroup
-from breakeven.cluster.launcher import ClusterPlan, LocalCluster
+from breakeven.cluster.launcher import LocalCluster
+from breakeven.cluster.plan import ClusterPlan
 from breakeven.cpus import pinned
 from breakeven.events import ClusterStarting, ClusterUp, Listener
 from breakeven.logs import keep_logs

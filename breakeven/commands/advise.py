@@ -14,7 +14,7 @@ import typer
 from breakeven import advice, tables, user_data
 from breakeven import data as datagen
 from breakeven import workload_file as user_file
-from breakeven.cluster.launcher import Topology
+from breakeven.cluster.plan import Topology
 from breakeven.commands.common import Tables, WorkloadFiles, check_choices, console, err
 from breakeven.defaults import CORES, RESULTS_DIR
 from breakeven.errors import UsageError

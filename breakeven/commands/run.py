@@ -17,7 +17,7 @@ from breakeven import data as datagen
 from breakeven import workload_file as user_file
 from breakeven.accounting import METHODS, choose_method
 from breakeven.cases import SUITES, get_suite, on_user_data, select_configs
-from breakeven.cluster.launcher import cluster_plan
+from breakeven.cluster.plan import cluster_plan
 from breakeven.commands.common import Data, Results, Tables, WorkloadFiles, check_choices, console, err, show_run
 from breakeven.commands.progress import with_progress
 from breakeven.defaults import BUDGET_SHARE, CORES, DATA_DIR, REPEATS, RESULTS_DIR, TIMEOUT, default_budget
