@@ -51,6 +51,7 @@ from breakeven.files import read_json
 from breakeven.labels import question_label
 from breakeven.results import Record, RunStore, new_run_id, upgrade
 from breakeven.runner import Options
+from breakeven.units import fmt_num
 from breakeven.workloads import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,7 +192,7 @@ def configs_here(target: Target | None = None) -> list[EngineConfig]:
 
 
 def fmt_rows(rows: int) -> str:
-    return datagen.fmt_num(rows)
+    return fmt_num(rows)
 
 
 def scenario(case: Case) -> str:

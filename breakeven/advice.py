@@ -36,12 +36,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from breakeven.data import fmt_num
 from breakeven.errors import UsageError
 from breakeven.labels import config_label
 from breakeven.network import NONE
 from breakeven.results import Record, RunMeta, RunStore, newest
 from breakeven.scaleout import fit as fit_scaleout
+from breakeven.units import fmt_num
 
 MAX_STRETCH = 10.0  # a size at most this factor beyond (or below) the measured ones
 MAX_MISS = 0.25  # refuse an extrapolation whose way of predicting missed a measured size by more

@@ -27,9 +27,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from breakeven.data import fmt_num
 from breakeven.labels import short_config
 from breakeven.results import Record
+from breakeven.units import fmt_approx, fmt_num
 
 FAILED_BASELINE = ("timeout", "memory", "crashed")  # the single machine could not do it
 # Whom a distributed configuration is compared with: the engine chooser's baseline (the fastest
@@ -228,7 +228,7 @@ class Verdict:
     @property
     def _band(self) -> str:
         """``[low, high]`` of the breakeven point; ``?`` for a side the repeats leave open."""
-        low, high = (_fmt_rows(end) if end is not None else "?" for end in (self.low, self.high))
+        low, high = (fmt_approx(end) if end is not None else "?" for end in (self.low, self.high))
         return f"[{low}, {high}]"
 
     @property
@@ -247,7 +247,7 @@ class Verdict:
         notes = f"; {'; '.join(self.notes)}" if self.notes else ""
         if self.kind == "breaks_even" and self.rows is not None:
             side = "helps above it" if self.direction == "above" else "helps below it, hurts above"
-            return f"breaks even at {_fmt_rows(self.rows)} rows {self._band}, {side}{cliff}{notes}"
+            return f"breaks even at {fmt_approx(self.rows)} rows {self._band}, {side}{cliff}{notes}"
         at = ""
         if self.ratio and self.tested:
             faster = "faster" if self.ratio < 1 else "slower"
@@ -272,7 +272,7 @@ class Verdict:
         cliff = f", cliff {fmt_num(self.memory_cliff)}" if self.memory_cliff else ""
         if self.kind == "breaks_even" and self.rows is not None:
             arrow = ">" if self.direction == "above" else "<"
-            return f"helps {arrow} {_fmt_rows(self.rows)} {self._band}{cliff}"
+            return f"helps {arrow} {fmt_approx(self.rows)} {self._band}{cliff}"
         if self.kind in (HELPS, HURTS):
             return self.kind + (f" {fmt_ratio(self.ratio)}" if self.ratio else "") + cliff
         if self.kind == EVEN:
@@ -283,12 +283,6 @@ class Verdict:
                 return f"helps {helps[0]} only{cliff}"
             return (f"helps at {', '.join(helps)}" if helps else "hurts or even") + cliff
         return self.reason or self.kind
-
-
-def _fmt_rows(rows: float) -> str:
-    exponent = math.floor(math.log10(rows))
-    mantissa = rows / 10**exponent
-    return f"{mantissa:.1f}e{exponent}"
 
 
 def crossings(sizes: list[int], ratios: list[float]) -> list[tuple[int, float]]:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from breakeven import analysis, scaleout, winners
-from breakeven.data import fmt_num
 from breakeven.engines import registry
 from breakeven.labels import short_config
 from breakeven.results import Record, RecordedCase
+from breakeven.units import fmt_num
 
 FAILURE_MARKERS = {"timeout": "v", "memory": "X", "crashed": "P", "wrong_result": "D"}
 EXTRAPOLATE_TO = 64  # workers: how far the model's curves go

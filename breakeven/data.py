@@ -37,20 +37,11 @@ import pyarrow.parquet as pq
 
 from breakeven import user_data
 from breakeven.errors import UsageError
+from breakeven.units import fmt_num
 
 MAX_CHUNK_ROWS = 1_000_000
 CHUNKS_TARGET = 8  # at least this many files per table above 8e4 rows, for parallel reads
 JOIN_MATCH = 1.1  # left keys drawn from 1.1x the right table's keys: ~91% of rows match
-
-
-def fmt_num(n: int) -> str:
-    """1e7 -> '1e7', 5000 -> '5e3', 12345 -> '12345' (db-benchmark's naming)."""
-    if n > 0:
-        exp = int(math.floor(math.log10(n)))
-        mant = n / 10**exp
-        if mant == int(mant) and (exp > 0 or n >= 10):
-            return f"{int(mant)}e{exp}"
-    return str(n)
 
 
 @dataclass(frozen=True)

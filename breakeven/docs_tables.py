@@ -10,10 +10,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from breakeven.data import fmt_num
 from breakeven.labels import short_config
 from breakeven.network import NONE, parse_rate
 from breakeven.results import Record, RunStore
+from breakeven.units import fmt_num
 
 RESULTS = Path("results")  # published/ (the published runs) and network/ (issue 17's network runs)
 OUT = Path("docs/generated")

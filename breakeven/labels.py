@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from breakeven.data import fmt_num, get_kind
+from breakeven.data import get_kind
+from breakeven.units import fmt_num
 
 
 @dataclass(frozen=True)

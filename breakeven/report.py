@@ -21,10 +21,10 @@ from typing import Any
 
 from breakeven import analysis, charts, claims, cost, scaleout, winners
 from breakeven import data as datagen
-from breakeven.data import fmt_num
 from breakeven.defaults import default_budget
 from breakeven.labels import short_config
 from breakeven.results import Record, RunMeta, RunStore, newest
+from breakeven.units import fmt_num
 from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Merges", "transform": "Chunked transforms"}

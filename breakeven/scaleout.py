@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
+from breakeven.cluster.plan import Topology
 from breakeven.labels import config_label
 from breakeven.results import Record
 
 TERMS = ("fixed", "per_row", "per_worker")
-TOPOLOGY = re.compile(r"(\d+)x(\d+)")
 MIN_POINTS = len(TERMS) + 1  # one more than the terms, so that the fit has an error
 
 
@@ -139,13 +138,13 @@ def fit(records: list[Record]) -> tuple[list[Fit], list[Skipped]]:
     groups: dict[tuple[str, int, str], list[Measured]] = defaultdict(list)
     for record in records:
         case = record.case
-        match = TOPOLOGY.fullmatch(case.topology or "")
-        if case.mode != "cluster" or not match or not record.ok:
+        shape = Topology.shape(case.topology or "")
+        if case.mode != "cluster" or shape is None or not record.ok:
             continue
         seconds = record.times.compute_median
         if not seconds:
             continue
-        workers, cores = int(match.group(1)), int(match.group(2))
+        workers, cores = shape
         config = config_label(case.engine, case.mode, case.profile)
         groups[(config, cores, case.question_label)].append(Measured(case.rows, workers, seconds))
     fits, skipped = [], []

@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from breakeven import advice, analysis
-from breakeven import data as datagen
 from breakeven.labels import short_config
 from breakeven.results import Record, RunStore
+from breakeven.units import fmt_num
 
 SHOW_WIDTH = 100  # every table fits a terminal of this many columns
 
@@ -67,7 +67,7 @@ def show_tables(store: RunStore) -> list[Any]:
     for scen in scens:
         if scen.shown_elsewhere:  # the engines that choose their own chunks, within each chunked question
             continue
-        table.add_row(f"[bold]{escape(scen.question)}[/]", f"[bold]{datagen.fmt_num(scen.rows)} rows[/]")
+        table.add_row(f"[bold]{escape(scen.question)}[/]", f"[bold]{fmt_num(scen.rows)} rows[/]")
         fastest = scen.fastest()
         for config in sorted(scen.cells, key=lambda c: (scen.cells[c].distributed, c)):
             r = scen.cells[config]
@@ -118,7 +118,7 @@ def _verdict_table(records: list[Record]) -> Table | None:
     sizes = sorted({r.case.rows for r in records})
     table = Table(
         title=escape(
-            f"verdict over the sizes {', '.join(map(datagen.fmt_num, sizes))} (compute): helps, hurts, even\n"
+            f"verdict over the sizes {', '.join(map(fmt_num, sizes))} (compute): helps, hurts, even\n"
             "(within the repeats' spread), helps > N rows [range from the repeats], or the sizes where it\n"
             "helps, against the best single-machine engine"
         )
@@ -177,7 +177,7 @@ def advice_table(found: list[advice.Advice], prices: advice.Prices | None = None
             memory += f" ({a.memory.how})"
         headroom = a.headroom
         room = "–" if headroom is None else ("[red]none[/]" if headroom < 0 else _fmt_bytes(int(headroom)))
-        cliff = f"{datagen.fmt_num(a.cliff)} rows" if a.cliff else ""
+        cliff = f"{fmt_num(a.cliff)} rows" if a.cliff else ""
         row = [escape(short_config(a.config)), _fmt(t.value) + band if t.known else "–", t.how, memory, room, cliff]
         if prices:
             cost = a.cost(prices)

@@ -1,7 +1,8 @@
-"""Sizes and row counts as people write them: ``4GiB``, ``500MB``, ``1e7``."""
+"""Sizes and row counts as people write them (``4GiB``, ``500MB``, ``1e7``), read and written."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from breakeven.errors import UsageError
@@ -44,3 +45,24 @@ def parse_rows(text: str) -> int:
     if value <= 0 or value != int(value):
         raise UsageError(f"rows must be a positive whole number, got {text!r}")
     return int(value)
+
+
+def fmt_num(n: int) -> str:
+    """1e7 -> '1e7', 5000 -> '5e3', 12345 -> '12345' (db-benchmark's naming)."""
+    if n > 0:
+        exp = int(math.floor(math.log10(n)))
+        mant = n / 10**exp
+        if mant == int(mant) and (exp > 0 or n >= 10):
+            return f"{int(mant)}e{exp}"
+    return str(n)
+
+
+def fmt_approx(n: float) -> str:
+    """A size between two measured ones, to two digits: ``7.0e6``."""
+    exponent = math.floor(math.log10(n))
+    return f"{n / 10**exponent:.1f}e{exponent}"
+
+
+def fmt_gib(size: float) -> str:
+    """Bytes in GiB to three digits: ``18.8 GiB``, ``2 GiB``."""
+    return f"{size / 2**30:.3g} GiB"

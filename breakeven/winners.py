@@ -16,9 +16,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from breakeven import analysis
-from breakeven.data import fmt_num
 from breakeven.labels import short_config
 from breakeven.results import Record
+from breakeven.units import fmt_num
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from breakeven.data import DataSpec, chunk_rows_for, fmt_num, generate
+from breakeven.data import DataSpec, chunk_rows_for, generate
 from breakeven.errors import UsageError
+from breakeven.units import fmt_num
 
 
 def test_names_follow_db_benchmark() -> None:

@@ -35,13 +35,22 @@ class Topology:
     def label(self) -> str:
         return f"{self.workers}x{self.cores}"
 
-    @classmethod
-    def parse(cls, text: str, memory_total: int) -> Topology:
-        """'2x1' -> two workers of one core, each with half of ``memory_total``."""
+    @staticmethod
+    def shape(text: str) -> tuple[int, int] | None:
+        """``2x1`` -> (2, 1): workers and cores per worker; None for anything else (``external``)."""
         try:
             workers, cores = (int(part) for part in text.lower().split("x"))
         except ValueError:
-            raise UsageError(f"bad topology {text!r}: write WORKERSxCORES, e.g. 2x1") from None
+            return None
+        return workers, cores
+
+    @classmethod
+    def parse(cls, text: str, memory_total: int) -> Topology:
+        """'2x1' -> two workers of one core, each with half of ``memory_total``."""
+        shape = cls.shape(text)
+        if shape is None:
+            raise UsageError(f"bad topology {text!r}: write WORKERSxCORES, e.g. 2x1")
+        workers, cores = shape
         if workers < 1 or cores < 1:
             raise UsageError(f"bad topology {text!r}: workers and cores must be at least 1")
         return cls(workers, cores, memory_total // workers)

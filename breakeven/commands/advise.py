@@ -18,7 +18,7 @@ from breakeven.cluster.plan import Topology
 from breakeven.commands.common import Tables, WorkloadFiles, check_choices, console, err
 from breakeven.defaults import CORES, RESULTS_DIR
 from breakeven.errors import UsageError
-from breakeven.units import parse_rows, parse_size
+from breakeven.units import fmt_num, parse_rows, parse_size
 from breakeven.workloads import SINKS, SOURCES, get_workload
 
 SHORT_HELP = "What the records say a question takes at a size, on a machine or a cluster."
@@ -109,7 +109,7 @@ def advise(
             if subprocess.run(argv, check=False).returncode not in (0, 130):
                 err.print(f"the run failed: {command}")
         found = answer()
-    console.print(f"{workload} ({wl.question}) at {datagen.fmt_num(n)} rows on {machine.label}", highlight=False)
+    console.print(f"{workload} ({wl.question}) at {fmt_num(n)} rows on {machine.label}", highlight=False)
     if not found:
         command = advice.suggest(workload, n, machine, extra)
         console.print(f"no record of this question on such a machine; measure it with: {command}", highlight=False)

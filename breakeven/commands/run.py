@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from breakeven import api, network, user_data
-from breakeven import data as datagen
 from breakeven import workload_file as user_file
 from breakeven.accounting import METHODS, choose_method
 from breakeven.cases import SUITES, get_suite, on_user_data, select_configs
@@ -24,7 +23,7 @@ from breakeven.defaults import BUDGET_SHARE, CORES, DATA_DIR, REPEATS, RESULTS_D
 from breakeven.errors import UsageError
 from breakeven.results import check_writable
 from breakeven.runner import Options
-from breakeven.units import parse_rows, parse_size
+from breakeven.units import fmt_num, parse_rows, parse_size
 from breakeven.workloads import SINKS, SOURCES
 
 
@@ -218,14 +217,14 @@ def run(
         if added:
             sizes = sorted({c.rows for c in cases if c.workload in added})
             console.print(
-                f"not in suite {suite!r}, run on its grid for their family at {', '.join(map(datagen.fmt_num, sizes))} "
+                f"not in suite {suite!r}, run on its grid for their family at {', '.join(map(fmt_num, sizes))} "
                 f"rows: {', '.join(added)}",
                 highlight=False,
             )
         if user_set:
             for role, t in user_set.tables.items():
                 console.print(
-                    f"your data, {role}: {t.path} ({datagen.fmt_num(t.rows)} rows, {t.bytes / 2**20:.1f} MiB, "
+                    f"your data, {role}: {t.path} ({fmt_num(t.rows)} rows, {t.bytes / 2**20:.1f} MiB, "
                     f"{len(t.columns)} columns) as set {user_set.id}",
                     highlight=False,
                 )
