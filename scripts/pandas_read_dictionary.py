@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from breakeven.data import DataSpec, dataset_paths, string_keys
+from breakeven.columns import string_keys
+from breakeven.data import DataSpec, dataset_paths
 from breakeven.machine import provenance
 from breakeven.units import parse_rows
 

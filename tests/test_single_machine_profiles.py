@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from inprocess import engine_session
 
+from breakeven import columns
 from breakeven import data as datagen
 from breakeven.cases import EngineConfig, get_suite, parse_engines
 from breakeven.errors import UsageError
@@ -25,8 +26,8 @@ def _table(spec: datagen.DataSpec, data_dir: Path) -> Path:
 
 
 def test_string_group_keys_are_declared_by_the_data_kind(data_dir: Path) -> None:
-    assert datagen.string_keys(_table(G1, data_dir)) == ["id1", "id2", "id3"]
-    assert datagen.string_keys(_table(T1, data_dir)) == []  # the transforms work on their strings
+    assert columns.string_keys(_table(G1, data_dir)) == ["id1", "id2", "id3"]
+    assert columns.string_keys(_table(T1, data_dir)) == []  # the transforms work on their strings
 
 
 @pytest.mark.pandas

@@ -27,7 +27,7 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
-from breakeven.data import string_keys
+from breakeven.columns import string_keys
 from breakeven.engines import PARQUET_CODEC, ClusterKind, Engine, chunk_count, memory_estimate
 
 # The tuned load stores a string group-by key as ``category`` where its distinct values are at

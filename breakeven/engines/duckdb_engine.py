@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.data import string_keys
+from breakeven.columns import string_keys
 from breakeven.engines import PARQUET_CODEC, Engine
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.data import merge_types, shared_categories, string_keys
+from breakeven.columns import merge_types, shared_categories, string_keys
 from breakeven.engines import PARQUET_CODEC, Engine
 from breakeven.workloads import Chunks
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from breakeven.data import merge_types, string_keys
+from breakeven.columns import merge_types, string_keys
 from breakeven.engines import PARQUET_CODEC, Engine
 
 
