@@ -49,8 +49,9 @@ from breakeven.engines import engine_class, registry
 from breakeven.errors import EngineUnavailable
 from breakeven.files import read_json
 from breakeven.labels import question_label
-from breakeven.results import Record, RunStore, new_run_id, upgrade
+from breakeven.results import Record, RunStore, new_run_id
 from breakeven.runner import Options
+from breakeven.schema import upgrade
 from breakeven.units import fmt_num
 from breakeven.workloads import CATALOGUE
 

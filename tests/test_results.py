@@ -11,7 +11,8 @@ from breakeven.cases import Case
 from breakeven.engines import PARQUET_CODEC
 from breakeven.errors import UsageError
 from breakeven.files import write_json_atomic
-from breakeven.results import SCHEMA_VERSION, RunMeta, RunStore, make_record
+from breakeven.results import RunMeta, RunStore, make_record
+from breakeven.schema import SCHEMA_VERSION
 
 
 def test_records_round_trip_with_machine_and_versions(run_cases, tmp_path) -> None:
