@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from breakeven import analysis
+from breakeven import analysis, scenarios
 from breakeven.labels import short_config
 from breakeven.results import Record
 
@@ -107,7 +107,7 @@ def _comparisons(
     that did not finish is beaten only under the same limits); the statement holds where the
     ratio is on the ``holds_when`` side of ``threshold`` beyond the repeats' spread."""
     out = []
-    for scen in analysis.scenarios(records):
+    for scen in scenarios.by_size(records):
         cells = {c: r for c, r in scen.cells.items() if questions(r)}
         if not cells or scen.shown_elsewhere:
             continue

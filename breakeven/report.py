@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from breakeven import analysis, charts, claims, cost, scaleout, winners
+from breakeven import analysis, charts, claims, cost, scaleout, scenarios, winners
 from breakeven import data as datagen
 from breakeven.defaults import default_budget
 from breakeven.labels import short_config
@@ -266,7 +266,7 @@ def _numbers(rs: list[Record]) -> str:
     head = "<th>compute (median)</th>" + "".join(f"<th>{fmt_num(n)}</th>" for n in sizes)
     body = "".join(
         f"<tr><td>{html.escape(short_config(c))}</td>{''.join(cell(c, n) for n in sizes)}</tr>"
-        for c in analysis.configs(rs)
+        for c in scenarios.configs(rs)
     )
     return f'<div class="numbers wide"><table><tr>{head}</tr>{body}</table></div>'
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from breakeven import advice, analysis
+from breakeven import advice, analysis, scenarios
 from breakeven.labels import short_config
 from breakeven.results import Record, RunStore
 from breakeven.units import fmt_num
@@ -29,7 +29,7 @@ def _fmt_bytes(value: int | None) -> str:
     return f"{value / 2**20:.0f} MiB" if value < 10 * 2**30 else f"{value / 2**30:.1f} GiB"
 
 
-def _vs(scen: analysis.Scenario, config: str, metric: str) -> str:
+def _vs(scen: scenarios.Scenario, config: str, metric: str) -> str:
     """A configuration's time against the scenario's baseline, as every table writes it."""
     if config == scen.baseline(metric):
         return "baseline"
@@ -54,7 +54,7 @@ def show_tables(store: RunStore) -> list[Any]:
         f"{meta.memory_bytes / 2**30:.0f} GiB; memory counted by {meta.settings.memory_method}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in meta.versions.items()),
     ]
-    scens = analysis.scenarios(records)
+    scens = scenarios.by_size(records)
     table = Table(
         title="per question and size: median compute and end to end (start-up + load + compute),\n"
         "peak memory; each distributed configuration vs the best single-machine one (baseline)",

@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from breakeven import analysis
+from breakeven import analysis, scenarios
 from breakeven.labels import short_config
 from breakeven.results import Record
 from breakeven.units import fmt_num
@@ -94,7 +94,7 @@ def cells(records: list[Record], baseline: str = "best") -> list[Cell]:
     had the other's limits (``analysis.unmatched``)."""
     out = []
     families = {r.case.question_label: r.family for r in records}
-    for scen in analysis.scenarios(records):
+    for scen in scenarios.by_size(records):
         if scen.shown_elsewhere:
             continue
         single = {c: r for c, r in scen.cells.items() if not r.distributed and analysis.baseline_of(baseline, c)}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from breakeven import analysis
+from breakeven import analysis, scenarios
 from breakeven.analysis import Point, crossing, verdict
 from breakeven.cases import Case
 from breakeven.labels import question_label, session_label
@@ -104,7 +104,7 @@ def test_show_and_the_verdicts_take_one_baseline_and_one_ratio() -> None:
         record("duckdb", "single", 10**6, [0.25], workload="transform_udf"),
         record("dask", "threads", 10**6, [2.0], workload="transform_udf", chunk_rows=10**5),
     ]
-    (chunked,) = [s for s in analysis.scenarios(records) if "chunk" in s.question]
+    (chunked,) = [s for s in scenarios.by_size(records) if "chunk" in s.question]
     assert chunked.baseline() == "duckdb:single:default" and "duckdb:single:default" in chunked.borrowed
     ratio = chunked.ratio("dask:threads:default")
     assert ratio == 8.0 and analysis.direction(ratio) == "hurts"
@@ -186,7 +186,7 @@ def test_an_unchunked_scenario_is_left_out_only_where_a_chunked_one_shows_it() -
         record("duckdb", "single", 10**6, [0.1], workload="transform_udf"),
         record("duckdb", "single", 10**7, [1.0], workload="transform_udf"),  # no chunked question at 1e7
     ]
-    shown = {(s.question, s.rows): s for s in analysis.scenarios(records) if not s.shown_elsewhere}
+    shown = {(s.question, s.rows): s for s in scenarios.by_size(records) if not s.shown_elsewhere}
     assert set(shown) == {("transform_udf chunk=1e5", 10**6), ("transform_udf", 10**7)}
     assert shown[("transform_udf chunk=1e5", 10**6)].borrowed == {"duckdb:single:default"}
     (q,) = [q for q in analysis.questions(records).values() if q.label == "transform_udf"]
