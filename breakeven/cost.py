@@ -19,17 +19,15 @@ from typing import Any
 
 from breakeven import analysis
 from breakeven.analysis import Point
+from breakeven.cluster.plan import Topology
 from breakeven.labels import config_label
 from breakeven.results import Record
-from breakeven.scaleout import TOPOLOGY
 
 
 def total_cores(record: Record) -> int | None:
     """The cores a configuration held: workers x cores on a cluster, else the run's ``--cores``."""
-    match = TOPOLOGY.fullmatch(record.case.topology or "")
-    if match:
-        return int(match.group(1)) * int(match.group(2))
-    return record.run_cores
+    shape = Topology.shape(record.case.topology or "")
+    return shape[0] * shape[1] if shape else record.run_cores
 
 
 @dataclass(frozen=True)
