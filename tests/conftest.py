@@ -33,16 +33,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run_cases(data_dir: Path, tmp_path: Path) -> Callable[..., tuple[list[Record], Runner]]:
-    """Run cases through the real runner (worker processes and all) into a fresh run folder."""
+    """Run cases through the real runner (worker processes and all) into a fresh run folder:
+    ``results/runs/test``, then ``test-2``, ... for a test's further runs."""
+    made = 0
 
     def run(cases: list[Case], **options: Any) -> tuple[list[Record], Runner]:
+        nonlocal made
+        made += 1
         opts = Options(
             data_dir=options.pop("data_dir", data_dir),
             cores=options.pop("cores", 2),
             repeats=options.pop("repeats", 1),
             **options,
         )
-        done = api.run(cases, opts, results=tmp_path / "results", run_id="test", suite="test")
+        run_id = "test" if made == 1 else f"test-{made}"
+        done = api.run(cases, opts, results=tmp_path / "results", run_id=run_id, suite="test")
         return done.records, done.runner
 
     return run

@@ -3,7 +3,6 @@ every sitting kept, even an interrupted one."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from breakeven import api, defaults
 from breakeven.cases import Case
 from breakeven.errors import UsageError
+from breakeven.results import make_record
 from breakeven.runner import Options
 
 CASES = [Case(w, "pandas", "single", "default", 10**4) for w in ("groupby_q1", "groupby_q2")]
@@ -28,7 +28,7 @@ def test_a_new_run_then_a_resumed_one_runs_what_is_left(tmp_path: Path) -> None:
     assert store.meta().commands == ("breakeven run",)
     with pytest.raises(UsageError, match="exists already"):
         api.open_run(CASES, results=tmp_path, run_id="r")
-    (store.cases_dir / f"{CASES[0].id}.json").write_text(json.dumps({"status": "ok"}))
+    store.write(make_record(CASES[0], "r", "ok", None))
     again, left = api.open_run(CASES, results=tmp_path, run_id="r", resume=True, command="breakeven run --resume")
     assert again.root == store.root and left == CASES[1:]
     assert again.meta().commands == ("breakeven run", "breakeven run --resume")

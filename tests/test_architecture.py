@@ -229,3 +229,13 @@ def test_each_default_of_a_run_is_stated_once() -> None:
         if literals.search(line.split("#")[0])
     ]
     assert found == []
+
+
+def test_every_package_of_the_tree_is_installed() -> None:
+    """A wheel (asv's environments, the cluster's image) holds only the packages pyproject.toml
+    lists: each folder of the package is one of them."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
