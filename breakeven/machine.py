@@ -56,14 +56,15 @@ def versions() -> dict[str, str]:
 
 
 def _commit() -> str:
-    """The checkout's commit, ``+changes`` where its tracked files differ from it."""
+    """The checkout's commit, ``+changes`` where its tracked files other than records and outputs
+    (``results/``, where an experiment writes its own output) differ from it."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parents[1])
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results") else "")
 
 
 def provenance(argv: list[str] | None = None) -> str:
