@@ -10,12 +10,15 @@ pytest_plugins = ["pytester"]
 HERE = Path(__file__).parent
 
 
-def test_a_budget_is_the_longest_named_prefix_else_the_tiers() -> None:
-    from conftest import BUDGETS, budget
+def test_a_budget_is_the_longest_named_prefix_else_the_tiers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
 
-    assert budget("tests/test_compose_cluster.py::test_up[dask]", slow=True) == 360
-    assert budget("tests/test_docs.py::test_x", slow=False) == BUDGETS["tier"]["fast"]
-    assert budget("tests/test_docs.py::test_x", slow=True) == BUDGETS["tier"]["slow"]
+    named = {"tests/test_x.py": 300, "tests/test_x.py::test_y[ray]": 500}
+    monkeypatch.setattr(conftest, "BUDGETS", {"tier": {"fast": 20, "slow": 120}, "tests": named})
+    assert conftest.budget("tests/test_x.py::test_y[ray]", slow=True) == 500  # the longer prefix
+    assert conftest.budget("tests/test_x.py::test_y[dask]", slow=True) == 300
+    assert conftest.budget("tests/test_z.py::test_y", slow=False) == 20
+    assert conftest.budget("tests/test_z.py::test_y", slow=True) == 120
 
 
 @pytest.mark.parametrize(("scale", "failed"), [("0.001", 1), ("0", 0)])
