@@ -16,8 +16,11 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from breakeven import analysis, charts, claims, cost, scaleout, scenarios, winners
 from breakeven import data as datagen
@@ -28,27 +31,6 @@ from breakeven.units import fmt_num
 from breakeven.workloads import FAMILIES
 
 FAMILY_TITLES = {"groupby": "Group-by aggregates", "join": "Merges", "transform": "Chunked transforms"}
-# For a browser (and the site's test) to tell that the page is whole: how many charts loaded, any
-# error the page met (a script error, or a chart or stylesheet that failed to load), and whether
-# the page is wider than the window.
-CHECK_SCRIPT = """
-window.addEventListener("error", (e) => {
-  const root = document.documentElement;
-  root.dataset.errors = (root.dataset.errors || "") + (e.message || (e.target && e.target.src) || "error") + ";";
-}, true);
-window.addEventListener("load", () => {
-  const imgs = [...document.images];
-  const loaded = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
-  const root = document.documentElement;
-  root.dataset.charts = loaded + "/" + imgs.length;
-  // CSS pixels the page is wider than the window (wide tables scroll inside their own box), and
-  // the first element that sticks out
-  root.dataset.overflow = Math.max(0, root.scrollWidth - root.clientWidth);
-  const out = [...document.body.querySelectorAll("*")].find((e) => !e.closest(".wide") && (
-    e.getBoundingClientRect().right > root.clientWidth + 1 || e.scrollWidth > e.clientWidth + 1));
-  if (out) root.dataset.overflowBy = out.tagName.toLowerCase() + (out.className ? "." + out.className : "");
-});
-"""
 
 
 @dataclass
@@ -99,46 +81,26 @@ def collect(stores: list[RunStore]) -> list[MachineRuns]:
 
 
 def _page(title: str, body: str, machines: list[MachineRuns], asv: bool) -> str:
-    footer = "".join(
-        f"<p><b>{html.escape(m.label)}</b>: {html.escape(m.description)}; "
-        + ", ".join(f"{html.escape(k)} {html.escape(v)}" for k, v in sorted(m.versions.items()))
-        + "</p>"
-        for m in machines
-    )
-    nav = " · ".join(
+    """A page of the site (``templates/page.html``): the navigation, ``body`` (HTML), the machines."""
+    nav = (
         ['<a href="index.html">the answer</a>', '<a href="claims.html">claims</a>', '<a href="cost.html">COST</a>']
         + [f'<a href="{f}.html">{FAMILY_TITLES[f]}</a>' for f in FAMILIES]
         + (['<a href="asv/index.html">asv: history per commit</a>'] if asv else [])
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · breakeven</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
-.helps {{ background: #d9f2d9; }} .hurts {{ background: #f8d7d7; }} .even {{ background: #eee; }}
-.breaks_even, .mixed {{ background: #fff3c4; }}
-.failed, .no_baseline {{ background: #eee; }}
-figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; height: auto; }}
-.wide {{ overflow-x: auto; max-width: 100%; }}
-.pair {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
-.pair figure {{ flex: 3 1 560px; min-width: 0; }} .pair .numbers {{ flex: 1 1 300px; min-width: 0; }}
-.numbers td {{ white-space: nowrap; }}
-.supports {{ background: #d9f2d9; }} .refutes {{ background: #f8d7d7; }} .depends {{ background: #fff3c4; }}
-.apart {{ color: #666; }}
-.lead {{ font-size: 1.1em; }} nav {{ line-height: 1.8; }}
-td, th {{ overflow-wrap: break-word; }}
-li, p {{ overflow-wrap: anywhere; }}  /* a failure's reason may hold a long path */
-footer {{ margin-top: 3em; font-size: 0.8em; color: #555; border-top: 1px solid #ccc; }}
-</style></head>
-<body><nav>{nav}</nav><h1>{html.escape(title)}</h1>
-{body}
-<footer><p>Measured on:</p>{footer}</footer>
-<script>{CHECK_SCRIPT}</script>
-</body></html>
-"""
+    return _templates().get_template("page.html").render(title=title, nav=nav, body=body, machines=machines)
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    """The site's templates (``breakeven/templates/``): HTML, its stylesheet and its script. Text
+    is escaped where a template says so (``| h``, Python's ``html.escape``); a body is HTML."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["h"] = html.escape
+    return env
 
 
 def comparable(records: list[Record]) -> tuple[list[Record], list[str]]:
