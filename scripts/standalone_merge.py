@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from standalone_groupby import CORES, medians_through_breakeven, report, time_each  # this folder's: the same method
 
 from breakeven.machine import provenance
 
@@ -44,8 +43,6 @@ MERGES = {
 }
 DIM = "join_dim_inner"
 CONFIGS = ("pandas:single:tuned", "polars:lazy:tuned", "duckdb:single:tuned")
-CORES = 2
-GEOMEAN_TARGET, QUESTION_TARGET = 1.05, 1.3
 INTS, STRINGS = ("id1", "id2", "id3"), ("id4", "id5", "id6")
 
 
@@ -112,34 +109,18 @@ def duckdb_merges(j1: dict[str, Path], d1: dict[str, Path]) -> dict[str, Any]:
 def standalone(engine: str, j1: dict[str, Path], d1: dict[str, Path], repeats: int) -> dict[str, float]:
     """In this (child) process: each merge's median over ``repeats`` timed runs, after one cold run."""
     os.environ["POLARS_MAX_THREADS"] = str(CORES)  # read at import
-    merges = {"pandas": pandas_merges, "polars": polars_merges, "duckdb": duckdb_merges}[engine](j1, d1)
-    medians = {}
-    for name, run in merges.items():
-        run()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        medians[name] = statistics.median(times)
-    return medians
+    return time_each(
+        {"pandas": pandas_merges, "polars": polars_merges, "duckdb": duckdb_merges}[engine](j1, d1), repeats
+    )
 
 
 def through_breakeven(spec: str, rows: int, dim_rows: int, repeats: int, data: Path) -> dict[str, float]:
-    from breakeven import api
     from breakeven.cases import Case
-    from breakeven.runner import Options
 
     engine, mode, profile = spec.split(":")
     cases = [Case(name, engine, mode, profile, rows, sink="collect") for name in MERGES]
     cases.append(Case(DIM, engine, mode, profile, rows, dim_rows=dim_rows, sink="collect"))
-    with tempfile.TemporaryDirectory() as results:
-        options = Options(repeats=repeats, data_dir=data, cores=CORES, timeout=1800)
-        records = api.run(cases, options, results=Path(results), run_id="standalone", suite="standalone").records
-    failed = [f"{r.case.workload}: {r.status} {r.reason}" for r in records if not r.ok]
-    if failed:
-        raise SystemExit(f"{spec}: " + "; ".join(failed))
-    return {r.case.workload: r.times.compute_median for r in records}
+    return medians_through_breakeven(spec, cases, repeats, data)
 
 
 def main() -> None:
@@ -172,15 +153,7 @@ def main() -> None:
         argv += ["--repeats", str(args.repeats), "--data", str(args.data)]
         alone = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
         ours = through_breakeven(config, rows, dim_rows, args.repeats, args.data)
-        ratios = {q: ours[q] / alone[q] for q in alone}
-        geomean = statistics.geometric_mean(ratios.values())
-        ok = geomean <= GEOMEAN_TARGET and max(ratios.values()) <= QUESTION_TARGET
-        missed |= not ok
-        print(f"\n{config} (standalone: {engine}'s expert script)")
-        print(f"{'merge':<22} {'standalone s':>12} {'breakeven s':>12} {'ratio':>7}")
-        for q, ratio in ratios.items():
-            print(f"{q:<22} {alone[q]:>12.4f} {ours[q]:>12.4f} {ratio:>7.2f}")
-        print(f"{'geomean':<22} {'':>12} {'':>12} {geomean:>7.2f}  ({'met' if ok else 'NOT met'})")
+        missed |= not report(config, alone, ours, "merge")
     sys.exit(1 if missed else 0)
 
 
