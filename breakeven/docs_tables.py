@@ -166,11 +166,22 @@ PROFILE_RUNS = (
 MARKS = {"helps": "", "even": " even", "hurts": " slower"}  # analysis.state: tuned against default
 
 
+def tuned_pairs(records: list[Record]) -> list[tuple[Record, Record]]:
+    """Each finished tuned record with the finished default record of the same case (question,
+    data, chunks, topology) in ``records``."""
+    from dataclasses import replace
+
+    default = {r.case: r for r in records if r.ok and r.case.profile == "default"}
+    found = (
+        (r, default.get(replace(r.case, profile="default"))) for r in records if r.ok and r.case.profile == "tuned"
+    )
+    return [(r, base) for r, base in found if base is not None]
+
+
 def profiles(results: Path) -> str:
     """Each tuned profile against its default on the same case of the same run: per question
     and size, tuned / default compute medians, marked where the repeats' spread holds the
     difference (``even``) or tuned is the slower; then per configuration the geometric mean."""
-    from dataclasses import replace
     from statistics import geometric_mean
 
     from breakeven import analysis
@@ -183,19 +194,12 @@ def profiles(results: Path) -> str:
         path = results / folder / "runs" / run_id
         if not path.is_dir():
             continue
-        records = [r for r in RunStore(path).records() if r.ok]
-        default = {r.case: r for r in records if r.case.profile == "default"}
         cells: dict[tuple[str, int], dict[str, str]] = {}
         ratios: dict[str, list[float]] = {}
-        for r in records:
-            base = default.get(replace(r.case, profile="default")) if r.case.profile == "tuned" else None
-            if base is None:
-                continue
+        for r, base in tuned_pairs(RunStore(path).records()):
             config = f"{r.case.engine}:{r.case.mode}"
             ratio, low, high = analysis.bounds(analysis.Point.of(r), analysis.Point.of(base))
-            said = {analysis.HELPS: "", analysis.EVEN: " even", analysis.HURTS: " slower"}[
-                analysis.state(ratio, low, high)
-            ]
+            said = MARKS[analysis.state(ratio, low, high)]
             cells.setdefault((r.case.question_label, r.case.rows), {})[config] = f"{ratio:.2f}{said}"
             ratios.setdefault(config, []).append(ratio)
         configs = sorted(ratios)

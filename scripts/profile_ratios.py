@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from dataclasses import replace
 from pathlib import Path
 
+from breakeven.docs_tables import tuned_pairs
 from breakeven.results import Record, RunStore
 
 
 def pairs(records: list[Record], metric: str) -> dict[str, list[tuple[Record, float]]]:
     """Per ``engine:mode``: each tuned record with its ratio to the default's time."""
-    default = {r.case: r for r in records if r.ok and r.case.profile == "default"}
     out: dict[str, list[tuple[Record, float]]] = {}
-    for r in records:
-        base = default.get(replace(r.case, profile="default")) if r.case.profile == "tuned" and r.ok else None
-        tuned_t, base_t = r.times.metric(metric), base.times.metric(metric) if base else None
-        if base is None or not tuned_t or not base_t:
-            continue
-        out.setdefault(f"{r.case.engine}:{r.case.mode}", []).append((r, tuned_t / base_t))
+    for r, base in tuned_pairs(records):
+        tuned_t, base_t = r.times.metric(metric), base.times.metric(metric)
+        if tuned_t and base_t:
+            out.setdefault(f"{r.case.engine}:{r.case.mode}", []).append((r, tuned_t / base_t))
     return out
 
 
