@@ -61,8 +61,3 @@ def fmt_approx(n: float) -> str:
     """A size between two measured ones, to two digits: ``7.0e6``."""
     exponent = math.floor(math.log10(n))
     return f"{n / 10**exponent:.1f}e{exponent}"
-
-
-def fmt_gib(size: float) -> str:
-    """Bytes in GiB to three digits: ``18.8 GiB``, ``2 GiB``."""
-    return f"{size / 2**30:.3g} GiB"
