@@ -141,11 +141,15 @@ class Case(CaseParams):
         return self.wl.data_kind
 
     @property
-    def id(self) -> str:
-        session = session_label(
+    def session_label(self) -> str:
+        """The name of the cases run on the same tables in the same session: the part of the id after the workload."""
+        return session_label(
             self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows, self.source
         )
-        return f"{workload_label(self.workload, self.sink)}.{session}"
+
+    @property
+    def id(self) -> str:
+        return f"{workload_label(self.workload, self.sink)}.{self.session_label}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

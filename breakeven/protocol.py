@@ -34,8 +34,28 @@ class PlannedCase:
 
 
 @dataclass(frozen=True)
+class PartPlan:
+    """A part of a session: one data set's tables (loaded, or read from files), its chunk size,
+    and the cases that read them. The engine keeps running from one part to the next; a part's
+    tables are let go before the next part's are loaded."""
+
+    name: str  # the cases' session label (``labels.session_label``)
+    tables: dict[str, TablePlan]
+    cases: list[PlannedCase]
+    source: str = "memory"  # "files": no load; each case reads its tables inside the timed part
+    chunk_rows: int | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PartPlan:
+        raw = dict(raw)
+        raw["tables"] = {role: TablePlan(**t) for role, t in raw["tables"].items()}
+        raw["cases"] = [PlannedCase(**c) for c in raw["cases"]]
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
 class SessionPlan:
-    """Everything a worker needs to open one engine session and run its cases."""
+    """Everything a worker needs to open one engine session and run its parts' cases."""
 
     engine: str
     mode: str
@@ -45,12 +65,9 @@ class SessionPlan:
     log_dir: str
     scratch_dir: str
     repeats: int
-    chunk_rows: int | None
     plugins: list[str]
     cluster: dict[str, Any] | None
-    tables: dict[str, TablePlan]
-    cases: list[PlannedCase]
-    source: str = "memory"  # "files": no load; each case reads its tables inside the timed part
+    parts: list[PartPlan]
     cpus: list[int] | None = None  # the CPUs its processes may use (``breakeven.cpus``); None: all
 
     def write(self, path: Path) -> None:
@@ -59,8 +76,7 @@ class SessionPlan:
     @classmethod
     def read(cls, path: Path) -> SessionPlan:
         raw = json.loads(path.read_text())
-        raw["tables"] = {role: TablePlan(**t) for role, t in raw["tables"].items()}
-        raw["cases"] = [PlannedCase(**c) for c in raw["cases"]]
+        raw["parts"] = [PartPlan.from_dict(p) for p in raw["parts"]]
         return cls(**raw)
 
 
@@ -82,8 +98,16 @@ class Startup(Message):
 
 
 @dataclass(frozen=True)
+class PartStart(Message):
+    """A part's load begins once the runner acknowledges this (its memory window starts there)."""
+
+    event: ClassVar[str] = "part_start"
+    name: str
+
+
+@dataclass(frozen=True)
 class Loaded(Message):
-    """Every table is loaded (and persisted); the cluster as the engine sees it, if any."""
+    """The part's tables are loaded (and persisted); the cluster as the engine sees it, if any."""
 
     event: ClassVar[str] = "load"
     seconds: float
@@ -124,14 +148,15 @@ class CaseDone(Message):
 
 @dataclass(frozen=True)
 class SessionDone(Message):
-    """Every case ran and the engine is closed."""
+    """Every part's cases ran and the engine is closed."""
 
     event: ClassVar[str] = "session_done"
 
 
 @dataclass(frozen=True)
 class Fatal(Message):
-    """The session could not start or load: every case of it shares this status and reason."""
+    """The session could not start, or a part's tables could not be loaded: every case of it (of
+    the part) shares this status and reason."""
 
     event: ClassVar[str] = "fatal"
     status: str
@@ -139,7 +164,7 @@ class Fatal(Message):
 
 
 MESSAGES: dict[str, type[Message]] = {
-    cls.event: cls for cls in (Startup, Loaded, CaseStart, TimedEnd, CaseDone, SessionDone, Fatal)
+    cls.event: cls for cls in (Startup, PartStart, Loaded, CaseStart, TimedEnd, CaseDone, SessionDone, Fatal)
 }
 M = TypeVar("M", bound=Message)
 

@@ -1,12 +1,14 @@
 """The one runner behind the CLI, the asv benchmarks and the tests.
 
-Cases are grouped into engine sessions (same engine configuration, data set, chunk size,
-source and tables read): each session is a worker process (``breakeven.worker``) that starts the engine, loads
-the tables once (from files: not at all) and runs its cases. The runner watches the worker's
-whole process tree through a meter (``breakeven.accounting``: a control group of the session's
-where the machine allows it, a cheap sampler where not): peak memory, CPU time, the memory
-budget; it enforces the timeout, and kills the tree when a limit is exceeded or the worker dies. The failed case is
-recorded with its status and reason, and the remaining cases go on in a fresh session.
+Cases are grouped into engine sessions, one per engine configuration: each session is a worker
+process (``breakeven.worker``) that starts the engine once and runs its parts in turn, a part
+being the cases that read the same tables of one data set (from the same source, in the same
+chunk size): it loads them (from files: not at all), runs the cases, and lets them go before
+the next part. The runner watches the worker's whole process tree through a meter
+(``breakeven.accounting``: a control group of the session's where the machine allows it, a
+cheap sampler where not): peak memory, CPU time, the memory budget; it enforces the timeout,
+and kills the tree when a limit is exceeded or the worker dies. The failed case is recorded
+with its status and reason, and the remaining cases go on in a fresh session.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,14 @@ from breakeven.events import (
     MemoryMethodChanged,
     ignore,
 )
-from breakeven.labels import session_label
 from breakeven.logs import keep_logs
 from breakeven.machine import machine_info, versions
 from breakeven.protocol import (
     CaseDone,
     CaseStart,
     Loaded,
+    PartPlan,
+    PartStart,
     PlannedCase,
     SessionDone,
     SessionPlan,
@@ -74,40 +77,57 @@ class Options:
 
 
 @dataclass
-class Group:
-    """Cases that share one engine session."""
+class Part:
+    """Cases of a session that read the same tables of one data set, from the same source, in
+    the same chunk size: loaded together, run, then let go before the next part's."""
 
-    engine: str
-    mode: str
-    profile: str
+    label: str  # the cases' session label (``labels.session_label``)
     data: datagen.DataSpec
     chunk_rows: int | None
-    topology: str | None = None
     source: str = "memory"
     tables: tuple[str, ...] = ()  # the roles its cases read: all of them, and nothing more, are loaded
     cases: list[Case] = field(default_factory=list)
 
+
+@dataclass
+class Group:
+    """Cases that share one engine session (a worker): one configuration, its parts in turn."""
+
+    engine: str
+    mode: str
+    profile: str
+    topology: str | None = None
+    parts: list[Part] = field(default_factory=list)
+
     @property
     def label(self) -> str:
-        return session_label(
-            self.engine, self.mode, self.profile, self.topology, self.data.name, self.chunk_rows, self.source
-        )
+        at = f"@{self.topology}" if self.topology else ""
+        return f"{self.engine}-{self.mode}{at}-{self.profile}"
+
+    @property
+    def cases(self) -> list[Case]:
+        return [c for part in self.parts for c in part.cases]
 
 
 def group_cases(cases: list[Case]) -> list[Group]:
-    """Cases by engine session; the cluster mode's last, one topology after another, so that each
-    cluster starts once. A session's cases read the same tables: a case's load phase and its
-    memory hold what it reads, never another question's tables (a small-table merge at 1e8 rows
-    loaded beside the 1e8-row ``big`` table ran pandas out of memory)."""
+    """Cases by engine session, one per configuration (an engine starts once, not once per data
+    set); the cluster mode's last, one topology after another, so that each cluster starts once.
+    A session's parts are its cases by data set, source, chunk size and tables read: a case's
+    load phase and its memory hold what it reads, never another question's tables (a
+    small-table merge at 1e8 rows loaded beside the 1e8-row ``big`` table ran pandas out of
+    memory)."""
     groups: dict[tuple[Any, ...], Group] = {}
+    parts: dict[tuple[Any, ...], Part] = {}
     for case in cases:
-        tables = tuple(sorted(case.wl.tables))
-        key = (case.engine, case.mode, case.profile, case.topology, case.data, case.chunk_rows, case.source, tables)
+        key = (case.engine, case.mode, case.profile, case.topology)
         if key not in groups:
-            groups[key] = Group(
-                case.engine, case.mode, case.profile, case.data, case.chunk_rows, case.topology, case.source, tables
-            )
-        groups[key].cases.append(case)
+            groups[key] = Group(case.engine, case.mode, case.profile, case.topology)
+        tables = tuple(sorted(case.wl.tables))
+        part_key = (*key, case.data, case.chunk_rows, case.source, tables)
+        if part_key not in parts:
+            parts[part_key] = Part(case.session_label, case.data, case.chunk_rows, case.source, tables)
+            groups[key].parts.append(parts[part_key])
+        parts[part_key].cases.append(case)
     topologies = list(dict.fromkeys(g.topology for g in groups.values() if g.topology))
     return sorted(groups.values(), key=lambda g: topologies.index(g.topology) + 1 if g.topology else 0)
 
@@ -197,21 +217,24 @@ class Runner:
             for case in group.cases:
                 yield self._record(case, "crashed", why)
             return
-        runnable = []
-        for case in group.cases:
-            wl = case.wl
-            if not engine_meta(group.engine).implements(wl):
-                why = wl.unsupported.get(group.engine, f"{wl.name} has no {group.engine} implementation")
-                yield self._record(case, "unsupported", why)
-            else:
-                runnable.append(case)
-        if not runnable:
-            return
-        failed = self._prepare(group.data, [c.workload for c in runnable])
-        for case in runnable:
-            if case.workload in failed:
-                yield self._record(case, "crashed", failed[case.workload])
-        pending = [c for c in runnable if c.workload not in failed]
+        # Every part's data and references first: nothing is generated while a session runs.
+        pending = []
+        for part in group.parts:
+            runnable = []
+            for case in part.cases:
+                wl = case.wl
+                if not engine_meta(group.engine).implements(wl):
+                    why = wl.unsupported.get(group.engine, f"{wl.name} has no {group.engine} implementation")
+                    yield self._record(case, "unsupported", why)
+                else:
+                    runnable.append(case)
+            if not runnable:
+                continue
+            failed = self._prepare(part.data, [c.workload for c in runnable])
+            for case in runnable:
+                if case.workload in failed:
+                    yield self._record(case, "crashed", failed[case.workload])
+            pending += [c for c in runnable if c.workload not in failed]
         while pending:
             pending = yield from self._session(group, pending)
 
@@ -232,10 +255,8 @@ class Runner:
         self._no_reference.update({(spec, w): why for w, why in failed.items()})
         return known | failed
 
-    def _plan(self, group: Group, cases: list[Case], scratch: Path) -> SessionPlan:
+    def _plan(self, group: Group, parts: list[Part], scratch: Path) -> SessionPlan:
         opts = self.options
-        paths = datagen.dataset_paths(group.data, opts.data_dir)
-        rows = group.data.table_rows()
         return SessionPlan(
             engine=group.engine,
             mode=group.mode,
@@ -245,22 +266,31 @@ class Runner:
             log_dir=str(self.store.log_dir),
             scratch_dir=str(scratch),
             repeats=opts.repeats,
-            chunk_rows=group.chunk_rows,
             plugins=list(opts.plugins),
             cluster=self.clusters.info if group.mode == CLUSTER_MODE else None,
-            tables={role: TablePlan(str(paths[role].resolve()), rows[role]) for role in group.tables},
+            parts=[self._part_plan(part) for part in parts],
+            cpus=self.cpus,
+        )
+
+    def _part_plan(self, part: Part) -> PartPlan:
+        data_dir = self.options.data_dir
+        paths = datagen.dataset_paths(part.data, data_dir)
+        rows = part.data.table_rows()
+        return PartPlan(
+            name=part.label,
+            tables={role: TablePlan(str(paths[role].resolve()), rows[role]) for role in part.tables},
             cases=[
                 PlannedCase(
                     c.id,
                     c.workload,
                     c.chunk_rows,
-                    str(reference.found(group.data, c.workload, opts.data_dir).resolve()),  # type: ignore[union-attr]
+                    str(reference.found(part.data, c.workload, data_dir).resolve()),  # type: ignore[union-attr]
                     c.sink,
                 )
-                for c in cases
+                for c in part.cases
             ],
-            source=group.source,
-            cpus=self.cpus,
+            source=part.source,
+            chunk_rows=part.chunk_rows,
         )
 
     def _control_group(self) -> ControlGroup | None:
@@ -275,8 +305,11 @@ class Runner:
         return group
 
     def _session(self, group: Group, pending: list[Case]) -> Iterator[Record]:
-        """Run ``pending`` in one worker; returns the cases left after a failure."""
+        """Run ``pending`` in one worker, a part after another; returns the cases left after a
+        failure, for a new session."""
         opts = self.options
+        ids = {c.id for c in pending}
+        parts = [p for p in (replace(p, cases=[c for c in p.cases if c.id in ids]) for p in group.parts) if p.cases]
         self.sessions_started += 1
         name = f"{group.label}.{self.sessions_started}"
         log_path = self.store.log_dir / f"{name}.log"
@@ -286,7 +319,7 @@ class Runner:
         cluster_group = self.clusters.group if in_cluster else None
         cgroup = cluster_group or self._control_group()
         session = self.session = WorkerSession(
-            self._plan(group, pending, scratch),
+            self._plan(group, parts, scratch),
             self.store.log_dir / f"{name}.plan.json",
             log_path,
             opts.memory_budget,
@@ -295,78 +328,56 @@ class Runner:
             owns_group=cgroup is not cluster_group,
         )
         session.meter.mark()  # a cluster's group has served earlier sessions: its peak starts here
-        found: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root)), "memory_method": session.method}
+        base: dict[str, Any] = {"log": str(log_path.relative_to(self.store.root)), "memory_method": session.method}
         if in_cluster and self.clusters.info:
-            found["cluster"] = {k: v for k, v in self.clusters.info.items() if k != "secret_file"}
-        remaining = list(pending)
-        started = False  # whether a case has begun: before it, a failure is the whole session's
+            base["cluster"] = {k: v for k, v in self.clusters.info.items() if k != "secret_file"}
+        found = base
+        remaining = [c for p in parts for c in p.cases]
+        # What a failure now is: every remaining case's (the engine's startup), the part's (loading
+        # its tables), between parts (letting go of the last one's: nobody's), or the case's.
+        phase, part = "startup", parts[0]
         try:
-            deadline = time.monotonic() + opts.timeout
-            found["startup"] = session.next_event(Startup, deadline, "engine startup").seconds
-            loaded = session.next_event(Loaded, deadline, "loading the data")
-            found["load"] = loaded.seconds
-            if "cluster" in found:  # the cluster as the engine saw it
-                found["cluster"] = found["cluster"] | {"engine_view": loaded.topology}
-            found["load_peak_memory_bytes"] = session.meter.peak()
-            started = True
-            while remaining:
-                case = remaining[0]
-                began = time.monotonic()
-                deadline = began + self._timeout(case)
-                self.emit(CaseStarted(case.id))
-                session.next_event(CaseStart, deadline, "the case")
-                peak, cpu, runner_used = 0, 0.0, 0.0
-                while True:  # a window per part metered: the cold run, then the repeats
-                    session.meter.mark()
-                    session.tree.add(session.own_pids())
-                    runner_start = runner_cpu()
-                    session.ack()
-                    session.next_event(TimedEnd, deadline, "the case")
-                    runner_used += runner_cpu() - runner_start
-                    peak, cpu = max(peak, session.meter.peak()), cpu + session.meter.cpu_seconds()
-                    session.tree.add(session.own_pids())
-                    session.ack()
-                    done = session.next_event((CaseStart, CaseDone), deadline, "the case")
-                    if isinstance(done, CaseDone):
-                        break
-                remaining.pop(0)
-                yield self._record(
-                    case,
-                    done.status,
-                    done.reason,
-                    peak_memory_bytes=peak,
-                    cpu_seconds=cpu,
-                    runner_cpu_seconds=runner_used,
-                    cold=done.cold,
-                    repeats=done.repeats,
-                    rows_out=done.rows_out,
-                    checksum=done.checksum,
-                    case_seconds=round(time.monotonic() - began, 3),
-                    **found,
-                )
-                if done.status == "crashed" and remaining:
-                    # The engine raised: its state is unknown (Spark stops its context after the
-                    # driver's OutOfMemoryError, and every later call fails), so the rest of the
-                    # cases get a new session rather than inherit the damage.
-                    return remaining
+            base["startup"] = session.next_event(Startup, time.monotonic() + opts.timeout, "engine startup").seconds
+            for index, part in enumerate(parts):
+                phase = "between" if index else "startup"
+                session.next_event(PartStart, time.monotonic() + opts.timeout, "loading the data")
+                phase = "part"
+                session.meter.mark()  # the load's window: from here to its Loaded
+                session.tree.add(session.own_pids())
+                session.ack()
+                loaded = session.next_event(Loaded, time.monotonic() + opts.timeout, "loading the data")
+                found = base | {"load": loaded.seconds, "load_peak_memory_bytes": session.meter.peak()}
+                if "cluster" in found:  # the cluster as the engine saw it
+                    found["cluster"] = found["cluster"] | {"engine_view": loaded.topology}
+                phase = "case"
+                for case in part.cases:
+                    record = self._case(session, case, found)
+                    remaining.pop(0)
+                    yield record
+                    if record.status == "crashed" and remaining:
+                        # The engine raised: its state is unknown (Spark stops its context after
+                        # the driver's OutOfMemoryError, and every later call fails), so the rest
+                        # of the cases get a new session rather than inherit the damage.
+                        return remaining
+            phase = "closing"
             session.next_event(SessionDone, time.monotonic() + opts.timeout, "closing the engine")
             session.proc.wait(timeout=60)
             return []
         except WorkerFailure as failure:
-            if not started:  # startup or load failed: every case of the group shares the cause
-                peak = session.meter.peak()
+            peak = session.meter.peak()
+            if phase == "startup":  # every case of the session shares the cause
                 for case in remaining:
-                    yield self._record(case, failure.status, failure.reason, peak_memory_bytes=peak, **found)
+                    yield self._record(case, failure.status, failure.reason, peak_memory_bytes=peak, **base)
                 return []
-            if not remaining:  # every case finished; only closing the engine failed (logged)
-                return []
+            if phase == "part":  # the part's cases share it; the next parts get a new session
+                for case in part.cases:
+                    yield self._record(case, failure.status, failure.reason, peak_memory_bytes=peak, **base)
+                return remaining[len(part.cases) :]
+            if phase == "between" or not remaining:  # logged; only letting go or closing failed
+                return remaining
+            cpu = session.meter.cpu_seconds()
             yield self._record(
-                remaining[0],
-                failure.status,
-                failure.reason,
-                peak_memory_bytes=session.meter.peak(),
-                cpu_seconds=session.meter.cpu_seconds(),
-                **found,
+                remaining[0], failure.status, failure.reason, peak_memory_bytes=peak, cpu_seconds=cpu, **found
             )
             return remaining[1:]
         finally:
@@ -375,3 +386,38 @@ class Runner:
             self._seen_pids |= session.tree.pids()
             keep_logs(scratch, self.store.log_dir / f"{name}.engine")
             self.session = None
+
+    def _case(self, session: WorkerSession, case: Case, found: dict[str, Any]) -> Record:
+        """One case of a session's part, its windows metered: the cold run, then the repeats."""
+        began = time.monotonic()
+        deadline = began + self._timeout(case)
+        self.emit(CaseStarted(case.id))
+        session.next_event(CaseStart, deadline, "the case")
+        peak, cpu, runner_used = 0, 0.0, 0.0
+        while True:  # a window per part metered: the cold run, then the repeats
+            session.meter.mark()
+            session.tree.add(session.own_pids())
+            runner_start = runner_cpu()
+            session.ack()
+            session.next_event(TimedEnd, deadline, "the case")
+            runner_used += runner_cpu() - runner_start
+            peak, cpu = max(peak, session.meter.peak()), cpu + session.meter.cpu_seconds()
+            session.tree.add(session.own_pids())
+            session.ack()
+            done = session.next_event((CaseStart, CaseDone), deadline, "the case")
+            if isinstance(done, CaseDone):
+                break
+        return self._record(
+            case,
+            done.status,
+            done.reason,
+            peak_memory_bytes=peak,
+            cpu_seconds=cpu,
+            runner_cpu_seconds=runner_used,
+            cold=done.cold,
+            repeats=done.repeats,
+            rows_out=done.rows_out,
+            checksum=done.checksum,
+            case_seconds=round(time.monotonic() - began, 3),
+            **found,
+        )

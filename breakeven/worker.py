@@ -1,4 +1,4 @@
-"""The worker process: one engine session that runs a list of cases and reports each phase.
+"""The worker process: one engine session that runs its parts' cases and reports each phase.
 
 Started by the runner as ``python -m breakeven.worker PLAN.json FD``; it talks to the runner
 through the socket ``FD`` with the messages of ``breakeven.protocol``. Around the timed part of
@@ -36,6 +36,8 @@ from breakeven.protocol import (
     Fatal,
     Loaded,
     Message,
+    PartPlan,
+    PartStart,
     PlannedCase,
     SessionDone,
     SessionPlan,
@@ -177,6 +179,13 @@ class Tables:
         if self.source == "memory":
             self.loaded = {r: engine.load(r, path, self.rows[r], chunk_rows) for r, path in self.paths.items()}
 
+    def unload(self, engine: Engine) -> None:
+        """Let go of the loaded tables (``Engine.release``) and give their memory back."""
+        loaded, self.loaded = self.loaded, {}
+        engine.release(loaded)
+        del loaded
+        release_memory()
+
     def context(self, engine: Engine, wl: Workload, chunk_rows: int | None) -> Ctx:
         """What the workload's implementation sees (from files: timed, since it opens them)."""
         if self.source == "files":
@@ -274,29 +283,37 @@ def main(plan_path: str, fd: str) -> None:
     plan = SessionPlan.read(Path(plan_path))
     chan = Channel(int(fd))
     workload_file.load_plugins(plan.plugins)
-    settings = SessionSettings(
-        plan.cores, plan.memory_budget, Path(plan.log_dir), Path(plan.scratch_dir), plan.cluster, plan.chunk_rows
-    )
+    settings = SessionSettings(plan.cores, plan.memory_budget, Path(plan.log_dir), Path(plan.scratch_dir), plan.cluster)
     start = time.perf_counter()
     engine = engine_class(plan.engine)(plan.mode, plan.profile, settings)
     engine.start()
     workload_file.ship(engine)
     chan.send(Startup(time.perf_counter() - start))
+    sink_dir = Path(plan.scratch_dir) / "answers"  # the runner deletes the scratch, even after a kill
     try:
-        start = time.perf_counter()
-        tables = Tables(
-            plan.source,
-            {role: Path(t.path) for role, t in plan.tables.items()},
-            {role: t.rows for role, t in plan.tables.items()},
-        )
-        tables.load(engine, plan.chunk_rows)
-        chan.send(Loaded(time.perf_counter() - start, engine.topology()))
-        sink_dir = Path(plan.scratch_dir) / "answers"  # the runner deletes the scratch, even after a kill
-        for case in plan.cases:
-            run_case(engine, chan, case, tables, plan.repeats, sink_dir)
+        for part in plan.parts:
+            run_part(engine, chan, part, plan.repeats, sink_dir)
     finally:
         engine.close()
     chan.send(SessionDone())
+
+
+def run_part(engine: Engine, chan: Channel, part: PartPlan, repeats: int, sink_dir: Path) -> None:
+    """A part of the session: its tables loaded (the load phase, metered from the runner's
+    acknowledgement of ``PartStart``), its cases run, its tables let go."""
+    chan.request(PartStart(part.name))
+    engine.begin(part.chunk_rows)
+    start = time.perf_counter()
+    tables = Tables(
+        part.source,
+        {role: Path(t.path) for role, t in part.tables.items()},
+        {role: t.rows for role, t in part.tables.items()},
+    )
+    tables.load(engine, part.chunk_rows)
+    chan.send(Loaded(time.perf_counter() - start, engine.topology()))
+    for case in part.cases:
+        run_case(engine, chan, case, tables, repeats, sink_dir)
+    tables.unload(engine)
 
 
 if __name__ == "__main__":

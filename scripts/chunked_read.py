@@ -66,9 +66,10 @@ def main() -> None:
     print(f"{args.workload}, T1 {args.rows} rows in {files} files, chunks of {args.chunk_rows}", flush=True)
     for name in args.engine or ["spark", "ray", "dask"]:
         with tempfile.TemporaryDirectory(prefix="breakeven-chunked-") as scratch:
-            settings = SessionSettings(args.cores, None, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
+            settings = SessionSettings(args.cores, None, Path(scratch), Path(scratch))
             eng = engine_class(name)(MODES[name], args.profile, settings)
             eng.start()
+            eng.begin(chunk_rows)
             try:
                 n = chunk_count(rows, chunk_rows)
                 variants = {"files' splits": None, f"repartition({n})": n}  # partitions after the read

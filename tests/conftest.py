@@ -1,10 +1,13 @@
 """Shared fixtures: tiny data in a session-wide cache, a runner on a fresh results folder, and
 a check that no test leaves a process behind. A test that runs cases through the runner (worker
-processes, engines started for real) is in the slow tier: ``-m "not slow"`` leaves it out."""
+processes, engines started for real) or starts Spark or Ray is in the slow tier: ``-m "not slow"``
+leaves it out."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
@@ -24,6 +27,30 @@ from breakeven.runner import Options, Runner
 # starting an engine in this process: set it here, before any of them, as RayEngine.start does,
 # so that Ray binds to 127.0.0.1 only (RayEngine.start refuses otherwise).
 os.environ.update(ray_env(None, loopback=True))
+
+
+# Under pytest-xdist (``-n 2``) each worker has a temporary folder of its own, which its tests'
+# processes inherit (TMPDIR), so that what ``no_orphans`` finds there is its own tests'. Made
+# once per process (a test that runs pytest in this process imports this file again), removed
+# at its exit; short, as Ray's Unix sockets go below it, at most 107 bytes a path.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER and "BREAKEVEN_TEST_TMPDIR" not in os.environ:
+    _tmp = Path("/tmp") / f"{WORKER}.{os.getpid()}"
+    _tmp.mkdir(mode=0o700, exist_ok=True)
+    os.environ["TMPDIR"] = os.environ["BREAKEVEN_TEST_TMPDIR"] = str(_tmp)
+    tempfile.tempdir = None
+    atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
+
+
+def _this_worker(proc: psutil.Process) -> bool:
+    """Whether a process was started by this test process (its xdist worker's), by the variable
+    every child inherits; without xdist, every process is."""
+    if not WORKER:
+        return True
+    try:
+        return proc.environ().get("PYTEST_XDIST_WORKER") == WORKER
+    except psutil.Error:
+        return False
 
 
 @pytest.fixture(scope="session")
@@ -90,19 +117,33 @@ def no_orphans() -> Iterator[Callable[[set[int]], None]]:
     assert not left, f"processes left behind by the test: {left}"
     frozen = []
     for proc in psutil.process_iter(["create_time", "status", "name"]):
-        if proc.info["create_time"] >= started - 1 and proc.info["status"] == psutil.STATUS_STOPPED:
+        stopped = proc.info["create_time"] >= started - 1 and proc.info["status"] == psutil.STATUS_STOPPED
+        if stopped and _this_worker(proc):
             frozen.append((proc.pid, proc.info["name"]))
     assert not frozen, f"stopped processes left behind: {frozen}"
     left_dirs = _temp_dirs(temp) - temp_before
     assert not left_dirs, f"temporary folders left behind: {sorted(map(str, left_dirs))}"
 
 
+# Engines whose session starts servers of their own (a JVM; Ray's GCS, raylet and workers): a
+# test of theirs is in the slow tier, in this process or not.
+SERVER_ENGINES = ("spark", "ray")
+# Tests that share what the machine has once, run by one xdist worker one after another: the
+# compose project (its containers, state and namespace) and the machine's network namespaces,
+# which the network tests count before and after.
+ONE_AT_A_TIME = ("test_compose_cluster.py", "test_network.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that run cases through the runner are slow; a test module's ``keep(item)`` deselects
-    the parameter combinations it returns False for (a product of parameters that has holes)."""
+    """Tests that run cases through the runner, or start Spark or Ray, are slow; a test module's
+    ``keep(item)`` deselects the parameter combinations it returns False for (a product of
+    parameters that has holes)."""
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
-        if "run_cases" in getattr(item, "fixturenames", ()):
+        if "run_cases" in getattr(item, "fixturenames", ()) or any(item.get_closest_marker(m) for m in SERVER_ENGINES):
             item.add_marker(pytest.mark.slow)
+        if xdist and item.path.name in ONE_AT_A_TIME:
+            item.add_marker(pytest.mark.xdist_group("machine"))  # one worker runs them all (--dist loadgroup)
     dropped = [i for i in items if (keep := getattr(i.module, "keep", None)) is not None and not keep(i)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -34,10 +34,11 @@ def engine_session(
     except EngineUnavailable as exc:
         pytest.skip(str(exc))
     saved = dict(os.environ)  # engines set variables for their own servers (Ray, Spark)
-    with tempfile.TemporaryDirectory(prefix="breakeven-inprocess-") as scratch:
-        settings = SessionSettings(cores, memory_budget, Path(scratch), Path(scratch), chunk_rows=chunk_rows)
+    with tempfile.TemporaryDirectory(prefix="breakeven-ip-") as scratch:
+        settings = SessionSettings(cores, memory_budget, Path(scratch), Path(scratch))
         eng = cls(config.mode, config.profile, settings)
         eng.start()
+        eng.begin(chunk_rows)
         try:
             yield eng
         finally:
@@ -102,4 +103,7 @@ def answer_verdict(engine: Engine, case: Case, data_dir: Path) -> Match | None:
     except Unsupported as exc:
         assert engine.name in wl.unsupported, f"undeclared gap: {exc}"
         return None
+    finally:
+        del ctx
+        tables.unload(engine)  # as the worker does after a part: the next case loads its own
     return compare(table, pq.read_table(target), list(wl.keys))

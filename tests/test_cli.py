@@ -185,10 +185,11 @@ def test_a_suite_brings_its_memory_budget_and_engines(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("engine", "sig", "least", "twice"),
     [
-        # each engine's tree once, each way a run is stopped once (the runner's handling is the same)
+        # each engine's tree once, each way a run is stopped once (the runner's handling is the same);
+        # the tuned profiles, whose first case is recorded sooner (the trees are the default's)
         pytest.param("dask:processes:default", signal.SIGTERM, 3, False, marks=pytest.mark.dask, id="dask-SIGTERM"),
-        pytest.param("spark:local:default", signal.SIGINT, 2, True, marks=pytest.mark.spark, id="spark-Ctrl-C-twice"),
-        pytest.param("ray:local:default", signal.SIGINT, 5, False, marks=pytest.mark.ray, id="ray-SIGINT"),
+        pytest.param("spark:local:tuned", signal.SIGINT, 2, True, marks=pytest.mark.spark, id="spark-Ctrl-C-twice"),
+        pytest.param("ray:local:tuned", signal.SIGINT, 5, False, marks=pytest.mark.ray, id="ray-SIGINT"),
     ],
 )
 def test_interrupt_keeps_finished_cases_and_kills_workers(tmp_path, engine, sig, least, twice) -> None:

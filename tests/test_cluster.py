@@ -51,9 +51,20 @@ def outward_listeners(procs: list[psutil.Process]) -> list[tuple[str, int, str]]
     return found
 
 
+# What a stranger's driver shows when it is refused: in the master's log (Spark rejects its
+# unauthenticated RPC), or its own (Ray's GCS refuses the token it lacks).
+REFUSED = {"spark": ("state/logs/spark-master.log", "Expected SaslMessage"), "ray": ("client.log", "InvalidAuthToken")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
-def test_two_worker_cluster_answers_verified_on_loopback(engine, run_cases, no_orphans, tmp_path) -> None:
+def test_a_two_worker_cluster_answers_refuses_strangers_and_survives_a_lost_worker(
+    engine, run_cases, no_orphans, tmp_path, monkeypatch
+) -> None:
+    """One cluster's life on loopback: its servers listen on 127.0.0.1 only, its secret is the
+    owner's alone; two questions verified on both workers; a driver without the secret refused;
+    then a worker killed mid-case: that case recovered by the engine (its answer verified) or
+    recorded with the reason, and the run goes on; down, nothing left and the secret nowhere."""
     with LocalCluster(engine, TWO_WORKERS, tmp_path / "state") as state:
         procs = members(state)
         pids = {p.pid for p in procs}
@@ -61,11 +72,26 @@ def test_two_worker_cluster_answers_verified_on_loopback(engine, run_cases, no_o
         secret = Path(state.secret_file).read_text().strip()
         assert oct(Path(state.secret_file).stat().st_mode & 0o777) == "0o600"
         plan = ClusterPlan(engine, address=state.url, secret_file=state.secret_file)
-        records, runner = run_cases(cluster_cases(engine), cluster=plan)
-        assert [r.status for r in records] == ["ok", "ok"], [r.reason for r in records]
-        for record in records:
+        victims = worker_members(state, 1)
+        assert victims, "worker 1 not found"
+        monkeypatch.setenv(KILL_ENV, ",".join(str(p.pid) for p in victims))
+        # run in the order of their data sets: the merge's, then q1, the kill and q2 on G1
+        cases = cluster_cases(engine, ("join_dim_inner_agg", "groupby_q1", "fault_kill_worker", "groupby_q2"))
+        if engine in REFUSED:  # a stranger first, while both workers serve
+            watch, marker = REFUSED[engine]
+            _client_refused(engine, state.url, tmp_path / watch, marker, tmp_path)
+        records, runner = run_cases(cases, cluster=plan, plugins=PLUGIN, timeout=240)
+        assert [r.case.workload for r in records] == [c.workload for c in cases]
+        verified, killed, after = records[:2], records[2], records[3]
+        assert [r.status for r in verified] == ["ok", "ok"], [r.reason for r in verified]
+        for record in verified:
             assert record.cluster["kind"] == "external" and record.cluster["address"] == state.url
             assert record.cluster["engine_view"]["workers"] == 2
+        print(f"{engine}: worker killed mid-case: {killed.status} ({killed.reason}), next {after.status}")
+        assert all(not psutil.pid_exists(p.pid) or p.status() == psutil.STATUS_ZOMBIE for p in victims)
+        assert killed.status in ("ok", "crashed"), killed.reason
+        assert killed.status == "ok" or killed.reason
+        assert after.status in ("ok", "crashed") and after.case.workload == "groupby_q2"
         pids |= {p.pid for p in members(state)}  # with the workers' children (executors, Ray workers)
         run_folder = runner.store.root
     assert not Path(state.secret_file).exists()
@@ -74,7 +100,7 @@ def test_two_worker_cluster_answers_verified_on_loopback(engine, run_cases, no_o
     for path in written:  # the secret is in no record, plan, or server, engine or driver log
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), f"the secret leaked into {path}"
-    no_orphans(pids | runner.seen_pids)
+    no_orphans(pids | runner.seen_pids)  # down stopped everything, the dead worker's children too
 
 
 def _client_refused(engine: str, url: str, watch: Path, marker: str, tmp_path: Path) -> None:
@@ -106,44 +132,6 @@ def _client_refused(engine: str, url: str, watch: Path, marker: str, tmp_path: P
     finally:
         os.killpg(client.pid, signal.SIGKILL)  # the driver and, for Spark, its JVM
         client.wait()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "engine", [pytest.param("spark", marks=pytest.mark.spark), pytest.param("ray", marks=pytest.mark.ray)]
-)
-def test_client_without_secret_is_refused(engine, no_orphans, tmp_path) -> None:
-    with LocalCluster(engine, Topology(1, 1, 1024 * 2**20), tmp_path / "state") as state:
-        if engine == "spark":  # the master rejects the driver's unauthenticated RPC
-            watch, marker = tmp_path / "state" / "logs" / "spark-master.log", "Expected SaslMessage"
-        else:  # the driver itself reports the GCS's refusal
-            watch, marker = tmp_path / "client.log", "InvalidAuthToken"
-        _client_refused(engine, state.url, watch, marker, tmp_path)
-        pids = {p.pid for p in members(state)}
-    no_orphans(pids)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("engine", ENGINES)
-def test_worker_killed_mid_case_is_recovered_or_recorded(engine, run_cases, no_orphans, tmp_path, monkeypatch) -> None:
-    with LocalCluster(engine, TWO_WORKERS, tmp_path / "state") as state:
-        victims = worker_members(state, 1)
-        assert victims, "worker 1 not found"
-        monkeypatch.setenv(KILL_ENV, ",".join(str(p.pid) for p in victims))
-        pids = {p.pid for p in members(state)}
-        plan = ClusterPlan(engine, address=state.url, secret_file=state.secret_file)
-        cases = cluster_cases(engine, ("fault_kill_worker", "groupby_q1"))
-        records, runner = run_cases(cases, cluster=plan, plugins=PLUGIN, timeout=240)
-        killed, after = records
-        print(f"{engine}: worker killed mid-case: {killed.status} ({killed.reason}), next {after.status}")
-        assert all(not psutil.pid_exists(p.pid) or p.status() == psutil.STATUS_ZOMBIE for p in victims)
-        # Recovered by the engine (answer verified), or recorded with the reason; the suite goes on.
-        assert killed.status in ("ok", "crashed"), killed.reason
-        if killed.status == "crashed":
-            assert killed.reason
-        assert after.status in ("ok", "crashed") and after.case.workload == "groupby_q1"
-        pids |= {p.pid for p in members(state)}
-    no_orphans(pids | runner.seen_pids)  # down stopped everything, the dead worker's children too
 
 
 @pytest.mark.slow

@@ -178,8 +178,9 @@ def test_ray_streams_chunked_transforms_from_files(data_dir: Path, capsys: pytes
 
 @pytest.mark.spark
 def test_spark_settings_of_a_question_do_not_reach_the_next() -> None:
-    """The session's Arrow batches are its chunk size, for every case; before each run (settle)
-    the settings are put back as they were once the tables were loaded."""
+    """A part's Arrow batches are its chunk size, for every case; before each run (settle) the
+    settings are put back as they were once the tables were loaded, and before the next part
+    (begin) as they were when the session started."""
     with engine_session(EngineConfig("spark", "local", "default"), chunk_rows=250) as eng:
         conf = eng.session.conf
         assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "250"
@@ -192,6 +193,16 @@ def test_spark_settings_of_a_question_do_not_reach_the_next() -> None:
         assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "250"
         assert conf.get("spark.sql.shuffle.partitions") == "7"
         assert conf.get("spark.sql.adaptive.enabled") == "true"  # Spark's default again
+        # The session's next part (another data set, no chunks): as the session started, what
+        # the last part's load set gone, and its settle's settings those of the new part's load.
+        eng.begin(None)
+        assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "10000"  # Spark's default
+        assert conf.get("spark.sql.shuffle.partitions") == "200"
+        conf.set("spark.sql.shuffle.partitions", "3")
+        eng.settle()
+        conf.set("spark.sql.shuffle.partitions", "4")
+        eng.settle()
+        assert conf.get("spark.sql.shuffle.partitions") == "3"
 
 
 @pytest.mark.ray

@@ -70,7 +70,15 @@ def keep(item: pytest.Item) -> bool:
 # marker (``-m spark`` is every Spark test).
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(s, marks=getattr(pytest.mark, s[0].engine), id=f"{s[0].label}-{s[1]}") for s in SESSIONS],
+    params=[
+        pytest.param(
+            s,
+            # Dask's worker processes are the slow tier's (as Spark's and Ray's servers: conftest)
+            marks=[getattr(pytest.mark, s[0].engine)] + ([pytest.mark.slow] if s[0].mode == "processes" else []),
+            id=f"{s[0].label}-{s[1]}",
+        )
+        for s in SESSIONS
+    ],
 )
 def session(request: pytest.FixtureRequest) -> Iterator[tuple[Engine, str]]:
     config, source = request.param

@@ -201,24 +201,33 @@ def test_a_crash_and_a_hang_inside_ray_leave_no_raylet_or_worker(run_cases, no_o
 
 @pytest.mark.pandas
 def test_a_small_table_merge_loads_only_the_tables_it_reads(run_cases, no_orphans) -> None:
-    """A session's cases read the same tables: a small-table merge does not hold the ``big``
-    table of the big merge. Measured first without a budget, then under one between the small
-    merge's peak and what loading ``big`` takes: the small merge finishes, the big one cannot."""
+    """A session's part holds the tables its cases read: a small-table merge does not hold the
+    ``big`` table of the big merge. Measured first without a budget, then under one between the
+    small merge's peak and what loading ``big`` takes: the small merge finishes, the big one
+    cannot, and the next part (another data set) runs in a new session."""
     from breakeven.runner import group_cases
 
     rows = 4_000_000
     cases = [Case(w, "pandas", "single", "default", rows=rows) for w in ("join_small_inner_agg", "join_big_inner_agg")]
-    assert [g.tables for g in group_cases(cases)] == [("small", "x"), ("big", "x")]
-    measured, _ = run_cases(cases)
-    small, big = measured
-    assert small.ok and big.ok
+    cases.append(Case("join_small_inner_agg", "pandas", "single", "default", rows=10**4))  # another data set
+    [group] = group_cases(cases)  # one session, a part per data set and tables read
+    assert [(p.data.rows, p.tables) for p in group.parts] == [
+        (rows, ("small", "x")),
+        (rows, ("big", "x")),
+        (10**4, ("small", "x")),
+    ]
+    measured, runner = run_cases(cases)
+    small, big, other = measured
+    assert small.ok and big.ok and other.ok and runner.sessions_started == 1
     assert small.peak_memory_bytes < 0.9 * big.load_peak_memory_bytes  # x and big loaded: more than the small merge
     budget = (small.peak_memory_bytes + big.load_peak_memory_bytes) // 2
     records, runner = run_cases(cases, memory_budget=budget)
-    assert [(r.case.workload, r.status) for r in records] == [
-        ("join_small_inner_agg", "ok"),
-        ("join_big_inner_agg", "memory"),
+    assert [(r.case.workload, r.case.rows, r.status) for r in records] == [
+        ("join_small_inner_agg", rows, "ok"),
+        ("join_big_inner_agg", rows, "memory"),
+        ("join_small_inner_agg", 10**4, "ok"),  # the next part, in a new session
     ]
+    assert runner.sessions_started == 2
     no_orphans(runner.seen_pids)
 
 

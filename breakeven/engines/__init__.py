@@ -70,9 +70,6 @@ class SessionSettings:
     # ``secret_file`` (Spark's shared secret or Ray's token; None: the engine's own environment),
     # and for clusters the runner started, ``topology`` (workers, cores and memory per worker).
     cluster: dict[str, Any] | None = None
-    # The session's chunk size (every case of a session has the same): where an engine hands its
-    # Python functions batches of a size it sets for the session (Spark's Arrow batches).
-    chunk_rows: int | None = None
 
 
 class Engine(ABC):
@@ -129,9 +126,19 @@ class Engine(ABC):
     def start(self) -> None:  # noqa: B027  (an optional hook: eager engines have nothing to start)
         """Open the session (import, connect, start workers). Timed as the startup phase."""
 
+    def begin(self, chunk_rows: int | None) -> None:  # noqa: B027  (an optional hook)
+        """Before a part of the session (a data set's tables and the cases that read them) is
+        loaded, untimed: the part's chunk size where the engine sets one for all its queries
+        (Spark's Arrow batches), and nothing left of an earlier part's settings."""
+
     @abstractmethod
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         """Read a table into the engine and persist it. Timed as the load phase."""
+
+    def release(self, tables: dict[str, Any]) -> None:
+        """After a part, untimed: let go of its loaded tables (``load``'s results by role, held
+        nowhere else), so that the next part's load and cases hold only their own."""
+        tables.clear()
 
     def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
         """The table as a one-off query reads it from its Parquet files (``--from files``), called

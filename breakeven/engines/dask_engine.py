@@ -58,6 +58,7 @@ class DaskEngine(Engine):
         import dask.dataframe  # noqa: F401
 
         self._told: set[Path] = set()
+        self._shuffle_method = dask.config.get("dataframe.shuffle.method", None)
         cores = self.settings.cores
         scratch = self.settings.scratch_dir
         if scratch is not None:  # spills, disk shuffles and workers' folders in the session's scratch, not /tmp
@@ -87,6 +88,11 @@ class DaskEngine(Engine):
         )
         self.client = Client(self.cluster)
         self.session = self.client  # the workloads' split_out tells worker processes from threads
+
+    def begin(self, chunk_rows: int | None) -> None:
+        import dask
+
+        dask.config.set({"dataframe.shuffle.method": self._shuffle_method})  # as the session started
 
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         import dask.dataframe as dd
@@ -167,6 +173,24 @@ class DaskEngine(Engine):
 
             wait(frame)
         return frame
+
+    def release(self, tables: dict[str, Any]) -> None:
+        """The tables' persisted partitions let go: the client releases their keys asynchronously,
+        so wait, untimed, until the scheduler wants none (the next part's ``held`` are its own)."""
+        super().release(tables)
+        self.held = frozenset()
+        if self.client is None:
+            return
+
+        def wanted(dask_scheduler: Any) -> int:  # by value: the scheduler may lack breakeven
+            return sum(1 for ts in dask_scheduler.tasks.values() if ts.who_wants)
+
+        deadline = time.monotonic() + self.SETTLE_SECONDS
+        while left := int(self.client.run_on_scheduler(wanted)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the scheduler still holds {left} keys of the last tables after "
+                                   f"{self.SETTLE_SECONDS:.0f} s")  # fmt: skip
+            time.sleep(0.01)
 
     def materialise(self, result: Any) -> Any:
         return result.compute()

@@ -69,6 +69,18 @@ class DuckDBEngine(Engine):
         self.session.execute(f"CREATE OR REPLACE VIEW {role} AS SELECT * FROM read_parquet('{path}/*.parquet')")
         return role
 
+    def release(self, tables: dict[str, Any]) -> None:
+        """The part's tables, views and enum types dropped: the next part's have the same names."""
+        for name, kind in self.session.execute(
+            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT internal AND NOT temporary UNION ALL "
+            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal AND NOT temporary"
+        ).fetchall():
+            self.session.execute(f"DROP {kind} {name}")
+        types = "SELECT type_name FROM duckdb_types() WHERE NOT internal AND schema_name = 'main'"
+        for (name,) in self.session.execute(types).fetchall():
+            self.session.execute(f"DROP TYPE {name}")
+        super().release(tables)
+
     def sql(self, text: str) -> Any:
         return self.session.sql(text)
 

@@ -94,14 +94,10 @@ class SparkEngine(Engine):
         # (spark.sql.execution.arrow.pyspark.enabled serves toPandas and createDataFrame; toArrow,
         # mapInPandas and mapInArrow use Arrow always) and adaptive execution (on by default since
         # Spark 3.2: https://spark.apache.org/docs/latest/sql-performance-tuning.html#adaptive-query-execution).
-        if self.settings.chunk_rows:
-            # A Python function per chunk (mapInPandas, mapInArrow) gets Arrow batches of this many
-            # rows: the session's chunk size, for every case of it
-            # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html#setting-arrow-batch-size).
-            builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(self.settings.chunk_rows))
         self.session = builder.getOrCreate()
         self.session.sparkContext.setLogLevel("WARN")
-        self._settled: dict[str, str] | None = None  # the session's settings once loaded (settle)
+        self._started: dict[str, str] = self.session.conf.getAll  # the settings a part starts from
+        self._settled: dict[str, str] | None = None  # the session's settings once a part is loaded (settle)
 
     def _cluster(self, builder: Any) -> Any:
         """A standalone cluster's client: the shared secret, and executors that fill the workers."""
@@ -155,6 +151,15 @@ class SparkEngine(Engine):
             "memory_per_worker": [heap_bytes] * executors,
         }
 
+    def begin(self, chunk_rows: int | None) -> None:
+        self._restore(self._started)
+        self._settled = None
+        if chunk_rows:
+            # A Python function per chunk (mapInPandas, mapInArrow) gets Arrow batches of this many
+            # rows: the part's chunk size, for every case of it; a runtime setting of the session
+            # (https://spark.apache.org/docs/latest/api/python/tutorial/sql/arrow_pandas.html#setting-arrow-batch-size).
+            self.session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
+
     def load(self, role: str, path: Path, rows: int, chunk_rows: int | None) -> Any:
         frame = self.scan(role, path, rows, chunk_rows, None)
         found = frame.rdd.getNumPartitions()
@@ -175,7 +180,7 @@ class SparkEngine(Engine):
     def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
         # Read in Spark's own splits of the files (spark.sql.files.maxPartitionBytes), whatever
         # the chunk size: the chunk a Python function sees is the Arrow batch, which the
-        # session sets (spark.sql.execution.arrow.maxRecordsPerBatch, see start). repartition(n) here would
+        # session sets (spark.sql.execution.arrow.maxRecordsPerBatch, see begin). repartition(n) here would
         # shuffle every row inside the timed part: at 1e7 rows of T1 in chunks of 1e6, the Python
         # function written as Parquet took 12.0 s with repartition(10) against 4.5 s in the
         # files' 2 splits (scripts/chunked_read.py), and at 1e9 rows the shuffle spilled 19 GB.
@@ -197,18 +202,27 @@ class SparkEngine(Engine):
     def settle(self) -> None:
         """The session's runtime settings as they were before the first run (its tables loaded):
         a setting a question makes does not reach the next one."""
+        if self._settled is None:
+            self._settled = self.session.conf.getAll
+            return
+        self._restore(self._settled)
+
+    def _restore(self, settings: dict[str, str]) -> None:
+        """The session's runtime settings made ``settings`` again."""
         conf = self.session.conf
         now = conf.getAll
-        if self._settled is None:
-            self._settled = now
-            return
         for key, value in now.items():
-            if key not in self._settled:
+            if key not in settings:
                 conf.unset(key)
-            elif value != self._settled[key]:
-                conf.set(key, self._settled[key])
-        for key in self._settled.keys() - now.keys():
-            conf.set(key, self._settled[key])
+            elif value != settings[key]:
+                conf.set(key, settings[key])
+        for key in settings.keys() - now.keys():
+            conf.set(key, settings[key])
+
+    def release(self, tables: dict[str, Any]) -> None:
+        for frame in tables.values():
+            frame.unpersist(blocking=True)  # the cached blocks dropped before the next part loads
+        super().release(tables)
 
     def materialise(self, result: Any) -> Any:
         return result.toArrow()
