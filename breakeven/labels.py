@@ -81,9 +81,15 @@ def session_label(
     """One engine session's name: ``dask-processes-tuned.G1_1e6_1e2_0_0.c1e5``, and ``.files``
     where the tables are read from files; a case's id is its workload's name, a dot, and this."""
     chunk = f".c{fmt_num(chunk_rows)}" if chunk_rows else ""
-    at = f"@{topology}" if topology else ""
     files = f".{source}" if source != "memory" else ""
-    return f"{engine}-{mode}{at}-{profile}.{data_name}{chunk}{files}"
+    return f"{worker_label(engine, mode, profile, topology)}.{data_name}{chunk}{files}"
+
+
+def worker_label(engine: str, mode: str, profile: str, topology: str | None) -> str:
+    """An engine session's worker, the first part of its cases' session labels (and of its log's
+    name): ``dask-processes-tuned``, ``spark-cluster@2x1-default``."""
+    at = f"@{topology}" if topology else ""
+    return f"{engine}-{mode}{at}-{profile}"
 
 
 def question_label(case: CaseFields, chunked: bool = True) -> str:

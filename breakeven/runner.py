@@ -41,6 +41,7 @@ from breakeven.events import (
     MemoryMethodChanged,
     ignore,
 )
+from breakeven.labels import worker_label
 from breakeven.logs import keep_logs
 from breakeven.machine import machine_info, versions
 from breakeven.protocol import (
@@ -101,8 +102,7 @@ class Group:
 
     @property
     def label(self) -> str:
-        at = f"@{self.topology}" if self.topology else ""
-        return f"{self.engine}-{self.mode}{at}-{self.profile}"
+        return worker_label(self.engine, self.mode, self.profile, self.topology)
 
     @property
     def cases(self) -> list[Case]:

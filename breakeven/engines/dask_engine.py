@@ -21,6 +21,7 @@ profile keeps that partitioning (no ``repartition`` of its own, which would run 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +120,7 @@ class DaskEngine(Engine):
                 frame = frame.repartition(npartitions=wanted)
         frame = self._persist(frame)
         if self.client is not None:  # (the collection's own key names differ from the scheduler's)
-
-            def wanted(dask_scheduler: Any) -> list[Any]:  # by value: the scheduler may lack breakeven
-                return [key for key, ts in dask_scheduler.tasks.items() if ts.who_wants]
-
-            self.held = frozenset(self.client.run_on_scheduler(wanted))
+            self.held = self._wanted()
         return frame
 
     def scan(self, role: str, path: Path, rows: int, chunk_rows: int | None, columns: list[str] | None) -> Any:
@@ -179,17 +176,23 @@ class DaskEngine(Engine):
         so wait, untimed, until the scheduler wants none (the next part's ``held`` are its own)."""
         super().release(tables)
         self.held = frozenset()
-        if self.client is None:
-            return
+        if self.client is not None:
+            self._wait(lambda: len(self._wanted()), "keys of the last tables")
 
-        def wanted(dask_scheduler: Any) -> int:  # by value: the scheduler may lack breakeven
-            return sum(1 for ts in dask_scheduler.tasks.values() if ts.who_wants)
+    def _wanted(self) -> frozenset[Any]:
+        """The scheduler's keys that a client wants (the loaded tables' persisted partitions)."""
 
+        def wanted(dask_scheduler: Any) -> list[Any]:  # by value: the scheduler may lack breakeven
+            return [key for key, ts in dask_scheduler.tasks.items() if ts.who_wants]
+
+        return frozenset(self.client.run_on_scheduler(wanted))
+
+    def _wait(self, left: Callable[[], int], what: str) -> None:
+        """Poll, untimed, until ``left()`` is 0; raise after ``SETTLE_SECONDS``."""
         deadline = time.monotonic() + self.SETTLE_SECONDS
-        while left := int(self.client.run_on_scheduler(wanted)):
+        while count := left():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the scheduler still holds {left} keys of the last tables after "
-                                   f"{self.SETTLE_SECONDS:.0f} s")  # fmt: skip
+                raise RuntimeError(f"the scheduler still holds {count} {what} after {self.SETTLE_SECONDS:.0f} s")
             time.sleep(0.01)
 
     def materialise(self, result: Any) -> Any:
@@ -211,14 +214,8 @@ class DaskEngine(Engine):
         (distributed does not recompute a key it holds) and times nothing. Seen once: q8's
         groupby-apply at 1e6 rows, two repeats of 18 ms between runs of 4.8 and 6.7 s. So wait,
         untimed, until the scheduler holds nothing but the loaded tables (``held``)."""
-        if self.client is None:
-            return
-        deadline = time.monotonic() + self.SETTLE_SECONDS
-        while left := self.leftover():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the scheduler still holds {left} tasks of the last run after "
-                                   f"{self.SETTLE_SECONDS:.0f} s")  # fmt: skip
-            time.sleep(0.01)
+        if self.client is not None:
+            self._wait(self.leftover, "tasks of the last run")
 
     def to_arrow(self, answer: Any) -> pa.Table:
         return pa.Table.from_pandas(answer, preserve_index=False)
